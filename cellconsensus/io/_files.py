@@ -1,0 +1,90 @@
+"""File helpers shared by the readers and writers: robust CSV reading, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import CellConsensusInputError
+
+
+def read_csv_strings(source: str, *, required: Sequence[str] = ()) -> pd.DataFrame:
+    """Read a CSV with every column as text; errors name the file.
+
+    Examples
+    --------
+    >>> import io
+    >>> read_csv_strings(io.StringIO("a,b\\n1,\\n"), required=["a"]).to_dict("list")
+    {'a': ['1'], 'b': ['']}
+    """
+    try:
+        table = pd.read_csv(source, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise CellConsensusInputError("file not found", source=str(source)) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise CellConsensusInputError(
+            f"not a readable CSV file: {exc}", source=str(source)
+        ) from None
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise CellConsensusInputError(
+            f"missing column(s) {', '.join(missing)}; found {', '.join(map(str, table.columns))}",
+            source=str(source),
+        )
+    return table
+
+
+def read_json(source: str) -> Any:
+    """Load a JSON file; errors name the file, line and column.
+
+    Examples
+    --------
+    >>> read_json("missing.json")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    cellconsensus.errors.CellConsensusInputError: missing.json: file not found
+    """
+    try:
+        with open(source, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise CellConsensusInputError("file not found", source=source) from None
+    except json.JSONDecodeError as exc:
+        raise CellConsensusInputError(
+            f"malformed JSON: {exc.msg}",
+            source=source,
+            row=f"line {exc.lineno}, column {exc.colno}",
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise CellConsensusInputError(f"not UTF-8 text: {exc}", source=source) from None
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp_path)`` and move the result onto ``path`` atomically.
+
+    A reader never sees a half-written file: either the old file or the new one.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
+    >>> _ = atomic_write(target, lambda p: pathlib.Path(p).write_text("hi"))
+    >>> target.read_text()
+    'hi'
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target

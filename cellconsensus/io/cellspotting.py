@@ -1,0 +1,99 @@
+"""Reader for the Cell Spotting CSV export (PyBossa, 2013-2016)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import pandas as pd
+
+from ..errors import CellConsensusInputError
+from ..tables import OutOfCanvas
+from ._answers import (
+    CELLSPOTTING_LABELS,
+    DuplicateRuns,
+    TaskRun,
+    clicks_from_runs,
+    image_id_from_link,
+)
+from ._files import read_csv_strings
+
+__all__ = ["read_cellspotting_csv", "CELLSPOTTING_CANVAS"]
+
+#: Width and height of the Cell Spotting web task's canvas, in pixels.
+CELLSPOTTING_CANVAS: tuple[int, int] = (524, 391)
+
+
+def read_cellspotting_csv(
+    path: str | os.PathLike,
+    *,
+    canvas: tuple[float, float] | None = CELLSPOTTING_CANVAS,
+    out_of_canvas: OutOfCanvas = "clip",
+    duplicate_runs: DuplicateRuns = "drop",
+    label_map: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Read the Cell Spotting task-run CSV export into a Clicks table.
+
+    Each row is one anonymous volunteer's answer for one image: the image id is
+    the last path segment of the ``task`` URL, the clicks are in
+    ``alive_array`` as a Python 2 repr string of ``[label, x, y]`` triples. The
+    export has no volunteer id, so each row is its own annotator
+    (``annotator_id`` = ``run_id`` = ``"r<record>"``, 1-based).
+
+    Parameters
+    ----------
+    path : path-like
+        The CSV file (e.g. ``task_runs_1000.csv``).
+    canvas : (width, height) or None, default (524, 391)
+        The web task's canvas. Real clicks fall slightly outside it.
+    out_of_canvas : {"clip", "keep", "drop", "raise"}, default "clip"
+        Policy for clicks outside the canvas (see
+        :func:`~cellconsensus.tables.validate_clicks`); the count affected is
+        in ``clicks.attrs["report"]``.
+    duplicate_runs : {"drop", "keep", "raise"}, default "drop"
+        Rows repeating an earlier row's image and clicks exactly.
+    label_map : mapping, optional
+        Answer labels to ``alive``/``dead``/``unsure``; default maps
+        ``alive``, ``dead`` and ``not_sure_alive`` (-> ``unsure``).
+
+    Returns
+    -------
+    DataFrame
+        The Clicks table with ``run_id``; ``attrs["report"]`` (an
+        :class:`~cellconsensus.tables.InputReport`) and ``attrs["runs"]``.
+
+    Raises
+    ------
+    CellConsensusInputError
+        Naming the file, record and field of malformed input.
+
+    Examples
+    --------
+    >>> clicks = read_cellspotting_csv("../shared/data/cellspotting/runs/task_runs_1000.csv")
+    ... # doctest: +SKIP
+    >>> clicks["label"].value_counts().to_dict()  # doctest: +SKIP
+    {'alive': 5153, 'dead': 2817, 'unsure': 34}
+    """
+    source = os.fspath(path)
+    table = read_csv_strings(source, required=("task", "alive_array"))
+    tasks = table["task"].tolist()
+    answers = table["alive_array"].tolist()
+    runs = []
+    for i, (task, answer) in enumerate(zip(tasks, answers, strict=True)):
+        record = i + 1
+        image_id = image_id_from_link(task)
+        if not image_id:
+            raise CellConsensusInputError(
+                f"no image id in task URL {task!r}", source=source, row=record, field="task"
+            )
+        runs.append(TaskRun(image_id, f"r{record}", f"r{record}", answer, record))
+    return clicks_from_runs(
+        runs,
+        source=source,
+        field="alive_array",
+        label_map=label_map or CELLSPOTTING_LABELS,
+        canvas=canvas,
+        out_of_canvas=out_of_canvas,
+        duplicate_runs=duplicate_runs,
+        n_records=len(table),
+    )

@@ -1,0 +1,209 @@
+"""Reader for PyBossa task-run exports (JSON or CSV) with an optional task list."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from ..errors import CellConsensusInputError
+from ..tables import OutOfCanvas
+from ._answers import (
+    CELLSPOTTING_LABELS,
+    DuplicateRuns,
+    TaskRun,
+    clicks_from_runs,
+    image_id_from_link,
+)
+from ._files import read_csv_strings, read_json
+
+__all__ = ["read_pybossa"]
+
+#: Keys of a task's ``info`` that may hold the image link, in order of preference.
+LINK_KEYS: tuple[str, ...] = ("link", "url", "url_b", "url_m", "image", "image_url")
+
+
+def _is_missing(value: Any) -> bool:
+    return (
+        value is None
+        or (isinstance(value, str) and not value.strip())
+        or (isinstance(value, float) and value != value)
+    )
+
+
+def _load_records(path: str) -> list[dict]:
+    """Task runs or tasks as a list of dicts, from a JSON or a CSV export."""
+    if path.lower().endswith(".json"):
+        data = read_json(path)
+        if isinstance(data, dict):
+            data = [data]
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise CellConsensusInputError("expected a JSON list of objects", source=path)
+        return data
+    table = read_csv_strings(path)
+    records = table.to_dict("records")
+    for rec in records:
+        info = rec.get("info")
+        if isinstance(info, str) and info.strip().startswith("{"):
+            try:
+                rec["info"] = json.loads(info)
+            except ValueError:
+                pass  # reported by the field lookup below when the answer is needed
+        # PyBossa's CSV export flattens ``info`` into ``info_<key>`` columns.
+        flat = {k[5:]: v for k, v in rec.items() if k.startswith("info_")}
+        if flat and not isinstance(rec.get("info"), dict):
+            rec["info"] = flat
+    return records
+
+
+def _answer(rec: dict, field: str, source: str, record: int) -> Any:
+    info = rec.get("info")
+    if isinstance(info, dict) and field in info:
+        return info[field]
+    if field in rec:  # answer stored at top level, as in the Cell Spotting CSV
+        return rec[field]
+    raise CellConsensusInputError(
+        f"no answer: neither info.{field} nor {field} is present",
+        source=source,
+        row=record,
+        field=f"info.{field}",
+    )
+
+
+def _task_links(tasks: str) -> dict[str, str]:
+    links: dict[str, str] = {}
+    for i, rec in enumerate(_load_records(tasks)):
+        if _is_missing(rec.get("id")):
+            raise CellConsensusInputError("task without id", source=tasks, row=i + 1, field="id")
+        info = rec.get("info") if isinstance(rec.get("info"), dict) else {}
+        candidates = [info.get(k) for k in LINK_KEYS] + [rec.get(k) for k in LINK_KEYS]
+        link = next((c for c in candidates if not _is_missing(c)), None)
+        image_id = image_id_from_link(link)
+        if not image_id:
+            raise CellConsensusInputError(
+                f"task has no image link (looked for info.{', info.'.join(LINK_KEYS)})",
+                source=tasks,
+                row=i + 1,
+                field="info.link",
+            )
+        links[str(rec["id"]).removesuffix(".0")] = image_id
+    return links
+
+
+def read_pybossa(
+    task_runs: str | os.PathLike,
+    tasks: str | os.PathLike | None = None,
+    *,
+    field: str = "alive_array",
+    canvas: tuple[float, float] | None = None,
+    out_of_canvas: OutOfCanvas = "clip",
+    duplicate_runs: DuplicateRuns = "drop",
+    label_map: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Read a PyBossa task-run export (JSON or CSV) into a Clicks table.
+
+    Each task run becomes the clicks of one annotator on one image:
+
+    - image: from the optional task list (``tasks``: ``id`` and
+      ``info.link``/``info.url``, JSON or CSV), the last path segment of the
+      link; without a task list, the ``task_id`` itself;
+    - annotator: ``user_id``, or ``user_ip`` for anonymous volunteers, or, when
+      neither is given, the run itself (``"run<id>"``);
+    - clicks: ``info.<field>`` as a list of ``[label, x, y]`` (a JSON list, or
+      a string holding JSON or a Python repr). The CSV form may hold ``info``
+      as a JSON string or flattened into ``info_<field>`` columns.
+
+    Parameters
+    ----------
+    task_runs : path-like
+        ``*.json`` (a list of task-run objects) or ``*.csv``.
+    tasks : path-like, optional
+        Task list giving each task's image link.
+    field : str, default "alive_array"
+        The answer key holding the clicks.
+    canvas : (width, height), optional
+        Canvas of the web task, for the out-of-canvas policy.
+    out_of_canvas : {"clip", "keep", "drop", "raise"}, default "clip"
+        See :func:`~cellconsensus.tables.validate_clicks`.
+    duplicate_runs : {"drop", "keep", "raise"}, default "drop"
+        A run repeating an earlier run (same id, or same image, annotator and
+        clicks).
+    label_map : mapping, optional
+        Answer labels to ``alive``/``dead``/``unsure`` (default: Cell Spotting's).
+
+    Returns
+    -------
+    DataFrame
+        The Clicks table with ``run_id``, ``attrs["report"]`` and ``attrs["runs"]``.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> runs = [{"id": 1, "task_id": 7, "user_id": 3,
+    ...          "info": {"alive_array": [["alive", 10, 20], ["dead", 50, 60]]}}]
+    >>> _ = (d / "runs.json").write_text(json.dumps(runs))
+    >>> _ = (d / "tasks.json").write_text(json.dumps([{"id": 7, "info": {"link": "http://x/img-7"}}]))
+    >>> read_pybossa(d / "runs.json", d / "tasks.json")[["image_id", "annotator_id", "label"]].values.tolist()
+    [['img-7', '3', 'alive'], ['img-7', '3', 'dead']]
+    """
+    source = os.fspath(task_runs)
+    links = _task_links(os.fspath(tasks)) if tasks is not None else None
+    records = _load_records(source)
+    runs = []
+    seen_ids: set[str] = set()
+    n_repeated_ids = 0
+    for i, rec in enumerate(records):
+        record = i + 1
+        task_id = rec.get("task_id")
+        if _is_missing(task_id):
+            raise CellConsensusInputError(
+                "task run without task_id", source=source, row=record, field="task_id"
+            )
+        task_id = str(task_id).removesuffix(".0")
+        if links is None:
+            image_id = task_id
+        elif task_id in links:
+            image_id = links[task_id]
+        else:
+            raise CellConsensusInputError(
+                f"task_id {task_id} is not in the task list {os.fspath(tasks)}",
+                source=source,
+                row=record,
+                field="task_id",
+            )
+        run_id = (
+            str(rec["id"]).removesuffix(".0") if not _is_missing(rec.get("id")) else f"r{record}"
+        )
+        if run_id in seen_ids and duplicate_runs != "keep":
+            if duplicate_runs == "raise":
+                raise CellConsensusInputError(
+                    f"duplicate run id {run_id}", source=source, row=record, field="id"
+                )
+            n_repeated_ids += 1
+            continue
+        seen_ids.add(run_id)
+        user = next(
+            (
+                str(rec[k]).removesuffix(".0")
+                for k in ("user_id", "user_ip")
+                if not _is_missing(rec.get(k))
+            ),
+            f"run{run_id}",
+        )
+        runs.append(TaskRun(image_id, user, run_id, _answer(rec, field, source, record), record))
+    clicks = clicks_from_runs(
+        runs,
+        source=source,
+        field=f"info.{field}",
+        label_map=label_map or CELLSPOTTING_LABELS,
+        canvas=canvas,
+        out_of_canvas=out_of_canvas,
+        duplicate_runs=duplicate_runs,
+        n_records=len(records),
+    )
+    clicks.attrs["report"].n_duplicate_runs += n_repeated_ids
+    return clicks

@@ -1,0 +1,150 @@
+"""Plain CSV/Parquet files of the Clicks and Cells tables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import CellConsensusInputError
+from ..tables import OutOfCanvas, validate_cells, validate_clicks
+from ._files import atomic_write, read_csv_strings
+
+__all__ = ["read_clicks", "write_clicks", "read_cells", "write_cells"]
+
+FORMATS = ("csv", "parquet")
+
+
+def _format(path: str | os.PathLike, fmt: str | None) -> str:
+    if fmt is None:
+        suffix = Path(path).suffix.lower().lstrip(".")
+        fmt = {"pq": "parquet", "parq": "parquet"}.get(suffix, suffix)
+    if fmt not in FORMATS:
+        raise ValueError(
+            f"unknown table format {fmt!r} for {os.fspath(path)}; use .csv or .parquet"
+        )
+    return fmt
+
+
+def _read(path: str | os.PathLike, fmt: str | None) -> pd.DataFrame:
+    source = os.fspath(path)
+    if _format(path, fmt) == "csv":
+        return read_csv_strings(source)
+    try:
+        return pd.read_parquet(source)
+    except FileNotFoundError:
+        raise CellConsensusInputError("file not found", source=source) from None
+    except (OSError, ValueError) as exc:
+        raise CellConsensusInputError(
+            f"not a readable Parquet file: {exc}", source=source
+        ) from None
+
+
+def read_clicks(
+    path: str | os.PathLike,
+    *,
+    format: str | None = None,
+    canvas: tuple[float, float] | None = None,
+    out_of_canvas: OutOfCanvas = "keep",
+) -> pd.DataFrame:
+    """Read a Clicks table from CSV or Parquet and validate it.
+
+    Parameters
+    ----------
+    path : path-like
+        ``*.csv`` or ``*.parquet``.
+    format : {"csv", "parquet"}, optional
+        Overrides the file extension.
+    canvas, out_of_canvas
+        See :func:`~cellconsensus.tables.validate_clicks`.
+
+    Returns
+    -------
+    DataFrame
+        The validated Clicks table.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, pandas as pd
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "clicks.csv"
+    >>> _ = p.write_text("image_id,annotator_id,x,y,label\\na,u1,1.5,2,alive\\n")
+    >>> read_clicks(p).loc[0, "x"]
+    np.float64(1.5)
+    """
+    table = _read(path, format)
+    origin = [f"row {i + 1}" for i in range(len(table))]
+    return validate_clicks(
+        table, source=os.fspath(path), origin=origin, canvas=canvas, out_of_canvas=out_of_canvas
+    )
+
+
+def write_clicks(
+    clicks: pd.DataFrame, path: str | os.PathLike, *, format: str | None = None
+) -> Path:
+    """Write a Clicks table to CSV or Parquet, atomically.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from cellconsensus.synthetic import make_truth
+    >>> from cellconsensus.simulate import simulate_crowd
+    >>> clicks = simulate_crowd(make_truth(n_images=2, seed=0), n_annotators=3, seed=0)
+    >>> path = write_clicks(clicks, pathlib.Path(tempfile.mkdtemp()) / "clicks.parquet")
+    >>> len(read_clicks(path)) == len(clicks)
+    True
+    """
+    return _write(validate_clicks(clicks), path, format)
+
+
+def read_cells(path: str | os.PathLike, *, format: str | None = None) -> pd.DataFrame:
+    """Read and validate a Cells table written by :func:`write_cells`.
+
+    Examples
+    --------
+    >>> cells = read_cells("cells.parquet")  # doctest: +SKIP
+    """
+    table = _read(path, format)
+    if _format(path, format) == "csv":
+        table = table.astype({"cell_id": "int64", "n_annotators": "int64"}, errors="ignore")
+    return validate_cells(table, source=os.fspath(path))
+
+
+def write_cells(cells: pd.DataFrame, path: str | os.PathLike, *, format: str | None = None) -> Path:
+    """Write a Cells table to CSV or Parquet, atomically.
+
+    Parameters
+    ----------
+    cells : DataFrame
+        E.g. ``find_consensus(clicks).cells``.
+    path : path-like
+        ``*.csv`` or ``*.parquet``; parent folders are created.
+    format : {"csv", "parquet"}, optional
+        Overrides the file extension.
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from cellconsensus import find_consensus
+    >>> from cellconsensus.synthetic import make_truth
+    >>> from cellconsensus.simulate import simulate_crowd
+    >>> cells = find_consensus(simulate_crowd(make_truth(n_images=2, seed=0), seed=0)).cells
+    >>> path = write_cells(cells, pathlib.Path(tempfile.mkdtemp()) / "cells.csv")
+    >>> len(read_cells(path)) == len(cells)
+    True
+    """
+    return _write(validate_cells(cells), path, format)
+
+
+def _write(table: pd.DataFrame, path: str | os.PathLike, fmt: str | None) -> Path:
+    kind = _format(path, fmt)
+    table = table.copy()
+    table.attrs = {}
+    if kind == "csv":
+        return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+    return atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))

@@ -1,0 +1,123 @@
+"""Dawid-Skene: EM over per-annotator confusion matrices, across all images."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+
+from ..strategies._validation import Interval
+from ._base import BaseAggregator
+from .mean import MeanAggregator
+
+__all__ = ["DawidSkeneAggregator"]
+
+N_CLASSES = 2  # true classes: alive, dead
+N_ANSWERS = 3  # answers: alive, dead, unsure
+
+
+class DawidSkeneAggregator(BaseAggregator):
+    """Dawid & Skene (1979): learn each annotator's confusion matrix and the cells' labels jointly.
+
+    True classes are ``alive`` and ``dead``; each annotator answers
+    ``alive``, ``dead`` or ``unsure`` according to a 2 x 3 confusion matrix.
+    EM starts from the mean rule, then alternates the M-step (class priors and
+    confusion matrices, with ``smoothing`` pseudo-counts) and the E-step
+    (posterior of each cell's class). Fully vectorised with ``np.bincount``:
+    one pass over the votes per step. When the data has no annotator ids,
+    readers make each run its own annotator.
+
+    Parameters
+    ----------
+    max_iter : int, default 100
+        Maximum EM iterations.
+    tol : float, default 1e-6
+        Stop when no posterior moves by more than this.
+    smoothing : float, default 0.01
+        Dirichlet pseudo-count added to every confusion-matrix cell, so that an
+        annotator with few votes never gets a probability of exactly 0.
+    unsure_margin : float, default 0.0
+        Half-width of the ``unsure`` band around 0.5.
+
+    Attributes
+    ----------
+    probas_ : ndarray of shape (n_tasks,)
+        Posterior ``p_alive`` per task.
+    priors_ : ndarray of shape (2,)
+        Class priors (alive, dead).
+    errors_ : ndarray of shape (n_workers, 2, 3)
+        Confusion matrices: ``errors_[w, c, a]`` = P(answer a | class c).
+    n_iter_ : int
+        Iterations run.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> votes = pd.DataFrame({"task": [0, 0, 0, 1, 1, 1], "worker": [1, 2, 3, 1, 2, 3],
+    ...                       "label": ["alive", "alive", "dead", "dead", "dead", "dead"]})
+    >>> DawidSkeneAggregator().fit_predict(votes).tolist()
+    ['alive', 'dead']
+    """
+
+    name = "dawid-skene"
+    _parameter_constraints = {
+        **BaseAggregator._parameter_constraints,
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "smoothing": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        max_iter: int = 100,
+        tol: float = 1e-6,
+        smoothing: float = 0.01,
+        unsure_margin: float = 0.0,
+    ) -> None:
+        super().__init__(unsure_margin=unsure_margin)
+        self.max_iter = max_iter
+        self.tol = tol
+        self.smoothing = smoothing
+
+    def _fit_arrays(self, task, worker, label, n_tasks) -> np.ndarray:
+        n_workers = int(worker.max()) + 1 if len(worker) else 0
+        p = MeanAggregator()._fit_arrays(task, worker, label, n_tasks)
+        post = np.stack([p, 1.0 - p], axis=1)
+        cell = worker * N_ANSWERS + label  # (worker, answer) bin of each vote
+        self.n_iter_ = 0
+        for _ in range(self.max_iter):
+            self.n_iter_ += 1
+            priors = np.clip(post.mean(axis=0), 1e-6, None)
+            priors /= priors.sum()
+            counts = (
+                np.stack(
+                    [
+                        np.bincount(cell, weights=post[task, c], minlength=n_workers * N_ANSWERS)
+                        for c in range(N_CLASSES)
+                    ],
+                    axis=1,
+                )
+                .reshape(n_workers, N_ANSWERS, N_CLASSES)
+                .transpose(0, 2, 1)
+                + self.smoothing
+            )
+            errors = counts / counts.sum(axis=2, keepdims=True)
+            log_err = np.log(np.clip(errors, 1e-300, None))
+            log_post = np.log(priors)[None, :] + np.stack(
+                [
+                    np.bincount(task, weights=log_err[worker, c, label], minlength=n_tasks)
+                    for c in range(N_CLASSES)
+                ],
+                axis=1,
+            )
+            log_post -= log_post.max(axis=1, keepdims=True)
+            new = np.exp(log_post)
+            new /= new.sum(axis=1, keepdims=True)
+            delta = np.abs(new - post).max() if n_tasks else 0.0
+            post = new
+            if delta <= self.tol:
+                break
+        self.priors_ = priors
+        self.errors_ = errors
+        return post[:, 0]

@@ -1,0 +1,171 @@
+"""Base class of consensus strategies.
+
+A strategy turns the clicks of ONE image into cluster ids. Everything around it
+(grouping by image, the one-vote-per-annotator rule, centres, support, label
+aggregation, parallelism) is shared code in :mod:`cellconsensus.consensus`.
+
+Strategies look and feel like scikit-learn estimators: keyword parameters
+stored as given, validated when used, ``get_params``/``set_params``, a readable
+``repr``. A strategy whose parameters are pixel distances may accept ``"auto"``
+for them: the engine then estimates the crowd's click noise with
+:func:`~cellconsensus.strategies.scale.estimate_scale` over the whole input and
+replaces ``"auto"`` by a multiple of it (``_auto_scale``).
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ._validation import validate_params
+
+__all__ = ["BaseStrategy", "iter_images"]
+
+
+def iter_images(image_index: np.ndarray):
+    """Yield ``(start, stop)`` of each run of equal values in a sorted index.
+
+    Examples
+    --------
+    >>> list(iter_images(np.array([0, 0, 1, 3, 3, 3])))
+    [(0, 2), (2, 3), (3, 6)]
+    """
+    if len(image_index) == 0:
+        return
+    cuts = np.flatnonzero(np.diff(image_index)) + 1
+    bounds = np.concatenate(([0], cuts, [len(image_index)]))
+    yield from zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+
+
+class BaseStrategy:
+    """Base class for consensus strategies (clusterers of one image's clicks).
+
+    Subclasses declare ``name``, ``_parameter_constraints``, an ``__init__``
+    with keyword parameters stored as attributes of the same name, and either
+    ``_cluster_image`` (one image) or ``fit_predict_batch`` (many images at
+    once, for speed).
+
+    Attributes
+    ----------
+    name : str
+        Registry name, e.g. ``"dbscan"``.
+    defines_cells : bool
+        True for strategies that compute cell centres and label scores
+        themselves (the thesis' rule); the engine then uses their output as is.
+    """
+
+    name: ClassVar[str] = ""
+    defines_cells: ClassVar[bool] = False
+    _parameter_constraints: ClassVar[dict[str, list]] = {}
+    #: Parameters that accept "auto", and the multiple of the estimated noise
+    #: scale (sigma, pixels) that "auto" stands for.
+    _auto_scale: ClassVar[dict[str, float]] = {}
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [
+            p.name for p in sig.parameters.values() if p.name != "self" and p.kind == p.KEYWORD_ONLY
+        ]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Return the parameters of this strategy as a dictionary."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> BaseStrategy:
+        """Set parameters by name; returns ``self``."""
+        valid = self._param_names()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(
+                    f"Invalid parameter {key!r} for strategy {self.name!r}; valid: {', '.join(valid)}"
+                )
+            setattr(self, key, value)
+        return self
+
+    def _validate_params(self) -> None:
+        validate_params(self._parameter_constraints, self.get_params(), type(self).__name__)
+
+    def __repr__(self) -> str:
+        defaults = {
+            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
+        }
+        changed = {
+            k: v for k, v in self.get_params().items() if defaults.get(k, inspect._empty) != v
+        }
+        args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.get_params() == other.get_params()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def needs_scale(self) -> bool:
+        """True when some parameter is ``"auto"`` and must be estimated from the clicks."""
+        return any(getattr(self, k) == "auto" for k in self._auto_scale)
+
+    def with_scale(self, sigma: float) -> BaseStrategy:
+        """Return a copy with every ``"auto"`` parameter set from the noise scale ``sigma``.
+
+        Examples
+        --------
+        >>> from cellconsensus.strategies import get_strategy
+        >>> get_strategy("dbscan", eps="auto").with_scale(4.0)
+        DBSCANStrategy(eps=12.0)
+        """
+        clone = copy.deepcopy(self)
+        for key, factor in self._auto_scale.items():
+            if getattr(clone, key) == "auto":
+                setattr(clone, key, float(factor * sigma))
+        return clone
+
+    # -- clustering -------------------------------------------------------------------
+    def fit_predict(self, X: np.ndarray, annotators: np.ndarray | None = None) -> np.ndarray:
+        """Cluster the clicks of one image.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_clicks, 2)
+            Click positions (x, y) in pixels.
+        annotators : ndarray of shape (n_clicks,), optional
+            Integer annotator codes (used by strategies that look at them).
+
+        Returns
+        -------
+        ndarray of int of shape (n_clicks,)
+            Cluster id of each click, ``-1`` for noise.
+        """
+        X = np.asarray(X, dtype="float64").reshape(-1, 2)
+        ann = np.zeros(len(X), np.int64) if annotators is None else np.asarray(annotators)
+        return self.fit_predict_batch(X, np.zeros(len(X), np.int64), ann)
+
+    def fit_predict_batch(
+        self, X: np.ndarray, image_index: np.ndarray, annotators: np.ndarray
+    ) -> np.ndarray:
+        """Cluster the clicks of many images at once.
+
+        ``image_index`` is sorted; clusters never span two images. Cluster ids
+        need only be unique within an image. The default loops over images and
+        calls ``_cluster_image``; vectorised strategies override this method.
+        """
+        self._validate_params()
+        self._check_resolved()
+        labels = np.full(len(X), -1, dtype=np.int64)
+        for start, stop in iter_images(image_index):
+            labels[start:stop] = self._cluster_image(X[start:stop], annotators[start:stop])
+        return labels
+
+    def _check_resolved(self) -> None:
+        if self.needs_scale:
+            raise ValueError(
+                f"{self!r} has a parameter set to 'auto': call find_consensus(), which estimates "
+                "it from all clicks, or with_scale(sigma) first"
+            )
+
+    def _cluster_image(self, X: np.ndarray, annotators: np.ndarray) -> np.ndarray:
+        raise NotImplementedError

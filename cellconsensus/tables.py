@@ -1,0 +1,409 @@
+"""The Clicks and Cells tables passed between pipeline steps, and their validation.
+
+Every reader normalises its source to the *Clicks* table and calls
+:func:`validate_clicks`; :func:`~cellconsensus.find_consensus` returns the *Cells*
+table. Both are plain :class:`pandas.DataFrame` objects with the columns below.
+
+Clicks (one row per click)
+    ``image_id`` (str), ``annotator_id`` (str), ``x``, ``y`` (float64, pixels,
+    origin top left), ``label`` (categorical: ``alive``, ``dead``, ``unsure``);
+    optional ``run_id`` (str).
+
+Cells (one row per consensus cell)
+    ``image_id``, ``cell_id`` (int, unique per image), ``x``, ``y`` (cluster
+    centre), ``n_annotators``, ``support``, ``p_alive``, ``label``, ``spread``.
+
+Readers attach what they did to the data (clicks clipped or dropped, duplicate
+runs removed, runs without clicks) as an :class:`InputReport` in
+``clicks.attrs["report"]``, and the list of every (image, annotator) run, empty
+runs included, in ``clicks.attrs["runs"]``, so that an annotator who looked at an
+image and clicked nothing still counts in the support of its cells.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from .errors import CellConsensusInputError
+
+__all__ = [
+    "LABELS",
+    "LABEL_DTYPE",
+    "LABEL_VALUES",
+    "CLICK_COLUMNS",
+    "CELL_COLUMNS",
+    "InputReport",
+    "validate_clicks",
+    "validate_cells",
+    "empty_clicks",
+    "runs_table",
+    "empty_runs_per_image",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The three labels of the Clicks and Cells tables.
+LABELS: tuple[str, ...] = ("alive", "dead", "unsure")
+#: Categorical dtype of the ``label`` column.
+LABEL_DTYPE = pd.CategoricalDtype(list(LABELS))
+#: Numeric value of each label for the mean rule of the thesis.
+LABEL_VALUES: dict[str, float] = {"alive": 1.0, "dead": 0.0, "unsure": 0.5}
+
+CLICK_COLUMNS: tuple[str, ...] = ("image_id", "annotator_id", "x", "y", "label")
+CELL_COLUMNS: tuple[str, ...] = (
+    "image_id",
+    "cell_id",
+    "x",
+    "y",
+    "n_annotators",
+    "support",
+    "p_alive",
+    "label",
+    "spread",
+)
+
+OutOfCanvas = Literal["keep", "clip", "drop", "raise"]
+OUT_OF_CANVAS_POLICIES: tuple[str, ...] = ("keep", "clip", "drop", "raise")
+
+
+@dataclass
+class InputReport:
+    """What a reader found and did, attached to ``clicks.attrs["report"]``.
+
+    Attributes
+    ----------
+    sources : list of str
+        Files (or other sources) read.
+    n_records : int
+        Task runs (or rows) read.
+    n_clicks : int
+        Clicks in the returned table.
+    n_out_of_canvas : int
+        Clicks found outside the canvas.
+    out_of_canvas : str
+        The policy applied to them (``keep``, ``clip`` or ``drop``).
+    n_clipped, n_dropped_out_of_canvas : int
+        Clicks moved onto the canvas edge, or removed, by that policy.
+    n_duplicate_runs : int
+        Runs removed because they repeat an earlier run (same image, same
+        annotator, same clicks).
+    n_empty_runs : int
+        Runs with no click at all (kept: they count in the support).
+    """
+
+    sources: list[str] = field(default_factory=list)
+    n_records: int = 0
+    n_clicks: int = 0
+    n_out_of_canvas: int = 0
+    out_of_canvas: str = "keep"
+    n_clipped: int = 0
+    n_dropped_out_of_canvas: int = 0
+    n_duplicate_runs: int = 0
+    n_empty_runs: int = 0
+
+    def to_dict(self) -> dict:
+        """Return the report as a plain dictionary."""
+        return asdict(self)
+
+
+def empty_clicks() -> pd.DataFrame:
+    """Return an empty, valid Clicks table.
+
+    Examples
+    --------
+    >>> list(empty_clicks().columns)
+    ['image_id', 'annotator_id', 'x', 'y', 'label']
+    """
+    return pd.DataFrame(
+        {
+            "image_id": pd.Series([], dtype=object),
+            "annotator_id": pd.Series([], dtype=object),
+            "x": pd.Series([], dtype="float64"),
+            "y": pd.Series([], dtype="float64"),
+            "label": pd.Series([], dtype=LABEL_DTYPE),
+        }
+    )
+
+
+def _origin(origin: Sequence[str] | None, i: int) -> str:
+    return origin[i] if origin is not None else f"row {i + 1}"
+
+
+def _check_ids(df: pd.DataFrame, column: str, source: str, origin) -> pd.Series:
+    values = df[column]
+    missing = values.isna().to_numpy()
+    if missing.any():
+        i = int(np.flatnonzero(missing)[0])
+        raise CellConsensusInputError(
+            "missing identifier", source=source, row=_origin(origin, i), field=column
+        )
+    values = values.astype(str)
+    empty = (values.str.len() == 0).to_numpy()
+    if empty.any():
+        i = int(np.flatnonzero(empty)[0])
+        raise CellConsensusInputError(
+            "empty identifier", source=source, row=_origin(origin, i), field=column
+        )
+    return values.astype(object)
+
+
+def _check_coordinate(df: pd.DataFrame, column: str, source: str, origin) -> np.ndarray:
+    raw = df[column]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise CellConsensusInputError(
+            f"coordinate must be a finite number, got {raw.iloc[i]!r} "
+            f"({int(bad.sum())} such value(s) in the column)",
+            source=source,
+            row=_origin(origin, i),
+            field=column,
+        )
+    return values
+
+
+def _check_labels(df: pd.DataFrame, source: str, origin) -> pd.Categorical:
+    raw = df["label"]
+    if isinstance(raw.dtype, pd.CategoricalDtype) and raw.dtype == LABEL_DTYPE:
+        labels = raw.array
+    else:
+        labels = pd.Categorical(raw.astype(object), categories=list(LABELS))
+    bad = np.asarray(labels.codes) < 0
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise CellConsensusInputError(
+            f"unknown label {raw.iloc[i]!r}; expected one of {', '.join(LABELS)}",
+            source=source,
+            row=_origin(origin, i),
+            field="label",
+        )
+    return labels
+
+
+def validate_clicks(
+    clicks: pd.DataFrame,
+    *,
+    source: str = "<clicks>",
+    origin: Sequence[str] | None = None,
+    canvas: tuple[float, float] | None = None,
+    out_of_canvas: OutOfCanvas = "keep",
+    report: InputReport | None = None,
+) -> pd.DataFrame:
+    """Check a Clicks table and return it normalised.
+
+    Every reader calls this function. It checks that the required columns are
+    there, identifiers are present, coordinates are finite numbers and labels
+    are known, and applies the out-of-canvas policy.
+
+    Parameters
+    ----------
+    clicks : DataFrame
+        Columns ``image_id``, ``annotator_id``, ``x``, ``y``, ``label`` and
+        optionally ``run_id``; other columns are dropped.
+    source : str, default "<clicks>"
+        Name of the input, used in error messages.
+    origin : sequence of str, optional
+        For each row, where it came from (e.g. ``"record 12, click 3"``),
+        used in error messages; by default ``"row N"``.
+    canvas : (width, height), optional
+        Size of the image or web canvas the clicks were made on. Coordinates
+        must lie in ``[0, width] x [0, height]``.
+    out_of_canvas : {"keep", "clip", "drop", "raise"}, default "keep"
+        What to do with clicks outside the canvas: keep them as they are, move
+        them onto the nearest edge, remove them, or raise
+        :class:`CellConsensusInputError`. Ignored without ``canvas``. The
+        number affected is recorded in the report.
+    report : InputReport, optional
+        Report to update; a new one is made when omitted.
+
+    Returns
+    -------
+    DataFrame
+        A new Clicks table with normalised dtypes and a fresh RangeIndex; its
+        ``attrs["report"]`` holds the :class:`InputReport`.
+
+    Raises
+    ------
+    CellConsensusInputError
+        Naming the source, row and field of the first bad value.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> raw = pd.DataFrame({"image_id": ["a", "a"], "annotator_id": ["u1", "u2"],
+    ...                     "x": [10, 530.0], "y": [5, -3], "label": ["alive", "dead"]})
+    >>> clicks = validate_clicks(raw, canvas=(524, 391), out_of_canvas="clip")
+    >>> clicks[["x", "y"]].to_numpy().tolist()
+    [[10.0, 5.0], [524.0, 0.0]]
+    >>> clicks.attrs["report"].n_clipped
+    1
+    """
+    if not isinstance(clicks, pd.DataFrame):
+        raise CellConsensusInputError(
+            f"expected a pandas DataFrame, got {type(clicks).__name__}", source=source
+        )
+    missing = [c for c in CLICK_COLUMNS if c not in clicks.columns]
+    if missing:
+        raise CellConsensusInputError(
+            f"missing column(s) {', '.join(missing)}; a Clicks table needs "
+            f"{', '.join(CLICK_COLUMNS)}",
+            source=source,
+        )
+    if out_of_canvas not in OUT_OF_CANVAS_POLICIES:
+        raise ValueError(
+            f"out_of_canvas must be one of {OUT_OF_CANVAS_POLICIES}, got {out_of_canvas!r}"
+        )
+    report = report if report is not None else InputReport(sources=[source])
+    out = pd.DataFrame(
+        {
+            "image_id": _check_ids(clicks, "image_id", source, origin),
+            "annotator_id": _check_ids(clicks, "annotator_id", source, origin),
+            "x": _check_coordinate(clicks, "x", source, origin),
+            "y": _check_coordinate(clicks, "y", source, origin),
+            "label": _check_labels(clicks, source, origin),
+        }
+    ).reset_index(drop=True)
+    if "run_id" in clicks.columns:
+        out["run_id"] = _check_ids(clicks, "run_id", source, origin).to_numpy()
+
+    if canvas is not None:
+        out = _apply_canvas(out, canvas, out_of_canvas, report, source, origin)
+    report.n_clicks = len(out)
+    out.attrs["report"] = report
+    return out
+
+
+def _apply_canvas(out, canvas, policy, report, source, origin) -> pd.DataFrame:
+    width, height = (float(v) for v in canvas)
+    x, y = out["x"].to_numpy(), out["y"].to_numpy()
+    outside = (x < 0) | (x > width) | (y < 0) | (y > height)
+    n_out = int(outside.sum())
+    report.out_of_canvas = policy
+    report.n_out_of_canvas += n_out
+    if not n_out:
+        return out
+    if policy == "raise":
+        i = int(np.flatnonzero(outside)[0])
+        raise CellConsensusInputError(
+            f"click ({x[i]:g}, {y[i]:g}) lies outside the {width:g} x {height:g} canvas "
+            f"({n_out} such click(s)); choose out_of_canvas='keep', 'clip' or 'drop'",
+            source=source,
+            row=_origin(origin, i),
+            field="x" if (x[i] < 0 or x[i] > width) else "y",
+        )
+    if policy == "clip":
+        out["x"] = np.clip(x, 0.0, width)
+        out["y"] = np.clip(y, 0.0, height)
+        report.n_clipped += n_out
+    elif policy == "drop":
+        out = out.loc[~outside].reset_index(drop=True)
+        report.n_dropped_out_of_canvas += n_out
+    logger.info("%s: %d click(s) outside the canvas, policy %r", source, n_out, policy)
+    return out
+
+
+def runs_table(clicks: pd.DataFrame) -> pd.DataFrame:
+    """Return every (image, annotator) pair that worked on an image.
+
+    Uses ``clicks.attrs["runs"]`` when a reader recorded it (it includes runs
+    without any click); otherwise derives the pairs from the clicks.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> c = validate_clicks(pd.DataFrame({"image_id": ["a", "a", "b"],
+    ...     "annotator_id": ["u1", "u1", "u2"], "x": [1, 2, 3], "y": [1, 2, 3],
+    ...     "label": ["alive"] * 3}))
+    >>> runs_table(c).to_dict("list")
+    {'image_id': ['a', 'b'], 'annotator_id': ['u1', 'u2']}
+    """
+    runs = clicks.attrs.get("runs")
+    if runs is None:
+        runs = clicks[["image_id", "annotator_id"]]
+    return runs[["image_id", "annotator_id"]].drop_duplicates().reset_index(drop=True)
+
+
+def validate_cells(cells: pd.DataFrame, *, source: str = "<cells>") -> pd.DataFrame:
+    """Check a Cells table: required columns, unique ``cell_id`` per image, ranges.
+
+    Parameters
+    ----------
+    cells : DataFrame
+        A Cells table, e.g. ``find_consensus(...).cells``.
+    source : str
+        Name used in error messages.
+
+    Returns
+    -------
+    DataFrame
+        The same table with ``label`` as the categorical label dtype.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> cells = pd.DataFrame({"image_id": ["a"], "cell_id": [0], "x": [1.0], "y": [2.0],
+    ...     "n_annotators": [3], "support": [1.0], "p_alive": [1.0], "label": ["alive"],
+    ...     "spread": [0.5]})
+    >>> validate_cells(cells)["label"].dtype == LABEL_DTYPE
+    True
+    """
+    missing = [c for c in CELL_COLUMNS if c not in cells.columns]
+    if missing:
+        raise CellConsensusInputError(
+            f"missing column(s) {', '.join(missing)}; a Cells table needs "
+            f"{', '.join(CELL_COLUMNS)}",
+            source=source,
+        )
+    out = cells.copy()
+    out["label"] = _check_labels(out, source, None)
+    for column in ("x", "y", "p_alive", "support", "spread"):
+        out[column] = _check_coordinate(out, column, source, None)
+    for column, low, high in (("p_alive", 0.0, 1.0), ("support", 0.0, 1.0)):
+        bad = (out[column] < low) | (out[column] > high)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise CellConsensusInputError(
+                f"value {out[column].iloc[i]!r} outside [{low}, {high}]",
+                source=source,
+                row=f"row {i + 1}",
+                field=column,
+            )
+    if out.duplicated(["image_id", "cell_id"]).any():
+        i = int(np.flatnonzero(out.duplicated(["image_id", "cell_id"]).to_numpy())[0])
+        raise CellConsensusInputError(
+            "cell_id is not unique within its image",
+            source=source,
+            row=f"row {i + 1}",
+            field="cell_id",
+        )
+    return out
+
+
+def empty_runs_per_image(clicks: pd.DataFrame, runs: pd.DataFrame | None) -> dict[str, int]:
+    """Count, per image, the runs (annotators) listed in ``runs`` that have no click.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> clicks = pd.DataFrame({"image_id": ["a"], "annotator_id": ["u1"]})
+    >>> runs = pd.DataFrame({"image_id": ["a", "a", "b"], "annotator_id": ["u1", "u2", "u3"]})
+    >>> empty_runs_per_image(clicks, runs)
+    {'a': 1, 'b': 1}
+    """
+    if runs is None or len(runs) == 0:
+        return {}
+    clicked = pd.MultiIndex.from_frame(clicks[["image_id", "annotator_id"]].drop_duplicates())
+    listed = pd.MultiIndex.from_frame(runs[["image_id", "annotator_id"]].drop_duplicates())
+    empty = listed.difference(clicked)
+    if len(empty) == 0:
+        return {}
+    return (
+        pd.Series(1, index=empty.get_level_values(0)).groupby(level=0).sum().astype(int).to_dict()
+    )
