@@ -198,7 +198,7 @@ def find_consensus(
     *,
     params: dict[str, Any] | None = None,
     min_support: float = 0.0,
-    min_annotators: int = 1,
+    min_annotators: int = 2,
     n_jobs: int = 1,
     progress: bool = False,
 ) -> Consensus:
@@ -220,8 +220,10 @@ def find_consensus(
     min_support : float in [0, 1], default 0.0
         Drop cells clicked by fewer than this fraction of the image's
         annotators.
-    min_annotators : int, default 1
-        Drop cells clicked by fewer annotators.
+    min_annotators : int, default 2
+        Drop cells clicked by fewer annotators, capped at the number of
+        annotators of the image: on an image that only one person annotated,
+        that person's clicks are the consensus.
     n_jobs : int, default 1
         Processes for the clustering (-1: all cores). Results are identical
         for any value.
@@ -264,7 +266,7 @@ def find_consensus(
     X = clicks[["x", "y"]].to_numpy(dtype="float64")
     lab = np.asarray(clicks["label"].cat.codes, np.int64)
     order = np.lexsort((lab, ann, X[:, 1], X[:, 0], img))
-    Xs, imgs, anns, labs = X[order], img[order], ann[order], lab[order]
+    Xs, imgs, anns = X[order], img[order], ann[order]
 
     # Annotators per image: those who clicked, plus runs without any click.
     n_ann = int(ann.max()) + 1 if len(ann) else 1
@@ -311,7 +313,8 @@ def find_consensus(
         extra = None
         p_alive_all = None
 
-    keep = (stats["support"] >= min_support) & (stats["n_annotators"] >= min_annotators)
+    needed = np.minimum(min_annotators, n_runs[cell_img])
+    keep = (stats["support"] >= min_support) & (stats["n_annotators"] >= needed)
     report.n_filtered_cells = int((~keep).sum())
     status = np.where(cid >= 0, 0, np.where(taken_out, 2, 1))
     dropped_click = cid >= 0

@@ -1,0 +1,333 @@
+"""Command line: ``cellconsensus aggregate | compare | simulate | demo``.
+
+Every sub-command has ``--help``. Errors in the input are reported as one line
+naming the file, record and field, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import __version__
+from .compare import compare_strategies
+from .consensus import find_consensus
+from .errors import CellConsensusInputError
+from .io import (
+    read_cellspotting_csv,
+    read_clicks,
+    read_pybossa,
+    read_voc,
+    write_cells,
+    write_clicks,
+)
+from .io._files import atomic_write, read_csv_strings
+from .labels import available_aggregators, get_aggregator
+from .simulate import simulate_crowd
+from .strategies import available_strategies
+from .synthetic import make_truth
+from .tables import OUT_OF_CANVAS_POLICIES
+
+__all__ = ["main"]
+
+FORMATS = ("auto", "cellspotting", "pybossa", "clicks")
+
+
+def _value(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _params(items: Sequence[str]) -> dict[str, Any]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"error: --param expects NAME=VALUE, got {item!r}")
+        out[key.strip()] = _value(value.strip())
+    return out
+
+
+def _detect(path: str) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix == ".json":
+        return "pybossa"
+    if suffix in (".parquet", ".pq"):
+        return "clicks"
+    columns = set(read_csv_strings(path).columns)
+    if {"task", "alive_array"} <= columns:
+        return "cellspotting"
+    if "task_id" in columns:
+        return "pybossa"
+    return "clicks"
+
+
+def _read_input(args: argparse.Namespace) -> pd.DataFrame:
+    fmt = _detect(args.input) if args.format == "auto" else args.format
+    canvas = tuple(args.canvas) if args.canvas else None
+    if fmt == "cellspotting":
+        kwargs = {"canvas": canvas} if canvas else {}
+        return read_cellspotting_csv(args.input, out_of_canvas=args.out_of_canvas, **kwargs)
+    if fmt == "pybossa":
+        return read_pybossa(args.input, args.tasks, canvas=canvas, out_of_canvas=args.out_of_canvas)
+    return read_clicks(args.input, canvas=canvas, out_of_canvas=args.out_of_canvas)
+
+
+def _read_truth(path: str) -> pd.DataFrame:
+    p = Path(path)
+    if p.is_dir() or p.suffix.lower() == ".xml":
+        return read_voc(p)
+    table = pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else pd.read_csv(p)
+    missing = {"image_id", "x", "y", "label"} - set(table.columns)
+    if missing:
+        raise CellConsensusInputError(
+            f"truth table lacks column(s) {', '.join(sorted(missing))}", source=path
+        )
+    table["image_id"] = table["image_id"].astype(str).astype(object)
+    return table
+
+
+def _add_input(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "input", help="clicks: Cell Spotting CSV, PyBossa JSON/CSV, or a Clicks CSV/Parquet"
+    )
+    p.add_argument(
+        "--format", choices=FORMATS, default="auto", help="input format (default: detect)"
+    )
+    p.add_argument("--tasks", help="PyBossa task list (JSON/CSV) giving each task's image link")
+    p.add_argument(
+        "--canvas", nargs=2, type=float, metavar=("W", "H"), help="canvas size in pixels"
+    )
+    p.add_argument(
+        "--out-of-canvas",
+        choices=OUT_OF_CANVAS_POLICIES,
+        default="clip",
+        help="policy for clicks outside the canvas (default: clip)",
+    )
+
+
+def _add_consensus(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--labels", choices=available_aggregators(), default="majority", help="label aggregation"
+    )
+    p.add_argument(
+        "--unsure-margin", type=float, default=0.0, help="half-width of the unsure band around 0.5"
+    )
+    p.add_argument("--min-support", type=float, default=0.0, help="drop cells below this support")
+    p.add_argument("--min-annotators", type=int, default=2, help="drop cells with fewer annotators")
+    p.add_argument("--n-jobs", type=int, default=1, help="processes (-1: all cores)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cellconsensus",
+        description="Turn crowd clicks on microscopy images into consensus cells.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    agg = sub.add_parser("aggregate", help="find consensus cells and write the Cells table")
+    _add_input(agg)
+    agg.add_argument("--strategy", choices=available_strategies(), default="dbscan")
+    agg.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="strategy parameter, e.g. eps=auto (repeatable)",
+    )
+    _add_consensus(agg)
+    agg.add_argument("-o", "--out", required=True, help="Cells table to write (.csv or .parquet)")
+    agg.add_argument(
+        "--assignments", help="also write the click-to-cell assignments (.csv or .parquet)"
+    )
+
+    cmp_ = sub.add_parser("compare", help="run several strategies side by side, optionally scored")
+    _add_input(cmp_)
+    cmp_.add_argument(
+        "--strategies",
+        default=",".join(available_strategies()),
+        help="comma-separated strategy names (default: all)",
+    )
+    cmp_.add_argument(
+        "--truth",
+        help="ground truth: Pascal VOC folder/XML, or CSV/Parquet with image_id,x,y,label[,size]",
+    )
+    cmp_.add_argument(
+        "--auto-scale",
+        action="store_true",
+        help="also run each strategy with its scale set to auto",
+    )
+    _add_consensus(cmp_)
+    cmp_.add_argument("-o", "--out", help="write the comparison table (.csv)")
+
+    sim = sub.add_parser("simulate", help="simulate a crowd clicking ground-truth cells")
+    src = sim.add_mutually_exclusive_group(required=True)
+    src.add_argument("--truth", help="ground truth: Pascal VOC folder/XML, or CSV/Parquet")
+    src.add_argument("--synthetic", type=int, metavar="N", help="use N built-in synthetic images")
+    sim.add_argument("--n-annotators", type=int, default=5)
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument(
+        "--position-noise", type=float, default=0.1, help="click noise, fraction of cell size"
+    )
+    sim.add_argument("--miss-rate", type=float, default=0.1)
+    sim.add_argument("--label-noise", type=float, default=0.1)
+    sim.add_argument("--spammer-fraction", type=float, default=0.0)
+    sim.add_argument("--double-click-rate", type=float, default=0.02)
+    sim.add_argument("-o", "--out", required=True, help="Clicks table to write (.csv or .parquet)")
+    sim.add_argument("--truth-out", help="with --synthetic: also write the truth table (.csv)")
+
+    demo = sub.add_parser(
+        "demo", help="simulate a crowd on synthetic cells and compare every strategy"
+    )
+    demo.add_argument("--n-images", type=int, default=300)
+    demo.add_argument("--n-annotators", type=int, default=5)
+    demo.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def _aggregator(args):
+    return get_aggregator(args.labels, unsure_margin=args.unsure_margin)
+
+
+def _consensus_kwargs(args) -> dict:
+    return {
+        "min_support": args.min_support,
+        "min_annotators": args.min_annotators,
+        "n_jobs": args.n_jobs,
+    }
+
+
+def _cmd_aggregate(args) -> int:
+    clicks = _read_input(args)
+    result = find_consensus(
+        clicks,
+        args.strategy,
+        _aggregator(args),
+        params=_params(args.param),
+        progress=True,
+        **_consensus_kwargs(args),
+    )
+    write_cells(result.cells, args.out)
+    if args.assignments:
+        table = result.assignments
+        atomic_write(
+            args.assignments,
+            lambda tmp: (
+                table.to_parquet(tmp, index=False)
+                if args.assignments.endswith((".parquet", ".pq"))
+                else table.to_csv(tmp, index=False)
+            ),
+        )
+    print(result.report)
+    print(f"wrote {len(result.cells)} cells to {args.out}")
+    return 0
+
+
+def _print_table(table: pd.DataFrame) -> None:
+    shown = table.drop(columns=["params"])
+    with pd.option_context(
+        "display.width", 200, "display.max_columns", 20, "display.float_format", "{:.3f}".format
+    ):
+        print(shown.to_string(index=False))
+
+
+def _cmd_compare(args) -> int:
+    clicks = _read_input(args)
+    truth = _read_truth(args.truth) if args.truth else None
+    table = compare_strategies(
+        clicks,
+        [s.strip() for s in args.strategies.split(",") if s.strip()],
+        truth=truth,
+        labels=_aggregator(args),
+        auto_scale=args.auto_scale,
+        progress=True,
+        **_consensus_kwargs(args),
+    )
+    _print_table(table)
+    if args.out:
+        atomic_write(args.out, lambda tmp: table.to_csv(tmp, index=False))
+    return 0
+
+
+def _cmd_simulate(args) -> int:
+    truth = (
+        make_truth(args.synthetic, seed=args.seed) if args.synthetic else _read_truth(args.truth)
+    )
+    clicks = simulate_crowd(
+        truth,
+        args.n_annotators,
+        seed=args.seed,
+        position_noise=args.position_noise,
+        miss_rate=args.miss_rate,
+        label_noise=args.label_noise,
+        spammer_fraction=args.spammer_fraction,
+        double_click_rate=args.double_click_rate,
+    )
+    write_clicks(clicks, args.out)
+    if args.truth_out:
+        atomic_write(args.truth_out, lambda tmp: truth.to_csv(tmp, index=False))
+    print(
+        f"simulated {len(clicks)} clicks by {clicks['annotator_id'].nunique()} annotators "
+        f"on {clicks['image_id'].nunique()} images -> {args.out}"
+    )
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    print(
+        f"cellconsensus {__version__} demo: {args.n_images} synthetic images, "
+        f"{args.n_annotators} simulated annotators each (seed {args.seed})\n"
+    )
+    truth = make_truth(args.n_images, seed=args.seed)
+    clicks = simulate_crowd(truth, args.n_annotators, seed=args.seed)
+    print(
+        f"truth: {len(truth)} cells ({(truth['label'] == 'dead').mean():.0%} dead); "
+        f"crowd: {len(clicks)} clicks\n"
+    )
+    table = compare_strategies(clicks, truth=truth, auto_scale=True, progress=True)
+    _print_table(table)
+    best = table.sort_values("f1", ascending=False).iloc[0]
+    print(
+        f"\nbest F1: {best['strategy']} ({best['f1']:.3f}); the thesis' rule: "
+        f"{table.loc[table['strategy'] == 'radius-thesis', 'f1'].iloc[0]:.3f}"
+    )
+    return 0
+
+
+COMMANDS = {
+    "aggregate": _cmd_aggregate,
+    "compare": _cmd_compare,
+    "simulate": _cmd_simulate,
+    "demo": _cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    Examples
+    --------
+    >>> main(["--version"])  # doctest: +SKIP
+    cellconsensus 0.1.0
+    """
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return COMMANDS[args.command](args)
+    except CellConsensusInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

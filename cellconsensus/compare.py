@@ -1,0 +1,98 @@
+"""Run several strategies on one input, side by side, optionally scored against truth."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .consensus import find_consensus
+from .metrics import score
+from .strategies import available_strategies, get_strategy
+
+__all__ = ["compare_strategies"]
+
+
+def compare_strategies(
+    clicks: pd.DataFrame,
+    strategies: Iterable[str] | None = None,
+    *,
+    truth: pd.DataFrame | None = None,
+    labels: str = "majority",
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    auto_scale: bool = False,
+    progress: bool = False,
+    **consensus_kwargs: Any,
+) -> pd.DataFrame:
+    """Run each strategy on the same clicks and tabulate the results.
+
+    Parameters
+    ----------
+    clicks : DataFrame
+        A Clicks table.
+    strategies : iterable of str, optional
+        Strategy names (default: all available).
+    truth : DataFrame, optional
+        Ground truth (``image_id, x, y, label``, ``size``); adds precision,
+        recall, F1, label accuracy and localisation error.
+    labels : str, default "majority"
+        Label aggregation for every strategy.
+    params : mapping, optional
+        Per-strategy parameters, e.g. ``{"dbscan": {"eps": 12}}``.
+    auto_scale : bool, default False
+        Also run every strategy that has scale parameters with them set to
+        ``"auto"`` (rows named ``<strategy> (auto)``).
+    progress : bool, default False
+        Show a progress bar.
+    **consensus_kwargs
+        Passed to :func:`~cellconsensus.find_consensus` (``min_support``, ``n_jobs``...).
+
+    Returns
+    -------
+    DataFrame
+        One row per run: ``strategy, params, n_cells, seconds, clicks_per_s``
+        and, with truth, ``precision, recall, f1, label_accuracy,
+        balanced_label_accuracy, localisation_error``.
+
+    Examples
+    --------
+    >>> from cellconsensus.synthetic import make_truth
+    >>> from cellconsensus.simulate import simulate_crowd
+    >>> truth = make_truth(n_images=3, seed=0)
+    >>> table = compare_strategies(simulate_crowd(truth, seed=0), ["dbscan", "radius"], truth=truth)
+    >>> table["strategy"].tolist()
+    ['dbscan', 'radius']
+    """
+    names = list(strategies) if strategies is not None else available_strategies()
+    runs: list[tuple[str, dict]] = []
+    for name in names:
+        given = dict((params or {}).get(name, {}))
+        runs.append((name, given))
+        scale_params = get_strategy(name)._auto_scale
+        if auto_scale and scale_params:
+            runs.append((f"{name} (auto)", {**given, **dict.fromkeys(scale_params, "auto")}))
+    rows = []
+    for label, given in tqdm(runs, desc="strategies", disable=not progress):
+        name = label.removesuffix(" (auto)")
+        result = find_consensus(clicks, name, labels, params=given, **consensus_kwargs)
+        row: dict[str, Any] = {
+            "strategy": label,
+            "params": repr(result.strategy),
+            "n_cells": result.report.n_cells,
+            "seconds": result.report.seconds,
+            "clicks_per_s": result.report.n_clicks / max(result.report.seconds, 1e-9),
+        }
+        if truth is not None:
+            s = score(result.cells, truth)
+            row.update(
+                precision=s.precision,
+                recall=s.recall,
+                f1=s.f1,
+                label_accuracy=s.label_accuracy,
+                balanced_label_accuracy=s.balanced_label_accuracy,
+                localisation_error=s.localisation_error,
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
