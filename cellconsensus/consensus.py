@@ -320,8 +320,9 @@ def find_consensus(
     dropped_click = cid >= 0
     dropped_click[dropped_click] = ~keep[cid[dropped_click]]
     status[dropped_click] = 3
-    new_index = np.cumsum(keep) - 1
-    cid = np.where((cid >= 0) & ~dropped_click, new_index[np.maximum(cid, 0)], -1)
+    # Renumber kept cells 0..n-1; index -1 (no cell) reads the appended -1.
+    remap = np.append(np.where(keep, np.cumsum(keep) - 1, -1), -1)
+    cid = remap[cid]
     n_cells = int(keep.sum())
 
     if p_alive_all is None:
@@ -362,7 +363,7 @@ def find_consensus(
     assignments = clicks.copy()
     assignments.attrs = {}
     assignments.insert(0, "click", np.arange(len(clicks)))
-    assignments["cell_id"] = np.where(cid >= 0, cell_id[np.maximum(cid, 0)] if n_cells else -1, -1)
+    assignments["cell_id"] = np.append(cell_id, -1)[cid]
     assignments["status"] = pd.Categorical.from_codes(status, dtype=ASSIGNMENT_STATUS)
 
     report.n_cells = n_cells

@@ -44,6 +44,7 @@ __all__ = [
     "empty_clicks",
     "runs_table",
     "empty_runs_per_image",
+    "label_codes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -172,10 +173,10 @@ def _check_coordinate(df: pd.DataFrame, column: str, source: str, origin) -> np.
 def _check_labels(df: pd.DataFrame, source: str, origin) -> pd.Categorical:
     raw = df["label"]
     if isinstance(raw.dtype, pd.CategoricalDtype) and raw.dtype == LABEL_DTYPE:
-        labels = raw.array
+        codes = np.asarray(raw.cat.codes)
     else:
-        labels = pd.Categorical(raw.astype(object), categories=list(LABELS))
-    bad = np.asarray(labels.codes) < 0
+        codes = label_codes(raw)
+    bad = codes < 0
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise CellConsensusInputError(
@@ -184,7 +185,18 @@ def _check_labels(df: pd.DataFrame, source: str, origin) -> pd.Categorical:
             row=_origin(origin, i),
             field="label",
         )
-    return labels
+    return pd.Categorical.from_codes(codes, dtype=LABEL_DTYPE)
+
+
+def label_codes(values) -> np.ndarray:
+    """Codes of labels in :data:`LABELS` order (0 alive, 1 dead, 2 unsure), -1 for unknown.
+
+    Examples
+    --------
+    >>> label_codes(["dead", "alive", "zombie"]).tolist()
+    [1, 0, -1]
+    """
+    return pd.Index(list(LABELS)).get_indexer(pd.Index(np.asarray(values, dtype=object)))
 
 
 def validate_clicks(

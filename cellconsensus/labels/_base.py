@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..errors import CellConsensusInputError
 from ..strategies._validation import Interval, validate_params
-from ..tables import LABEL_DTYPE, LABELS
+from ..tables import LABEL_DTYPE, label_codes
 
 __all__ = ["BaseAggregator", "label_from_proba", "encode_votes"]
 
@@ -54,8 +54,8 @@ def encode_votes(votes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarra
         raise CellConsensusInputError(
             f"vote table lacks column(s) {', '.join(missing)}", source="<votes>"
         )
-    labels = pd.Categorical(votes["label"].astype(object), categories=list(LABELS))
-    bad = np.asarray(labels.codes) < 0
+    codes = label_codes(votes["label"])
+    bad = codes < 0
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise CellConsensusInputError(

@@ -81,7 +81,14 @@ class DawidSkeneAggregator(BaseAggregator):
         self.smoothing = smoothing
 
     def _fit_arrays(self, task, worker, label, n_tasks) -> np.ndarray:
-        n_workers = int(worker.max()) + 1 if len(worker) else 0
+        if n_tasks == 0:
+            self.n_iter_, self.priors_, self.errors_ = (
+                0,
+                np.full(N_CLASSES, 0.5),
+                np.zeros((0, N_CLASSES, N_ANSWERS)),
+            )
+            return np.zeros(0)
+        n_workers = int(worker.max()) + 1
         p = MeanAggregator()._fit_arrays(task, worker, label, n_tasks)
         post = np.stack([p, 1.0 - p], axis=1)
         cell = worker * N_ANSWERS + label  # (worker, answer) bin of each vote

@@ -1,0 +1,265 @@
+"""Hypothesis property tests of the consensus engine and every strategy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from cellconsensus import find_consensus
+from cellconsensus.strategies import ThesisRadiusStrategy
+from cellconsensus.tables import LABEL_VALUES
+
+PARTITIONING = ["dbscan", "hdbscan", "radius", "kmeans", "agglomerative"]
+SCALE_BASED = ["dbscan", "radius", "agglomerative"]
+SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+quarter = st.integers(0, 800).map(lambda v: v / 4)  # exact in binary floating point
+label = st.sampled_from(["alive", "dead", "unsure"])
+
+
+@st.composite
+def random_clicks(draw, max_clicks=40):
+    n = draw(st.integers(1, max_clicks))
+    rows = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["img-a", "img-b"]),
+                st.sampled_from(["u0", "u1", "u2", "u3"]),
+                quarter,
+                quarter,
+                label,
+            ),
+            min_size=n,
+            max_size=n,
+        )
+    )
+    return pd.DataFrame(rows, columns=["image_id", "annotator_id", "x", "y", "label"])
+
+
+@st.composite
+def structured_crowd(draw):
+    """Well separated cells (60 px grid), each clicked near its centre by several annotators."""
+    n_cells = draw(st.integers(1, 6))
+    n_ann = draw(st.integers(2, 5))
+    rows = []
+    for c in range(n_cells):
+        cx, cy = 30 + 60 * (c % 3), 30 + 60 * (c // 3)
+        truth = draw(st.sampled_from(["alive", "dead"]))
+        for a in range(n_ann):
+            if draw(st.booleans()) or a < 2:
+                dx, dy = draw(st.integers(-8, 8)) / 4, draw(st.integers(-8, 8)) / 4
+                rows.append(("img", f"u{a}", cx + dx, cy + dy, truth))
+    return pd.DataFrame(rows, columns=["image_id", "annotator_id", "x", "y", "label"])
+
+
+def _cells(result) -> pd.DataFrame:
+    return result.cells.sort_values(["image_id", "cell_id"]).reset_index(drop=True)
+
+
+def _assigned(result, clicks) -> list:
+    """Click content -> (image, cell_id), order-free."""
+    a = result.assignments
+    return sorted(
+        zip(
+            a["image_id"],
+            a["annotator_id"],
+            a["x"],
+            a["y"],
+            a["label"].astype(str),
+            a["cell_id"],
+            strict=True,
+        )
+    )
+
+
+@pytest.mark.parametrize("strategy", PARTITIONING)
+@SETTINGS
+@given(clicks=random_clicks(), seed=st.integers(0, 2**16))
+def test_invariant_to_click_order(strategy, clicks, seed):
+    shuffled = clicks.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    a, b = find_consensus(clicks, strategy), find_consensus(shuffled, strategy)
+    pd.testing.assert_frame_equal(_cells(a), _cells(b))
+    assert _assigned(a, clicks) == _assigned(b, shuffled)
+
+
+@pytest.mark.parametrize("labels", ["mean", "majority", "dawid-skene"])
+@SETTINGS
+@given(clicks=random_clicks(), perm=st.permutations(["u0", "u1", "u2", "u3"]))
+def test_invariant_to_annotator_names(labels, clicks, perm):
+    renamed = clicks.assign(
+        annotator_id=clicks["annotator_id"].map(
+            dict(zip(["u0", "u1", "u2", "u3"], perm, strict=True))
+        )
+    )
+    a, b = find_consensus(clicks, "dbscan", labels), find_consensus(renamed, "dbscan", labels)
+    pd.testing.assert_frame_equal(_cells(a), _cells(b), atol=1e-9)
+
+
+@pytest.mark.parametrize("strategy", PARTITIONING)
+@SETTINGS
+@given(clicks=random_clicks(), dx=st.integers(-300, 300), dy=st.integers(-300, 300))
+def test_translation_invariance(strategy, clicks, dx, dy):
+    moved = clicks.assign(x=clicks["x"] + dx, y=clicks["y"] + dy)
+    a, b = _cells(find_consensus(clicks, strategy)), _cells(find_consensus(moved, strategy))
+    assert len(a) == len(b)
+    np.testing.assert_allclose(b["x"] - dx, a["x"], atol=1e-9)
+    np.testing.assert_allclose(b["y"] - dy, a["y"], atol=1e-9)
+    pd.testing.assert_frame_equal(a.drop(columns=["x", "y"]), b.drop(columns=["x", "y"]))
+
+
+@pytest.mark.parametrize("strategy", PARTITIONING)
+@SETTINGS
+@given(clicks=random_clicks())
+def test_one_annotator_never_counted_twice(strategy, clicks):
+    result = find_consensus(clicks, strategy)
+    in_cells = result.assignments[result.assignments["cell_id"] >= 0]
+    assert not in_cells.duplicated(["image_id", "cell_id", "annotator_id"]).any()
+    counts = in_cells.groupby(["image_id", "cell_id"]).size()
+    cells = result.cells.set_index(["image_id", "cell_id"])
+    assert (cells.loc[counts.index, "n_annotators"].to_numpy() == counts.to_numpy()).all()
+    # Every click is accounted for exactly once.
+    assert len(result.assignments) == len(clicks)
+    assert result.report.n_noise + result.report.n_duplicate + result.report.n_filtered + len(
+        in_cells
+    ) == len(clicks)
+
+
+@pytest.mark.parametrize("strategy", [*PARTITIONING, "radius-thesis"])
+@pytest.mark.parametrize("labels", ["mean", "majority", "dawid-skene"])
+@settings(max_examples=15, deadline=None)
+@given(clicks=random_clicks())
+def test_outputs_in_range(strategy, labels, clicks):
+    cells = find_consensus(clicks, strategy, labels).cells
+    assert cells["p_alive"].between(0, 1).all()
+    assert cells["support"].between(0, 1).all()
+    assert (cells["spread"] >= 0).all()
+    assert not cells.duplicated(["image_id", "cell_id"]).any()
+    if strategy != "radius-thesis":
+        expected = np.where(
+            cells["p_alive"] > 0.5, "alive", np.where(cells["p_alive"] < 0.5, "dead", "unsure")
+        )
+        assert (cells["label"].astype(str).to_numpy() == expected).all()
+
+
+@pytest.mark.parametrize("strategy", ["dbscan", "radius", "agglomerative", "hdbscan", "kmeans"])
+@pytest.mark.parametrize("labels", ["mean", "majority", "dawid-skene"])
+@SETTINGS
+@given(crowd=structured_crowd(), verdict=st.sampled_from(["alive", "dead"]))
+def test_unanimity(strategy, labels, crowd, verdict):
+    crowd = crowd.assign(label=verdict)
+    cells = find_consensus(crowd, strategy, labels).cells
+    if strategy in SCALE_BASED:  # hdbscan and kmeans may merge or split tiny crowds
+        assert len(cells) == len(
+            {(x // 60, y // 60) for x, y in zip(crowd.x, crowd.y, strict=True)}
+        )
+    assert (cells["label"] == verdict).all()
+    target = 1.0 if verdict == "alive" else 0.0
+    np.testing.assert_allclose(
+        cells["p_alive"], target, atol=1e-6 if labels == "dawid-skene" else 0
+    )
+
+
+@pytest.mark.parametrize("strategy", SCALE_BASED)
+@SETTINGS
+@given(crowd=structured_crowd())
+def test_agreeing_annotator_never_lowers_support(strategy, crowd):
+    before = _cells(find_consensus(crowd, strategy))
+    extra = before[["image_id", "x", "y", "label"]].assign(annotator_id="newcomer")
+    extra["label"] = extra["label"].astype(str).replace("unsure", "alive")
+    after = _cells(find_consensus(pd.concat([crowd, extra], ignore_index=True), strategy))
+    assert len(after) == len(before)
+    for _, cell in before.iterrows():
+        d = np.hypot(after["x"] - cell["x"], after["y"] - cell["y"])
+        match = after.iloc[int(np.argmin(d))]
+        assert match["support"] >= cell["support"] - 1e-12
+        assert match["n_annotators"] == cell["n_annotators"] + 1
+
+
+def test_results_identical_for_any_n_jobs():
+    from cellconsensus import make_truth, simulate_crowd
+
+    clicks = simulate_crowd(
+        make_truth(60, seed=3), 5, seed=3, spammer_fraction=0.1, double_click_rate=0.1
+    )
+    for strategy in ("dbscan", "radius", "agglomerative"):
+        one = find_consensus(clicks, strategy, "dawid-skene", n_jobs=1)
+        two = find_consensus(clicks, strategy, "dawid-skene", n_jobs=2)
+        pd.testing.assert_frame_equal(one.cells, two.cells)
+        pd.testing.assert_frame_equal(one.assignments, two.assignments)
+
+
+# -- the thesis' rule, against a direct transcription ----------------------------------
+
+
+def thesis_transcription(clicks: pd.DataFrame, R: float = 35.0) -> list[tuple]:
+    """Plain loops, written from the thesis' description, for comparison."""
+    value = {"alive": 1.0, "dead": 0.0, "unsure": 0.5}
+    out = []
+    for image in dict.fromkeys(clicks["image_id"]):
+        rows = clicks[clicks["image_id"] == image]
+        runs = {}
+        for r in rows.itertuples():
+            runs.setdefault(r.annotator_id, []).append((r.x, r.y, r.label))
+        run_list = list(runs.values())
+        if len(run_list) == 1:
+            for x, y, lab in run_list[0]:
+                out.append((image, x, y, value[lab]))
+            continue
+        if len({len(r) for r in run_list}) != 1:
+            continue
+        for x0, y0, _ in run_list[0]:
+            total = 0.0
+            for run in run_list:
+                for x, y, lab in run:
+                    if ((x - x0) ** 2 + (y - y0) ** 2) ** 0.5 <= R:
+                        total += value[lab] / len(run_list)
+            out.append((image, x0, y0, total))
+    return out
+
+
+@st.composite
+def thesis_runs(draw):
+    rows = []
+    for image in ("i1", "i2", "i3"):
+        n_runs = draw(st.integers(1, 3))
+        same = draw(st.booleans())
+        base = draw(st.integers(0, 4))
+        for r in range(n_runs):
+            n = base if same else draw(st.integers(0, 4))
+            for _ in range(n):
+                rows.append((image, f"{image}-r{r}", draw(quarter), draw(quarter), draw(label)))
+    assume(rows)
+    return pd.DataFrame(rows, columns=["image_id", "annotator_id", "x", "y", "label"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(clicks=thesis_runs(), radius=st.sampled_from([10.0, 35.0, 80.0]))
+def test_radius_thesis_equals_transcription(clicks, radius):
+    ours, _ = ThesisRadiusStrategy(radius=radius).fit_cells(clicks)
+    expected = thesis_transcription(clicks, radius)
+    got = list(zip(ours["image_id"], ours["x"], ours["y"], ours["thesis_score"], strict=True))
+    assert len(got) == len(expected)
+    for (gi, gx, gy, gs), (ei, ex, ey, es) in zip(got, expected, strict=True):
+        assert (gi, gx, gy) == (ei, ex, ey)
+        assert gs == pytest.approx(es, abs=1e-12)
+
+
+def test_radius_thesis_quirks_documented_behaviour():
+    clicks = pd.DataFrame(
+        {
+            "image_id": ["a", "a", "a", "b", "b", "b"],
+            "annotator_id": ["r1", "r1", "r2", "r3", "r4", "r4"],
+            "x": [10.0, 20.0, 12.0, 5.0, 6.0, 7.0],
+            "y": [10.0, 10.0, 10.0, 5.0, 5.0, 5.0],
+            "label": ["alive", "alive", "alive", "dead", "alive", "alive"],
+        }
+    )
+    cells = find_consensus(clicks, "radius-thesis").cells
+    # Image a: runs with 2 and 1 clicks -> no cell. Image b: 1 and 2 clicks -> no cell either.
+    assert cells.empty
+    single = clicks[clicks["annotator_id"] == "r1"]
+    passed = find_consensus(single, "radius-thesis").cells
+    assert len(passed) == 2 and passed["p_alive"].tolist() == [LABEL_VALUES["alive"]] * 2
