@@ -72,7 +72,7 @@ def enforce_one_vote(
     >>> labels, out = enforce_one_vote(DBSCANStrategy(eps=5), X, np.zeros(4, int),
     ...                                np.array([0, 1, 1, 0]), np.zeros(4, int))
     >>> labels.tolist(), out.tolist()
-    [[0, 0, 1, 1], [False, False, True, True]]
+    ([1, 0, 1, 0], [True, False, True, False])
     """
     labels = labels.copy()
     taken_out = np.zeros(len(labels), bool)

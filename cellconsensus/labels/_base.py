@@ -69,7 +69,7 @@ def encode_votes(votes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return (
         task_codes.astype(np.int64),
         worker_codes.astype(np.int64),
-        np.asarray(labels.codes, np.int64),
+        codes.astype(np.int64),
         pd.Index(tasks),
     )
 

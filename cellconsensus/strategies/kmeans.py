@@ -43,7 +43,7 @@ class KMeansStrategy(BaseStrategy):
     >>> import numpy as np
     >>> X = np.array([[10, 10], [80, 80], [12, 11], [81, 79]])
     >>> KMeansStrategy().fit_predict(X, annotators=np.array([0, 0, 1, 1])).tolist()
-    [1, 0, 1, 0]
+    [0, 1, 0, 1]
     """
 
     name = "kmeans"

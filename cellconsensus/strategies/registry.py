@@ -46,6 +46,7 @@ def register_strategy(cls: type[BaseStrategy], name: str | None = None) -> type[
 
     Examples
     --------
+    >>> import numpy as np
     >>> from cellconsensus.strategies import BaseStrategy
     >>> @register_strategy
     ... class Everything(BaseStrategy):
@@ -55,6 +56,7 @@ def register_strategy(cls: type[BaseStrategy], name: str | None = None) -> type[
     ...         return np.zeros(len(X), np.int64)
     >>> "everything-one-cell" in available_strategies()
     True
+    >>> _ = _REGISTERED.pop("everything-one-cell")  # keep the doctest from leaking
     """
     if not (isinstance(cls, type) and issubclass(cls, BaseStrategy)):
         raise TypeError(f"{cls!r} is not a BaseStrategy subclass")

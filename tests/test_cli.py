@@ -1,0 +1,106 @@
+"""The command line: every sub-command end to end, help, and error reporting."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cellconsensus.cli import main
+
+
+@pytest.mark.parametrize("command", ["aggregate", "compare", "simulate", "demo"])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    assert "usage: cellconsensus" in capsys.readouterr().out
+
+
+def test_simulate_aggregate_compare(tmp_path, capsys):
+    clicks, truth, cells = (
+        tmp_path / "clicks.parquet",
+        tmp_path / "truth.csv",
+        tmp_path / "cells.csv",
+    )
+    assert (
+        main(
+            [
+                "simulate",
+                "--synthetic",
+                "8",
+                "--seed",
+                "1",
+                "-o",
+                str(clicks),
+                "--truth-out",
+                str(truth),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "aggregate",
+                str(clicks),
+                "--strategy",
+                "dbscan",
+                "--param",
+                "eps=auto",
+                "-o",
+                str(cells),
+                "--assignments",
+                str(tmp_path / "a.csv"),
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "estimated click noise" in out and "wrote" in out
+    table = pd.read_csv(cells)
+    assert len(table) > 50 and table["p_alive"].between(0, 1).all()
+    assert len(pd.read_csv(tmp_path / "a.csv")) == len(pd.read_parquet(clicks))
+    assert (
+        main(
+            [
+                "compare",
+                str(clicks),
+                "--truth",
+                str(truth),
+                "--strategies",
+                "dbscan,radius-thesis",
+                "-o",
+                str(tmp_path / "cmp.csv"),
+            ]
+        )
+        == 0
+    )
+    result = pd.read_csv(tmp_path / "cmp.csv")
+    assert result["strategy"].tolist() == ["dbscan", "radius-thesis"]
+    assert result.loc[0, "f1"] > 0.9
+
+
+def test_bad_input_is_one_line_with_exit_2(tmp_path, capsys):
+    bad = tmp_path / "runs.csv"
+    bad.write_text("alive_array,task\n\"[[u'alive', 1\",http://h/a\n")
+    assert main(["aggregate", str(bad), "-o", str(tmp_path / "c.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "record 1, field 'alive_array'" in err
+    assert not (tmp_path / "c.csv").exists()
+
+
+def test_real_cellspotting_via_cli(cellspotting_csv, tmp_path, capsys):
+    assert (
+        main(
+            [
+                "aggregate",
+                str(cellspotting_csv),
+                "--strategy",
+                "radius-thesis",
+                "-o",
+                str(tmp_path / "c.csv"),
+            ]
+        )
+        == 0
+    )
+    assert "clipped: 1" in capsys.readouterr().out
