@@ -316,10 +316,8 @@ def find_consensus(
     needed = np.minimum(min_annotators, n_runs[cell_img])
     keep = (stats["support"] >= min_support) & (stats["n_annotators"] >= needed)
     report.n_filtered_cells = int((~keep).sum())
-    status = np.where(cid >= 0, 0, np.where(taken_out, 2, 1))
-    dropped_click = cid >= 0
-    dropped_click[dropped_click] = ~keep[cid[dropped_click]]
-    status[dropped_click] = 3
+    in_dropped_cell = np.append(~keep, False)[cid]  # cid -1 reads the appended False
+    status = np.where(in_dropped_cell, 3, np.where(cid >= 0, 0, np.where(taken_out, 2, 1)))
     # Renumber kept cells 0..n-1; index -1 (no cell) reads the appended -1.
     remap = np.append(np.where(keep, np.cumsum(keep) - 1, -1), -1)
     cid = remap[cid]

@@ -42,7 +42,6 @@ __all__ = [
     "validate_clicks",
     "validate_cells",
     "empty_clicks",
-    "runs_table",
     "empty_runs_per_image",
     "label_codes",
 ]
@@ -144,14 +143,14 @@ def _check_ids(df: pd.DataFrame, column: str, source: str, origin) -> pd.Series:
         raise CellConsensusInputError(
             "missing identifier", source=source, row=_origin(origin, i), field=column
         )
-    values = values.astype(str)
-    empty = (values.str.len() == 0).to_numpy()
+    values = values.astype(str).astype(object)
+    empty = (values == "").to_numpy()
     if empty.any():
         i = int(np.flatnonzero(empty)[0])
         raise CellConsensusInputError(
             "empty identifier", source=source, row=_origin(origin, i), field=column
         )
-    return values.astype(object)
+    return values
 
 
 def _check_coordinate(df: pd.DataFrame, column: str, source: str, origin) -> np.ndarray:
@@ -319,27 +318,6 @@ def _apply_canvas(out, canvas, policy, report, source, origin) -> pd.DataFrame:
         report.n_dropped_out_of_canvas += n_out
     logger.info("%s: %d click(s) outside the canvas, policy %r", source, n_out, policy)
     return out
-
-
-def runs_table(clicks: pd.DataFrame) -> pd.DataFrame:
-    """Return every (image, annotator) pair that worked on an image.
-
-    Uses ``clicks.attrs["runs"]`` when a reader recorded it (it includes runs
-    without any click); otherwise derives the pairs from the clicks.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> c = validate_clicks(pd.DataFrame({"image_id": ["a", "a", "b"],
-    ...     "annotator_id": ["u1", "u1", "u2"], "x": [1, 2, 3], "y": [1, 2, 3],
-    ...     "label": ["alive"] * 3}))
-    >>> runs_table(c).to_dict("list")
-    {'image_id': ['a', 'b'], 'annotator_id': ['u1', 'u2']}
-    """
-    runs = clicks.attrs.get("runs")
-    if runs is None:
-        runs = clicks[["image_id", "annotator_id"]]
-    return runs[["image_id", "annotator_id"]].drop_duplicates().reset_index(drop=True)
 
 
 def validate_cells(cells: pd.DataFrame, *, source: str = "<cells>") -> pd.DataFrame:

@@ -90,7 +90,7 @@ def test_cellspotting_out_of_canvas_policies(cellspotting_csv):
     ],
 )
 def test_cellspotting_bad_records(tmp_path, row, match):
-    path = _csv(tmp_path, ["\"[[u'alive', 1, 2]]\",http://h/ok"][:0] + [row])
+    path = _csv(tmp_path, [row])
     with pytest.raises(CellConsensusInputError, match=match) as info:
         read_cellspotting_csv(path)
     assert str(path) in str(info.value)

@@ -60,8 +60,14 @@ def neighbour_pairs(X: np.ndarray, image_index: np.ndarray, radius: float) -> np
     return pairs.astype(np.int64, copy=False).reshape(-1, 2)
 
 
-def adjacency(pairs: np.ndarray, n: int) -> csr_matrix:
-    """Symmetric boolean adjacency matrix of ``n`` nodes from undirected pairs."""
-    rows = np.concatenate([pairs[:, 0], pairs[:, 1]])
-    cols = np.concatenate([pairs[:, 1], pairs[:, 0]])
+def adjacency(pairs: np.ndarray, n: int, *, symmetric: bool = True) -> csr_matrix:
+    """Adjacency matrix of ``n`` nodes from undirected pairs.
+
+    ``symmetric=False`` stores each pair once, which is all
+    ``connected_components(..., directed=False)`` needs; neighbour look-ups
+    by row need the symmetric form.
+    """
+    rows, cols = pairs[:, 0], pairs[:, 1]
+    if symmetric:
+        rows, cols = np.concatenate([rows, cols]), np.concatenate([cols, rows])
     return csr_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(n, n))

@@ -73,7 +73,9 @@ class DBSCANStrategy(BaseStrategy):
         if not core.any():
             return labels
         core_pairs = pairs[core[pairs[:, 0]] & core[pairs[:, 1]]]
-        _, component = connected_components(adjacency(core_pairs, n), directed=False)
+        _, component = connected_components(
+            adjacency(core_pairs, n, symmetric=False), directed=False
+        )
         core_idx = np.flatnonzero(core)
         comp_of_core = component[core_idx]
         # Number clusters by their first core point, as scikit-learn's scan does.

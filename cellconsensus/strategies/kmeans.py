@@ -78,10 +78,11 @@ class KMeansStrategy(BaseStrategy):
         counts = np.unique(annotators, return_counts=True)[1]
         if isinstance(self.n_clusters, Integral):
             return int(self.n_clusters)
+        median_k = max(1, int(np.floor(np.median(counts) + 0.5)))
         if self.n_clusters == "median":
-            return max(1, int(np.floor(np.median(counts) + 0.5)))
+            return median_k
         candidates = range(max(2, int(counts.min())), min(int(counts.max()), len(X) - 1) + 1)
-        best_k, best_score = max(1, int(np.floor(np.median(counts) + 0.5))), -np.inf
+        best_k, best_score = median_k, -np.inf
         for k in candidates:
             labels = self._fit(X, k).labels_
             if len(np.unique(labels)) < 2:
