@@ -13,10 +13,44 @@ each round works only on the clicks it took out, so it ends.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from .strategies import BaseStrategy
 
-__all__ = ["dense_labels", "enforce_one_vote"]
+__all__ = ["canonical_order", "dense_labels", "enforce_one_vote"]
+
+
+def canonical_order(image: np.ndarray, X: np.ndarray, tiebreak: np.ndarray) -> np.ndarray:
+    """Order of clicks by (image, x, y, tiebreak): ``np.lexsort`` of those keys, faster.
+
+    One ``argsort`` of a composite key ``image * span + x`` (monotone in
+    (image, x), so it never reorders what the lexicographic order fixes),
+    then an exact lexsort of just the rows whose keys tie. Sorting by value,
+    not by position in the input, is what makes every strategy independent of
+    the order of the input rows.
+
+    Examples
+    --------
+    >>> X = np.array([[5.0, 1.0], [2.0, 9.0], [2.0, 3.0], [0.0, 0.0]])
+    >>> canonical_order(np.array([0, 0, 0, 1]), X, np.zeros(4, int)).tolist()
+    [2, 1, 0, 3]
+    """
+    n = len(image)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    x = X[:, 0]
+    low = np.floor(x.min())
+    span = np.ceil(x.max() - low) + 1.0
+    key = image * span + (x - low)
+    order = np.argsort(key)
+    ks = key[order]
+    same = ks[1:] == ks[:-1]
+    tied = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
+    if len(tied):
+        group = np.cumsum(np.r_[True, ks[tied[1:]] != ks[tied[:-1]]])
+        rows = order[tied]
+        order[tied] = rows[np.lexsort((tiebreak[rows], X[rows, 1], X[rows, 0], group))]
+    return order
 
 
 def dense_labels(image_index: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -37,6 +71,13 @@ def dense_labels(image_index: np.ndarray, labels: np.ndarray) -> np.ndarray:
     rank[np.argsort(first, kind="stable")] = np.arange(len(first))
     out[valid] = rank[inverse]
     return out
+
+
+def _shared(key: np.ndarray, key_range: int) -> np.ndarray:
+    """Mask of entries whose key occurs more than once (bincount when the range allows)."""
+    if key_range <= 1 << 26:
+        return np.bincount(key, minlength=key_range)[key] > 1
+    return pd.Series(key).duplicated(keep=False).to_numpy()
 
 
 def enforce_one_vote(
@@ -80,19 +121,30 @@ def enforce_one_vote(
     n_annotators = int(annotators.max()) + 1 if len(annotators) else 1
     while len(active):
         lab = labels[active]
-        ids, local = np.unique(lab, return_inverse=True)
-        count = np.bincount(local)
-        centre = np.stack(
-            [np.bincount(local, weights=X[active, d]) / count for d in range(2)], axis=1
-        )
-        d2 = ((X[active] - centre[local]) ** 2).sum(axis=1)
-        key = local * n_annotators + annotators[active]
-        order = np.lexsort((np.arange(len(active)), d2, key))
-        repeat = np.r_[False, key[order][1:] == key[order][:-1]]
-        extras = active[order[repeat]]
-        if not len(extras):
+        key = lab * n_annotators + annotators[active]
+        shared = _shared(key, (int(lab.max()) + 1) * n_annotators)
+        if not shared.any():
             break
-        extras.sort()
+        # Centres of the clusters concerned, from all their clicks.
+        ids, local = np.unique(lab, return_inverse=True)
+        concerned = np.isin(local, np.unique(local[shared]))
+        sub_local = local[concerned]
+        count = np.bincount(sub_local, minlength=len(ids))
+        centre = (
+            np.stack(
+                [
+                    np.bincount(sub_local, weights=X[active[concerned], d], minlength=len(ids))
+                    for d in range(2)
+                ],
+                axis=1,
+            )
+            / np.maximum(count, 1)[:, None]
+        )
+        rows = np.flatnonzero(shared)
+        d2 = ((X[active[rows]] - centre[local[rows]]) ** 2).sum(axis=1)
+        order = np.lexsort((rows, d2, key[rows]))
+        repeat = np.r_[False, key[rows][order][1:] == key[rows][order][:-1]]
+        extras = np.sort(active[rows[order[repeat]]])
         taken_out[extras] = True
         sub = strategy.fit_predict_batch(X[extras], image_index[extras], annotators[extras])
         sub = dense_labels(image_index[extras], sub)

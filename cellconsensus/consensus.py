@@ -30,11 +30,11 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from ._one_vote import dense_labels, enforce_one_vote
+from ._one_vote import canonical_order, dense_labels, enforce_one_vote
 from .labels import BaseAggregator, get_aggregator, label_from_proba
 from .strategies import BaseStrategy, estimate_scale, get_strategy
 from .strategies._validation import Interval, validate_params
-from .tables import empty_runs_per_image, validate_clicks
+from .tables import count_runs, encode_clicks
 
 __all__ = ["find_consensus", "Consensus", "ConsensusReport", "ASSIGNMENT_STATUS"]
 
@@ -256,26 +256,18 @@ def find_consensus(
         raise ValueError("n_jobs must not be 0; use 1 for one process or -1 for all cores")
     input_report = clicks.attrs.get("report") if isinstance(clicks, pd.DataFrame) else None
     runs = clicks.attrs.get("runs") if isinstance(clicks, pd.DataFrame) else None
-    clicks = validate_clicks(clicks, source="<find_consensus clicks>")
+    clicks, codes = encode_clicks(clicks, source="<find_consensus clicks>")
     strategy = get_strategy(strategy, **(params or {}))
     aggregator = get_aggregator(labels)
 
-    img, images = pd.factorize(clicks["image_id"], sort=True)
-    ann, _ = pd.factorize(clicks["annotator_id"], sort=True)
-    img, ann = img.astype(np.int64), ann.astype(np.int64)
+    img, ann, lab, images = codes.image, codes.annotator, codes.label, codes.images
     X = clicks[["x", "y"]].to_numpy(dtype="float64")
-    lab = np.asarray(clicks["label"].cat.codes, np.int64)
-    order = np.lexsort((lab, ann, X[:, 1], X[:, 0], img))
+    order = canonical_order(img, X, ann * 3 + lab)
     Xs, imgs, anns = X[order], img[order], ann[order]
 
     # Annotators per image: those who clicked, plus runs without any click.
-    n_ann = int(ann.max()) + 1 if len(ann) else 1
-    clicked_annotators = np.bincount(np.unique(img * n_ann + ann) // n_ann, minlength=len(images))
-    empty = empty_runs_per_image(clicks, runs)
-    n_runs = (
-        clicked_annotators
-        + pd.Series(empty, dtype="int64").reindex(images, fill_value=0).to_numpy()
-    )
+    clicked_annotators, empty, orphans = count_runs(codes, runs)
+    n_runs = clicked_annotators + empty
 
     scale = None
     if strategy.needs_scale:
@@ -287,14 +279,16 @@ def find_consensus(
         strategy=repr(strategy),
         labels=repr(aggregator),
         scale=scale,
-        n_images=len(images) + len(set(empty) - set(images)),
+        n_images=len(images) + len(orphans),
         n_single_annotator_images=int(np.sum(clicked_annotators == 1)),
         n_clicks=len(clicks),
         input=input_report.to_dict() if input_report is not None else {},
     )
 
     if strategy.defines_cells:
-        raw, assigned = strategy.fit_cells(clicks, runs)
+        raw, assigned = strategy.fit_cells(
+            clicks, dict(zip(images[empty > 0], empty[empty > 0], strict=True))
+        )
         raw_img = pd.Index(images).get_indexer(raw["image_id"])
         cid = assigned.copy()  # per click in input order
         taken_out = np.zeros(len(clicks), bool)

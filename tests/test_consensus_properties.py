@@ -263,3 +263,29 @@ def test_radius_thesis_quirks_documented_behaviour():
     single = clicks[clicks["annotator_id"] == "r1"]
     passed = find_consensus(single, "radius-thesis").cells
     assert len(passed) == 2 and passed["p_alive"].tolist() == [LABEL_VALUES["alive"]] * 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.sampled_from([0.0, 1e-12, 0.5, 3.0, 1e6]),
+            st.integers(0, 3),
+            st.integers(0, 5),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_canonical_order_equals_lexsort(rows):
+    from cellconsensus._one_vote import canonical_order
+
+    img, x, y, tie = (np.array(c) for c in zip(*rows, strict=True))
+    X = np.stack([x.astype(float), y.astype(float)], axis=1)
+    expected = np.lexsort((tie, X[:, 1], X[:, 0], img))
+    got = canonical_order(img, X, tie)
+    # Equal up to rows that are identical in every key.
+    keys = np.stack([img, X[:, 0], X[:, 1], tie], axis=1)
+    np.testing.assert_array_equal(keys[got], keys[expected])
+    assert sorted(got.tolist()) == list(range(len(rows)))

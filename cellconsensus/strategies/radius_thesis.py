@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from numbers import Real
 
 import numpy as np
 import pandas as pd
 
-from ..tables import LABEL_VALUES, empty_runs_per_image
+from ..tables import LABEL_VALUES
 from ._base import BaseStrategy
 from ._validation import Interval
 
@@ -71,7 +72,7 @@ class ThesisRadiusStrategy(BaseStrategy):
         self.radius = radius
 
     def fit_cells(
-        self, clicks: pd.DataFrame, runs: pd.DataFrame | None = None
+        self, clicks: pd.DataFrame, empty_runs: Mapping[str, int] | None = None
     ) -> tuple[pd.DataFrame, np.ndarray]:
         """Apply the thesis rule to a Clicks table in export order.
 
@@ -79,9 +80,9 @@ class ThesisRadiusStrategy(BaseStrategy):
         ----------
         clicks : DataFrame
             Clicks table (``run_id`` used when present).
-        runs : DataFrame, optional
-            Every (``image_id``, ``annotator_id``) that worked on an image,
-            including runs without clicks (they count in ``n_runs``).
+        empty_runs : mapping, optional
+            Image id -> number of runs on it without any click (they count
+            in ``n_runs``); see :func:`~cellconsensus.tables.count_runs`.
 
         Returns
         -------
@@ -96,7 +97,7 @@ class ThesisRadiusStrategy(BaseStrategy):
         run_key = clicks["run_id"] if "run_id" in clicks.columns else clicks["annotator_id"]
         values = clicks["label"].astype(object).map(LABEL_VALUES).to_numpy(dtype="float64")
         xy = clicks[["x", "y"]].to_numpy(dtype="float64")
-        extra_runs = empty_runs_per_image(clicks, runs)
+        extra_runs = dict(empty_runs or {})
         assignment = np.full(len(clicks), -1, np.int64)
         rows: list[tuple] = []
         groups = pd.Series(np.arange(len(clicks))).groupby(
