@@ -236,7 +236,9 @@ def label_codes(values) -> np.ndarray:
     >>> label_codes(["dead", "alive", "zombie"]).tolist()
     [1, 0, -1]
     """
-    return pd.Index(list(LABELS)).get_indexer(pd.Index(np.asarray(values, dtype=object)))
+    codes, uniques = pd.factorize(pd.Series(values, copy=False))
+    lookup = np.append(pd.Index(list(LABELS)).get_indexer(pd.Index(uniques, dtype=object)), -1)
+    return lookup[codes]  # code -1 (missing) reads the appended -1
 
 
 def validate_clicks(

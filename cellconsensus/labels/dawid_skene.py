@@ -5,6 +5,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.special import expit
 
 from ..strategies._validation import Interval
 from ._base import BaseAggregator
@@ -23,8 +24,9 @@ class DawidSkeneAggregator(BaseAggregator):
     ``alive``, ``dead`` or ``unsure`` according to a 2 x 3 confusion matrix.
     EM starts from the mean rule, then alternates the M-step (class priors and
     confusion matrices, with ``smoothing`` pseudo-counts) and the E-step
-    (posterior of each cell's class). Fully vectorised with ``np.bincount``:
-    one pass over the votes per step. When the data has no annotator ids,
+    (posterior of each cell's class). With two classes the E-step is one
+    log-likelihood ratio per (annotator, answer), summed per cell: each EM
+    iteration is two ``np.bincount`` passes over the votes. When the data has no annotator ids,
     readers make each run its own annotator.
 
     Parameters
@@ -90,41 +92,30 @@ class DawidSkeneAggregator(BaseAggregator):
             return np.zeros(0)
         n_workers = int(worker.max()) + 1
         p = MeanAggregator()._fit_arrays(task, worker, label, n_tasks)
-        post = np.stack([p, 1.0 - p], axis=1)
         cell = worker * N_ANSWERS + label  # (worker, answer) bin of each vote
+        total = np.bincount(cell, minlength=n_workers * N_ANSWERS).astype("float64")
         self.n_iter_ = 0
         for _ in range(self.max_iter):
             self.n_iter_ += 1
-            priors = np.clip(post.mean(axis=0), 1e-6, None)
-            priors /= priors.sum()
-            counts = (
-                np.stack(
-                    [
-                        np.bincount(cell, weights=post[task, c], minlength=n_workers * N_ANSWERS)
-                        for c in range(N_CLASSES)
-                    ],
-                    axis=1,
-                )
-                .reshape(n_workers, N_ANSWERS, N_CLASSES)
-                .transpose(0, 2, 1)
-                + self.smoothing
+            # M-step. With two classes, the dead counts are the totals minus the alive ones.
+            prior = float(np.clip(p.mean(), 1e-6, 1 - 1e-6))
+            alive = np.bincount(cell, weights=p[task], minlength=n_workers * N_ANSWERS)
+            dead = np.maximum(total - alive, 0.0)
+            errors = np.stack([alive, dead], axis=1).reshape(n_workers, N_ANSWERS, N_CLASSES)
+            errors = errors.transpose(0, 2, 1) + self.smoothing
+            errors /= errors.sum(axis=2, keepdims=True)
+            # E-step: posterior log-odds = prior log-odds + sum of the votes' log-likelihood ratios.
+            llr = np.log(np.clip(errors[:, 0, :], 1e-300, None)) - np.log(
+                np.clip(errors[:, 1, :], 1e-300, None)
             )
-            errors = counts / counts.sum(axis=2, keepdims=True)
-            log_err = np.log(np.clip(errors, 1e-300, None))
-            log_post = np.log(priors)[None, :] + np.stack(
-                [
-                    np.bincount(task, weights=log_err[worker, c, label], minlength=n_tasks)
-                    for c in range(N_CLASSES)
-                ],
-                axis=1,
+            logit = np.log(prior / (1 - prior)) + np.bincount(
+                task, weights=llr.ravel()[cell], minlength=n_tasks
             )
-            log_post -= log_post.max(axis=1, keepdims=True)
-            new = np.exp(log_post)
-            new /= new.sum(axis=1, keepdims=True)
-            delta = np.abs(new - post).max() if n_tasks else 0.0
-            post = new
+            new = expit(logit)
+            delta = float(np.abs(new - p).max())
+            p = new
             if delta <= self.tol:
                 break
-        self.priors_ = priors
+        self.priors_ = np.array([prior, 1 - prior])
         self.errors_ = errors
-        return post[:, 0]
+        return p
