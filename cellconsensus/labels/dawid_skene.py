@@ -5,6 +5,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.sparse import csr_matrix
 from scipy.special import expit
 
 from ..strategies._validation import Interval
@@ -25,8 +26,9 @@ class DawidSkeneAggregator(BaseAggregator):
     EM starts from the mean rule, then alternates the M-step (class priors and
     confusion matrices, with ``smoothing`` pseudo-counts) and the E-step
     (posterior of each cell's class). With two classes the E-step is one
-    log-likelihood ratio per (annotator, answer), summed per cell: each EM
-    iteration is two ``np.bincount`` passes over the votes. When the data has no annotator ids,
+    log-likelihood ratio per (annotator, answer), summed per cell. The vote
+    counts are one sparse (cell x annotator-answer) matrix built once, so each
+    EM iteration is two sparse products. When the data has no annotator ids,
     readers make each run its own annotator.
 
     Parameters
@@ -91,27 +93,29 @@ class DawidSkeneAggregator(BaseAggregator):
             )
             return np.zeros(0)
         n_workers = int(worker.max()) + 1
+        n_bins = n_workers * N_ANSWERS
         p = MeanAggregator()._fit_arrays(task, worker, label, n_tasks)
-        cell = worker * N_ANSWERS + label  # (worker, answer) bin of each vote
-        total = np.bincount(cell, minlength=n_workers * N_ANSWERS).astype("float64")
+        # Vote counts per (task, (worker, answer)), built once: both EM steps are
+        # then one sparse product each.
+        votes = csr_matrix(
+            (np.ones(len(task)), (task, worker * N_ANSWERS + label)), shape=(n_tasks, n_bins)
+        )
+        votes_t = votes.T.tocsr()
+        total = np.asarray(votes.sum(axis=0)).ravel()
         self.n_iter_ = 0
         for _ in range(self.max_iter):
             self.n_iter_ += 1
             # M-step. With two classes, the dead counts are the totals minus the alive ones.
             prior = float(np.clip(p.mean(), 1e-6, 1 - 1e-6))
-            alive = np.bincount(cell, weights=p[task], minlength=n_workers * N_ANSWERS)
+            alive = votes_t @ p
             dead = np.maximum(total - alive, 0.0)
             errors = np.stack([alive, dead], axis=1).reshape(n_workers, N_ANSWERS, N_CLASSES)
             errors = errors.transpose(0, 2, 1) + self.smoothing
             errors /= errors.sum(axis=2, keepdims=True)
             # E-step: posterior log-odds = prior log-odds + sum of the votes' log-likelihood ratios.
-            llr = np.log(np.clip(errors[:, 0, :], 1e-300, None)) - np.log(
-                np.clip(errors[:, 1, :], 1e-300, None)
-            )
-            logit = np.log(prior / (1 - prior)) + np.bincount(
-                task, weights=llr.ravel()[cell], minlength=n_tasks
-            )
-            new = expit(logit)
+            log_err = np.log(np.clip(errors, 1e-300, None))
+            llr = (log_err[:, 0, :] - log_err[:, 1, :]).ravel()
+            new = expit(np.log(prior / (1 - prior)) + votes @ llr)
             delta = float(np.abs(new - p).max())
             p = new
             if delta <= self.tol:
