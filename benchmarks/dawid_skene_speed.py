@@ -32,8 +32,9 @@ def make_votes(n_tasks: int = 40000, n_workers: int = 500, per_task: int = 5, se
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--n-tasks", type=int, default=40000, help="tasks, 5 votes each")
     args = parser.parse_args()
-    votes, truth = make_votes()
+    votes, truth = make_votes(n_tasks=args.n_tasks)
     print(
         f"{len(votes)} rows, {votes['task'].nunique()} tasks, {votes['worker'].nunique()} workers"
     )

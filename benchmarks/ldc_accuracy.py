@@ -20,11 +20,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-annotators", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-images", type=int, help="use only the first N images (smoke test)")
     args = parser.parse_args()
     folder = SHARED_DATA / "ldc" / "images"
     if not folder.exists():
         sys.exit(f"LDC data not found at {folder}")
-    truth = read_voc(folder)
+    files = sorted(folder.glob("*.xml"))[: args.max_images]
+    truth = read_voc(files)
     clicks = simulate_crowd(truth, args.n_annotators, seed=args.seed)
     print(
         f"LDC: {len(truth)} true cells on {len(truth.attrs['image_ids'])} images; {len(clicks)} simulated clicks"
