@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import time
@@ -10,7 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+#: Where results go; smoke tests point ``CELLCONSENSUS_BENCH_RESULTS`` elsewhere so
+#: that they never overwrite measured figures.
+RESULTS = Path(
+    os.environ.get("CELLCONSENSUS_BENCH_RESULTS", Path(__file__).resolve().parent / "results")
+)
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -26,7 +31,7 @@ def timed(fn: Callable[[], Any], repeats: int = 3) -> tuple[float, list[float], 
 
 def write_result(name: str, payload: dict) -> Path:
     """Write ``results/<name>.json`` with the machine description added."""
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     payload = {
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
         **payload,

@@ -1,4 +1,4 @@
-"""Command line: ``cellconsensus aggregate | compare | simulate | demo``.
+"""Command line: ``cellconsensus aggregate | compare | simulate | synthetic | demo``.
 
 Every sub-command has ``--help``. Errors in the input are reported as one line
 naming the file, record and field, with exit status 2.
@@ -24,6 +24,7 @@ from .io import (
     read_cellspotting_csv,
     read_clicks,
     read_pybossa,
+    read_truth,
     read_voc,
     write_cells,
     write_clicks,
@@ -32,7 +33,7 @@ from .io._files import atomic_write, read_csv_strings
 from .labels import available_aggregators, get_aggregator
 from .simulate import simulate_crowd
 from .strategies import available_strategies
-from .synthetic import make_truth
+from .synthetic import STYLES, make_truth, write_synthetic
 from .tables import OUT_OF_CANVAS_POLICIES
 
 __all__ = ["main"]
@@ -80,20 +81,6 @@ def _read_input(args: argparse.Namespace) -> pd.DataFrame:
     if fmt == "pybossa":
         return read_pybossa(args.input, args.tasks, canvas=canvas, out_of_canvas=args.out_of_canvas)
     return read_clicks(args.input, canvas=canvas, out_of_canvas=args.out_of_canvas)
-
-
-def _read_truth(path: str) -> pd.DataFrame:
-    p = Path(path)
-    if p.is_dir() or p.suffix.lower() == ".xml":
-        return read_voc(p)
-    table = pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else pd.read_csv(p)
-    missing = {"image_id", "x", "y", "label"} - set(table.columns)
-    if missing:
-        raise CellConsensusInputError(
-            f"truth table lacks column(s) {', '.join(sorted(missing))}", source=path
-        )
-    table["image_id"] = table["image_id"].astype(str).astype(object)
-    return table
 
 
 def _add_input(p: argparse.ArgumentParser) -> None:
@@ -187,12 +174,43 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("-o", "--out", required=True, help="Clicks table to write (.csv or .parquet)")
     sim.add_argument("--truth-out", help="with --synthetic: also write the truth table (.csv)")
 
+    syn = sub.add_parser(
+        "synthetic",
+        help="write synthetic microscopy images, their truth and a simulated crowd export",
+        description=(
+            "Write OUT/images/*.png, OUT/annotations/*.xml (Pascal VOC), OUT/truth.csv, "
+            "OUT/crowd/task_runs.json and tasks.json (PyBossa) and OUT/manifest.json."
+        ),
+    )
+    syn.add_argument("out", help="folder to create")
+    syn.add_argument("--style", choices=sorted(STYLES), default="fluorescence")
+    syn.add_argument("--n-images", type=int, default=20)
+    syn.add_argument(
+        "--cells", nargs=2, type=int, metavar=("MIN", "MAX"), help="cells per image (style default)"
+    )
+    syn.add_argument(
+        "--cell-size", nargs=2, type=float, metavar=("MIN", "MAX"), help="cell diameter in px"
+    )
+    syn.add_argument("--dead-fraction", type=float, default=0.35)
+    syn.add_argument("--noise", type=float, default=1.0, help="noise scale (0: clean images)")
+    syn.add_argument(
+        "--n-annotators", type=int, default=5, help="simulated annotators per image (0: none)"
+    )
+    syn.add_argument("--label-noise", type=float, default=0.1)
+    syn.add_argument("--spammer-fraction", type=float, default=0.0)
+    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--n-jobs", type=int, default=1, help="processes (-1: all cores)")
+    syn.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+
     demo = sub.add_parser(
-        "demo", help="simulate a crowd on synthetic cells and compare every strategy"
+        "demo",
+        help="synthetic images -> simulated crowd export -> consensus, every strategy compared",
     )
     demo.add_argument("--n-images", type=int, default=300)
     demo.add_argument("--n-annotators", type=int, default=5)
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--out", default="demo-output", help="folder for the demo's files")
+    demo.add_argument("--n-jobs", type=int, default=-1, help="processes (-1: all cores)")
     return parser
 
 
@@ -244,7 +262,7 @@ def _print_table(table: pd.DataFrame) -> None:
 
 def _cmd_compare(args) -> int:
     clicks = _read_input(args)
-    truth = _read_truth(args.truth) if args.truth else None
+    truth = read_truth(args.truth) if args.truth else None
     table = compare_strategies(
         clicks,
         [s.strip() for s in args.strategies.split(",") if s.strip()],
@@ -261,9 +279,7 @@ def _cmd_compare(args) -> int:
 
 
 def _cmd_simulate(args) -> int:
-    truth = (
-        make_truth(args.synthetic, seed=args.seed) if args.synthetic else _read_truth(args.truth)
-    )
+    truth = make_truth(args.synthetic, seed=args.seed) if args.synthetic else read_truth(args.truth)
     clicks = simulate_crowd(
         truth,
         args.n_annotators,
@@ -284,24 +300,72 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
+def _cmd_synthetic(args) -> int:
+    data = write_synthetic(
+        args.out,
+        args.n_images,
+        style=args.style,
+        cells_per_image=tuple(args.cells) if args.cells else None,
+        cell_size=tuple(args.cell_size) if args.cell_size else None,
+        dead_fraction=args.dead_fraction,
+        noise=args.noise,
+        n_annotators=args.n_annotators,
+        crowd={"label_noise": args.label_noise, "spammer_fraction": args.spammer_fraction},
+        seed=args.seed,
+        n_jobs=args.n_jobs,
+        overwrite=args.overwrite,
+        progress=True,
+    )
+    counts = data.manifest["counts"]
+    print(
+        f"wrote {counts['images']} {args.style} images with {counts['cells']} cells "
+        f"({counts['dead']} dead) and {counts['clicks']} simulated clicks to {data.root}"
+    )
+    if args.n_annotators:
+        print(
+            f"next: cellconsensus compare {data.task_runs} --tasks {data.tasks} "
+            f"--truth {data.annotations}"
+        )
+    return 0
+
+
 def _cmd_demo(args) -> int:
     print(
-        f"cellconsensus {__version__} demo: {args.n_images} synthetic images, "
+        f"cellconsensus {__version__} demo: {args.n_images} synthetic fluorescence images, "
         f"{args.n_annotators} simulated annotators each (seed {args.seed})\n"
     )
-    truth = make_truth(args.n_images, seed=args.seed)
-    clicks = simulate_crowd(truth, args.n_annotators, seed=args.seed)
-    print(
-        f"truth: {len(truth)} cells ({(truth['label'] == 'dead').mean():.0%} dead); "
-        f"crowd: {len(clicks)} clicks\n"
+    data = write_synthetic(
+        Path(args.out) / "synthetic",
+        args.n_images,
+        n_annotators=args.n_annotators,
+        seed=args.seed,
+        n_jobs=args.n_jobs,
+        overwrite=True,
+        progress=True,
     )
-    table = compare_strategies(clicks, truth=truth, auto_scale=True, progress=True)
+    print(f"1. images, truth and crowd export written to {data.root}")
+    clicks = read_pybossa(data.task_runs, data.tasks)
+    truth = read_voc(data.annotations)
+    print(
+        f"2. read back: {len(clicks)} clicks from {data.task_runs.name}; "
+        f"truth: {len(truth)} cells ({(truth['label'] == 'dead').mean():.0%} dead) "
+        f"from {len(truth.attrs['image_ids'])} VOC files\n"
+    )
+    print("3. consensus, every strategy against the truth:")
+    table = compare_strategies(
+        clicks, truth=truth, auto_scale=True, n_jobs=args.n_jobs, progress=True
+    )
     _print_table(table)
     best = table.sort_values("f1", ascending=False).iloc[0]
     print(
         f"\nbest F1: {best['strategy']} ({best['f1']:.3f}); the thesis' rule: "
         f"{table.loc[table['strategy'] == 'radius-thesis', 'f1'].iloc[0]:.3f}"
     )
+    result = find_consensus(clicks, n_jobs=args.n_jobs)
+    cells_path = write_cells(result.cells, Path(args.out) / "cells.csv")
+    print(f"\n4. consensus cells of the default strategy ({result.strategy!r}):")
+    print(result.report)
+    print(f"written to {cells_path}")
     return 0
 
 
@@ -309,6 +373,7 @@ COMMANDS = {
     "aggregate": _cmd_aggregate,
     "compare": _cmd_compare,
     "simulate": _cmd_simulate,
+    "synthetic": _cmd_synthetic,
     "demo": _cmd_demo,
 }
 

@@ -460,6 +460,82 @@ def validate_cells(cells: pd.DataFrame, *, source: str = "<cells>") -> pd.DataFr
     return out
 
 
+def split_by_image(
+    table: pd.DataFrame, image_ids: Sequence[str] | None = None
+) -> list[tuple[str, pd.DataFrame]]:
+    """``(image_id, rows)`` per image, in order, images without rows included.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Any table with an ``image_id`` column (truth, Clicks, Cells).
+    image_ids : sequence of str, optional
+        The images, in order; default ``table.attrs["image_ids"]``, else the
+        ids in ``table`` in order of appearance.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"image_id": ["b", "a", "b"], "x": [1, 2, 3]})
+    >>> [(i, len(rows)) for i, rows in split_by_image(t, ["a", "b", "c"])]
+    [('a', 1), ('b', 2), ('c', 0)]
+    """
+    if image_ids is None:
+        image_ids = table.attrs.get("image_ids") or list(pd.unique(table["image_id"]))
+    plain = table.copy(deep=False)
+    plain.attrs = {}  # or pandas deep-copies attrs (e.g. a long id list) into every group
+    by_image = dict(tuple(plain.groupby("image_id", sort=False)))
+    empty = plain.iloc[:0]
+    return [(image_id, by_image.get(image_id, empty)) for image_id in image_ids]
+
+
+TRUTH_REQUIRED: tuple[str, ...] = ("image_id", "x", "y", "label")
+
+
+def validate_truth(truth: pd.DataFrame, *, source: str = "<truth>") -> pd.DataFrame:
+    """Check a ground-truth table: ``image_id, x, y, label`` and optional sizes.
+
+    ``x``, ``y`` and any of ``size``, ``width``, ``height``, ``image_width``,
+    ``image_height`` present must be finite numbers; ``size`` defaults to the
+    mean of ``width`` and ``height`` when those are given.
+
+    Parameters
+    ----------
+    truth : DataFrame
+        E.g. read from a CSV written by :func:`~cellconsensus.io.write_truth`.
+    source : str
+        Name used in error messages.
+
+    Returns
+    -------
+    DataFrame
+        A copy with ``image_id`` as str objects and ``label`` categorical.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = validate_truth(pd.DataFrame({"image_id": [1], "x": [2], "y": [3], "label": ["dead"]}))
+    >>> t["image_id"].tolist(), t["label"].tolist()
+    (['1'], ['dead'])
+    """
+    missing = [c for c in TRUTH_REQUIRED if c not in truth.columns]
+    if missing:
+        raise CellConsensusInputError(
+            f"missing column(s) {', '.join(missing)}; a truth table needs "
+            f"{', '.join(TRUTH_REQUIRED)}",
+            source=source,
+        )
+    out = truth.copy()
+    out["image_id"] = out["image_id"].astype(str).astype(object)
+    out["label"] = _check_labels(out, source, None)
+    numeric = ("x", "y", "size", "width", "height", "image_width", "image_height")
+    for column in (c for c in numeric if c in out.columns):
+        out[column] = _check_coordinate(out, column, source, None)
+    if "size" not in out.columns and {"width", "height"} <= set(out.columns):
+        out["size"] = (out["width"] + out["height"]) / 2
+    return out
+
+
 def count_runs(
     codes: ClickCodes, runs: pd.DataFrame | None = None
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:

@@ -25,3 +25,8 @@ def cellspotting_csv() -> Path:
 @pytest.fixture(scope="session")
 def ldc_images() -> Path:
     return _need(LDC_IMAGES)
+
+
+@pytest.fixture(scope="session")
+def cellspotting_images() -> Path:
+    return _need(DATA / "cellspotting" / "app_images")

@@ -2,21 +2,33 @@
 
 - :func:`read_cellspotting_csv` -- the Cell Spotting CSV export (Python 2 repr arrays);
 - :func:`read_pybossa` -- PyBossa task-run exports (JSON or CSV) and task lists;
-- :func:`read_voc` -- Pascal VOC ground truth (one row per box);
-- :func:`read_clicks` / :func:`write_clicks`, :func:`read_cells` / :func:`write_cells`
-  -- plain CSV/Parquet of the tables.
+- :func:`write_pybossa` -- a Clicks table as a PyBossa JSON export (the reader's inverse);
+- :func:`read_voc` / :func:`write_voc` -- Pascal VOC ground truth (one row per box);
+- :func:`read_clicks` / :func:`write_clicks`, :func:`read_cells` / :func:`write_cells`,
+  :func:`read_truth` / :func:`write_truth` -- plain CSV/Parquet of the tables.
 """
 
 from .cellspotting import CELLSPOTTING_CANVAS, read_cellspotting_csv
-from .pybossa import read_pybossa
-from .tabular import read_cells, read_clicks, write_cells, write_clicks
-from .voc import read_voc
+from .pybossa import read_pybossa, write_pybossa
+from .tabular import (
+    read_cells,
+    read_clicks,
+    read_truth,
+    write_cells,
+    write_clicks,
+    write_truth,
+)
+from .voc import read_voc, write_voc
 
 __all__ = [
     "CELLSPOTTING_CANVAS",
     "read_cellspotting_csv",
     "read_pybossa",
+    "write_pybossa",
     "read_voc",
+    "write_voc",
+    "read_truth",
+    "write_truth",
     "read_clicks",
     "write_clicks",
     "read_cells",

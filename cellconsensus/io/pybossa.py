@@ -1,16 +1,18 @@
-"""Reader for PyBossa task-run exports (JSON or CSV) with an optional task list."""
+"""PyBossa task-run exports (JSON or CSV) with an optional task list: read, and write JSON."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..errors import CellConsensusInputError
-from ..tables import OutOfCanvas
+from ..tables import OutOfCanvas, validate_clicks
 from ._answers import (
     CELLSPOTTING_LABELS,
     DuplicateRuns,
@@ -18,9 +20,9 @@ from ._answers import (
     clicks_from_runs,
     image_id_from_link,
 )
-from ._files import read_csv_strings, read_json
+from ._files import atomic_write, read_csv_strings, read_json
 
-__all__ = ["read_pybossa"]
+__all__ = ["read_pybossa", "write_pybossa"]
 
 #: Keys of a task's ``info`` that may hold the image link, in order of preference.
 LINK_KEYS: tuple[str, ...] = ("link", "url", "url_b", "url_m", "image", "image_url")
@@ -207,3 +209,105 @@ def read_pybossa(
     )
     clicks.attrs["report"].n_duplicate_runs += n_repeated_ids
     return clicks
+
+
+#: Labels written for each Clicks label (the Cell Spotting answer vocabulary).
+ANSWER_LABELS: dict[str, str] = {"alive": "alive", "dead": "dead", "unsure": "not_sure_alive"}
+
+
+def write_pybossa(
+    clicks: pd.DataFrame,
+    task_runs: str | os.PathLike,
+    tasks: str | os.PathLike,
+    *,
+    runs: pd.DataFrame | None = None,
+    field: str = "alive_array",
+    link_prefix: str = "images/",
+    project_id: int = 1,
+) -> tuple[Path, Path]:
+    """Write a Clicks table as a PyBossa JSON export: task runs and a task list.
+
+    The inverse of :func:`read_pybossa`: one task per image (``info.link`` =
+    ``link_prefix + image_id``), one task run per (image, annotator) with the
+    clicks as ``info.<field>`` = ``[[label, x, y], ...]`` in the Cell Spotting
+    vocabulary (``alive``, ``dead``, ``not_sure_alive``). Runs that clicked
+    nothing (listed in ``runs``) are written with an empty list, as PyBossa
+    records them. Both files are written atomically.
+
+    Parameters
+    ----------
+    clicks : DataFrame
+        A Clicks table, e.g. from :func:`~cellconsensus.simulate.simulate_crowd`.
+    task_runs, tasks : path-like
+        The two JSON files to write.
+    runs : DataFrame, optional
+        Every (``image_id``, ``annotator_id``) that worked on an image;
+        default ``clicks.attrs["runs"]``, else the pairs that clicked.
+    field : str, default "alive_array"
+        Answer key of the clicks.
+    link_prefix : str, default "images/"
+        Prefix of each task's image link.
+    project_id : int, default 1
+        Recorded in every task and run.
+
+    Returns
+    -------
+    (Path, Path)
+        The task-run file and the task file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from cellconsensus.synthetic import make_truth
+    >>> from cellconsensus.simulate import simulate_crowd
+    >>> clicks = simulate_crowd(make_truth(n_images=3, seed=0), seed=0)
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> runs_path, tasks_path = write_pybossa(clicks, d / "task_runs.json", d / "tasks.json")
+    >>> back = read_pybossa(runs_path, tasks_path)[list(clicks.columns)]
+    >>> def tidy(t):
+    ...     return t.sort_values(["image_id", "annotator_id", "x", "y"], ignore_index=True)
+    >>> tidy(back).equals(tidy(clicks))
+    True
+    """
+    clicks = validate_clicks(clicks, source="write_pybossa")
+    if runs is None:
+        runs = clicks.attrs.get("runs")
+    if runs is None:
+        runs = clicks[["image_id", "annotator_id"]]
+    runs = pd.concat([runs[["image_id", "annotator_id"]], clicks[["image_id", "annotator_id"]]])
+    runs = runs.astype(str).drop_duplicates().sort_values(["image_id", "annotator_id"])
+    images = pd.unique(runs["image_id"])
+    task_of = {image_id: i + 1 for i, image_id in enumerate(images)}
+
+    order = np.lexsort((clicks["annotator_id"].astype(str), clicks["image_id"].astype(str)))
+    sorted_clicks = clicks.iloc[order]
+    labels = sorted_clicks["label"].astype(str).map(ANSWER_LABELS).tolist()
+    xs, ys = sorted_clicks["x"].tolist(), sorted_clicks["y"].tolist()
+    answers: dict[tuple[str, str], list] = {}
+    keys = zip(
+        sorted_clicks["image_id"].astype(str),
+        sorted_clicks["annotator_id"].astype(str),
+        strict=True,
+    )
+    for key, label, x, y in zip(keys, labels, xs, ys, strict=True):
+        answers.setdefault(key, []).append([label, x, y])
+
+    task_list = [
+        {"id": task_of[i], "project_id": project_id, "info": {"link": f"{link_prefix}{i}"}}
+        for i in images
+    ]
+    run_list = [
+        {
+            "id": k + 1,
+            "project_id": project_id,
+            "task_id": task_of[image_id],
+            "user_id": annotator,
+            "info": {field: answers.get((image_id, annotator), [])},
+        }
+        for k, (image_id, annotator) in enumerate(runs.itertuples(index=False))
+    ]
+    written = []
+    for path, records in ((task_runs, run_list), (tasks, task_list)):
+        text = json.dumps(records)
+        written.append(atomic_write(path, lambda tmp, t=text: Path(tmp).write_text(t)))
+    return written[0], written[1]

@@ -1,4 +1,4 @@
-"""Plain CSV/Parquet files of the Clicks and Cells tables."""
+"""Plain CSV/Parquet files of the Clicks, Cells and ground-truth tables."""
 
 from __future__ import annotations
 
@@ -8,10 +8,18 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import CellConsensusInputError
-from ..tables import OutOfCanvas, validate_cells, validate_clicks
+from ..tables import OutOfCanvas, validate_cells, validate_clicks, validate_truth
 from ._files import atomic_write, read_csv_strings
+from .voc import read_voc
 
-__all__ = ["read_clicks", "write_clicks", "read_cells", "write_cells"]
+__all__ = [
+    "read_clicks",
+    "write_clicks",
+    "read_cells",
+    "write_cells",
+    "read_truth",
+    "write_truth",
+]
 
 FORMATS = ("csv", "parquet")
 
@@ -139,6 +147,52 @@ def write_cells(cells: pd.DataFrame, path: str | os.PathLike, *, format: str | N
     True
     """
     return _write(validate_cells(cells), path, format)
+
+
+def read_truth(path: str | os.PathLike, *, format: str | None = None) -> pd.DataFrame:
+    """Read ground truth: a Pascal VOC folder or XML file, or a CSV/Parquet table.
+
+    Parameters
+    ----------
+    path : path-like
+        A folder of VOC ``*.xml`` (or one file), read by
+        :func:`~cellconsensus.io.read_voc`; or ``*.csv``/``*.parquet`` with
+        ``image_id, x, y, label`` and optionally ``size`` (or ``width`` and
+        ``height``), ``image_width``, ``image_height``.
+    format : {"csv", "parquet"}, optional
+        Overrides the file extension of a table.
+
+    Returns
+    -------
+    DataFrame
+        The validated truth table.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from cellconsensus.synthetic import make_truth
+    >>> truth = make_truth(n_images=2, seed=0)
+    >>> path = write_truth(truth, pathlib.Path(tempfile.mkdtemp()) / "truth.csv")
+    >>> read_truth(path)[["x", "y"]].equals(truth[["x", "y"]])
+    True
+    """
+    p = Path(path)
+    if format is None and (p.is_dir() or p.suffix.lower() == ".xml"):
+        return read_voc(p)
+    return validate_truth(_read(path, format), source=os.fspath(path))
+
+
+def write_truth(truth: pd.DataFrame, path: str | os.PathLike, *, format: str | None = None) -> Path:
+    """Write a ground-truth table to CSV or Parquet, atomically.
+
+    Floats are written in full precision, so :func:`read_truth` gives the
+    same positions back (unlike VOC boxes, which are whole pixels).
+
+    Examples
+    --------
+    >>> write_truth(truth, "truth.csv")  # doctest: +SKIP
+    """
+    return _write(validate_truth(truth), path, format)
 
 
 def _write(table: pd.DataFrame, path: str | os.PathLike, fmt: str | None) -> Path:

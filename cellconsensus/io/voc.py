@@ -1,4 +1,4 @@
-"""Reader for Pascal VOC XML ground truth (e.g. the LDC "Living and Dead Cell" data)."""
+"""Pascal VOC XML ground truth (e.g. the LDC "Living and Dead Cell" data): read and write."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import CellConsensusInputError
-from ..tables import LABEL_DTYPE, LABELS
+from ..tables import LABEL_DTYPE, LABELS, split_by_image
+from ._files import atomic_write
 
-__all__ = ["read_voc", "VOC_LABELS", "TRUTH_COLUMNS"]
+__all__ = ["read_voc", "write_voc", "VOC_LABELS", "VOC_NAMES", "TRUTH_COLUMNS"]
 
 #: Object names of the LDC data set and what they mean here.
 VOC_LABELS: dict[str, str] = {
@@ -22,6 +23,9 @@ VOC_LABELS: dict[str, str] = {
     "dead": "dead",
     "unsure": "unsure",
 }
+
+#: Object names written for each label (the LDC convention).
+VOC_NAMES: dict[str, str] = {"alive": "Living Cell", "dead": "Dead Cell", "unsure": "unsure"}
 
 TRUTH_COLUMNS: tuple[str, ...] = (
     "image_id",
@@ -162,3 +166,85 @@ def read_voc(
     truth.attrs["image_ids"] = image_ids
     truth.attrs["n_empty_images"] = n_empty
     return truth
+
+
+def _voc_xml(image_id: str, cells: pd.DataFrame, size: tuple[int, int, int], ext: str) -> bytes:
+    width, height, depth = size
+    root = ET.Element("annotation")
+    ET.SubElement(root, "folder").text = "images"
+    ET.SubElement(root, "filename").text = f"{image_id}{ext}"
+    node = ET.SubElement(root, "size")
+    for tag, value in (("width", width), ("height", height), ("depth", depth)):
+        ET.SubElement(node, tag).text = str(int(value))
+    ET.SubElement(root, "segmented").text = "0"
+    for cell in cells.itertuples(index=False):
+        obj = ET.SubElement(root, "object")
+        ET.SubElement(obj, "name").text = VOC_NAMES[str(cell.label)]
+        ET.SubElement(obj, "pose").text = "Unspecified"
+        ET.SubElement(obj, "truncated").text = "0"
+        ET.SubElement(obj, "difficult").text = "0"
+        box = ET.SubElement(obj, "bndbox")
+        half_w, half_h = cell.width / 2, cell.height / 2
+        corners = (cell.x - half_w, cell.y - half_h, cell.x + half_w, cell.y + half_h)
+        for tag, value in zip(("xmin", "ymin", "xmax", "ymax"), corners, strict=True):
+            ET.SubElement(box, tag).text = str(int(round(value)))
+    ET.indent(root, space="\t")
+    return ET.tostring(root, encoding="utf-8", xml_declaration=False)
+
+
+def write_voc(
+    truth: pd.DataFrame,
+    folder: str | os.PathLike,
+    *,
+    image_ids: Iterable[str] | None = None,
+    depth: int = 3,
+    image_ext: str = ".png",
+) -> list[Path]:
+    """Write a ground-truth table as Pascal VOC XML, one file per image.
+
+    The inverse of :func:`read_voc`: boxes are ``x +- width/2``, ``y +- height/2``
+    rounded to whole pixels (as VOC tools expect), so positions read back
+    within half a pixel; labels become ``Living Cell``/``Dead Cell``. Every
+    file is written atomically.
+
+    Parameters
+    ----------
+    truth : DataFrame
+        ``image_id, x, y, width, height, label, image_width, image_height``
+        (e.g. :func:`~cellconsensus.synthetic.make_truth`).
+    folder : path-like
+        Created if needed; gets ``<image_id>.xml``.
+    image_ids : iterable of str, optional
+        Images to write, including ones without cells; default
+        ``truth.attrs["image_ids"]`` or the ids in ``truth``.
+    depth : int, default 3
+        Channels recorded in ``<size>``.
+    image_ext : str, default ".png"
+        Extension recorded in ``<filename>``.
+
+    Returns
+    -------
+    list of Path
+        The written files.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from cellconsensus.synthetic import make_truth
+    >>> truth = make_truth(n_images=2, seed=0)
+    >>> paths = write_voc(truth, tempfile.mkdtemp())
+    >>> back = read_voc(paths[0].parent)
+    >>> len(back) == len(truth), bool((back["x"] - truth["x"]).abs().max() <= 0.5)
+    (True, True)
+    """
+    out = Path(folder)
+    canvas = ["image_width", "image_height"]
+    default = tuple(truth[canvas].iloc[0]) if len(truth) else (0, 0)
+    paths = []
+    ids = list(image_ids) if image_ids is not None else None
+    for image_id, cells in split_by_image(truth, ids):
+        width, height = tuple(cells[canvas].iloc[0]) if len(cells) else default
+        data = _voc_xml(str(image_id), cells, (width, height, depth), image_ext)
+        target = out / f"{image_id}.xml"
+        paths.append(atomic_write(target, lambda tmp, d=data: Path(tmp).write_bytes(d)))
+    return paths
