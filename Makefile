@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint gallery clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest -n 2
+
+# Real-versus-synthetic image gallery for docs/synthetic.md (reads ../shared/data when present).
+gallery: $(STAMP)
+	$(PY) docs/scripts/gallery.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

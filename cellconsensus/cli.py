@@ -361,9 +361,10 @@ def _cmd_demo(args) -> int:
         f"\nbest F1: {best['strategy']} ({best['f1']:.3f}); the thesis' rule: "
         f"{table.loc[table['strategy'] == 'radius-thesis', 'f1'].iloc[0]:.3f}"
     )
-    result = find_consensus(clicks, n_jobs=args.n_jobs)
+    # On the Cell Spotting canvas the scale is estimated from the clicks (see the README).
+    result = find_consensus(clicks, "dbscan", params={"eps": "auto"}, n_jobs=args.n_jobs)
     cells_path = write_cells(result.cells, Path(args.out) / "cells.csv")
-    print(f"\n4. consensus cells of the default strategy ({result.strategy!r}):")
+    print(f"\n4. consensus cells, {result.strategy!r} with the scale estimated from the clicks:")
     print(result.report)
     print(f"written to {cells_path}")
     return 0
@@ -393,6 +394,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return COMMANDS[args.command](args)
-    except CellConsensusInputError as exc:
+    except (CellConsensusInputError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

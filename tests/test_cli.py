@@ -8,7 +8,7 @@ import pytest
 from cellconsensus.cli import main
 
 
-@pytest.mark.parametrize("command", ["aggregate", "compare", "simulate", "demo"])
+@pytest.mark.parametrize("command", ["aggregate", "compare", "simulate", "synthetic", "demo"])
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
@@ -104,3 +104,31 @@ def test_real_cellspotting_via_cli(cellspotting_csv, tmp_path, capsys):
         == 0
     )
     assert "clipped: 1" in capsys.readouterr().out
+
+
+def test_synthetic_then_compare_from_the_written_files(tmp_path, capsys):
+    out = tmp_path / "syn"
+    args = ["synthetic", str(out), "--n-images", "6", "--style", "brightfield", "--seed", "2"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "6 brightfield images" in printed and "next: cellconsensus compare" in printed
+    # The printed next step works as printed.
+    command = printed.split("next: cellconsensus ")[1].split()
+    assert main([*command, "--strategies", "dbscan"]) == 0
+    table = capsys.readouterr().out
+    assert "dbscan" in table and "f1" in table
+    # An existing folder is not replaced without --overwrite.
+    assert main(args) == 2
+    assert "exists; pass overwrite" in capsys.readouterr().err
+    assert main([*args, "--overwrite", "--n-annotators", "0"]) == 0
+    assert not (out / "crowd").exists()
+
+
+def test_demo_runs_the_pipeline_from_files(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--n-images", "12", "--out", str(out), "--n-jobs", "1"]) == 0
+    printed = capsys.readouterr().out
+    for step in ("1. images", "2. read back", "3. consensus", "4. consensus cells"):
+        assert step in printed
+    assert (out / "synthetic" / "manifest.json").exists()
+    assert pd.read_csv(out / "cells.csv")["label"].isin(["alive", "dead", "unsure"]).all()

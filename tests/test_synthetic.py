@@ -154,7 +154,7 @@ def test_brightfield_cells_lie_where_the_truth_says():
     assert np.quantile(at_cells, 0.1) > np.quantile(elsewhere, 0.5)
 
 
-@pytest.mark.parametrize(("style", "n_images"), [("fluorescence", 70), ("brightfield", 400)])
+@pytest.mark.parametrize(("style", "n_images"), [("fluorescence", 100), ("brightfield", 400)])
 def test_labels_are_learnable_but_not_trivial(style, n_images):
     """Logistic regression on 48 px crops: between 75 % and 98 % balanced accuracy.
 

@@ -49,8 +49,8 @@ def _cell(image, x, y, size, phenotype, rng, fields):
     else:  # bright-centred living cell
         ring = _gauss(rho - np.float32(0.72 * radius), 0.22 * radius)
         layer = (
-            -rng.uniform(15, 50) * ring
-            + rng.uniform(5, 120) * centre
+            -rng.uniform(20, 55) * ring
+            + rng.uniform(10, 140) * centre
             - rng.uniform(0, 25) * shade
             + 8 * halo
         )
@@ -81,10 +81,10 @@ def _grid_lines(image, rng):
     lo, hi = float(normal.min()), float(normal.max())
     position = rng.uniform(lo, hi)
     for _ in range(rng.integers(1, 4)):
-        band = rng.uniform(4, 7)
+        band = rng.uniform(6, 10)
         d = np.abs(normal - np.float32(position))
-        image += 14 * soft_inside(d, np.float32(band / 2), edge=1.5) - 28 * _gauss(
-            d - np.float32(band / 2), 1.0
+        image += 20 * soft_inside(d, np.float32(band / 2), edge=1.5) - 35 * _gauss(
+            d - np.float32(band / 2), 1.2
         )
         position += rng.choice([-1, 1]) * rng.uniform(10, 40)
 
@@ -122,7 +122,7 @@ def render_brightfield(
     _ghosts(image, rng)
     _grid_lines(image, rng)
     image *= illumination(rng, height, width, 0.15 * noise)
-    image = ndimage.gaussian_filter(image, rng.uniform(0.5, 1.6))  # focus varies
+    image = ndimage.gaussian_filter(image, rng.uniform(0.4, 1.1))  # focus varies
     if noise > 0:
         image += fields.noise.take(rng, height, width)[..., 0] * np.float32(3.5 * noise)
     return to_uint8(image)

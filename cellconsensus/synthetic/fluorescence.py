@@ -15,6 +15,8 @@ are mixed into RGB once per image.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ._draw import (
@@ -32,17 +34,30 @@ __all__ = ["render_fluorescence"]
 
 #: Median background of the 32 Cell Spotting app images (R, G, B).
 BACKGROUND = np.array([76.0, 92.0, 79.0], dtype=np.float32)
-#: RGB contribution of one unit of each stain map: phase grey, green, blue.
-MIX = np.array([[1.0, 1.0, 1.0], [-30.0, 115.0, -30.0], [-12.0, -18.0, 105.0]], dtype=np.float32)
+#: RGB contribution of one unit of each stain map: phase grey, green, blue. Scaled
+#: so that the 99th percentiles of green and blue excess over the other channels
+#: match the Cell Spotting images (about 83 and 38 grey levels).
+MIX = np.array([[1.0, 1.0, 1.0], [-18.0, 66.0, -18.0], [-7.0, -10.0, 58.0]], dtype=np.float32)
 GREY, GREEN, BLUE = 0, 1, 2
 
-#: Per phenotype: green level range, granularity, perinuclear falloff (radii),
-#: nucleus brightness range, nucleus radius range (radii), chromatin texture.
+
+class Look(NamedTuple):
+    """How a phenotype is stained (ranges are drawn uniformly per cell)."""
+
+    green: tuple[float, float]  # cytoplasm stain level
+    grain: float  # 0: smooth cytoplasm, 1: all punctate mitochondria
+    falloff: float  # perinuclear decay of the green, in radii
+    blue: tuple[float, float]  # nucleus brightness
+    nucleus: tuple[float, float]  # nucleus radius, in radii
+    chromatin: float  # texture of the nucleus
+    rim: float  # darkness of the phase-contrast rim
+
+
 LOOKS = {
-    "spread": ((0.45, 1.1), 1.0, 1.3, (0.7, 1.0), (0.38, 0.5), 0.4),
-    "rounded": ((0.6, 1.3), 0.8, 2.0, (0.8, 1.3), (0.35, 0.55), 0.35),
-    "apoptotic": ((0.6, 1.3), 0.6, 2.5, (1.0, 1.5), (0.25, 0.42), 0.2),
-    "necrotic": ((0.2, 0.6), 0.6, 2.0, (0.3, 0.6), (0.45, 0.6), 0.2),
+    "spread": Look((0.45, 1.1), 1.0, 1.3, (0.7, 1.0), (0.38, 0.5), 0.4, 36),
+    "rounded": Look((0.6, 1.3), 0.8, 2.0, (0.8, 1.3), (0.35, 0.55), 0.35, 45),
+    "apoptotic": Look((0.6, 1.3), 0.6, 2.5, (1.0, 1.5), (0.25, 0.42), 0.2, 90),
+    "necrotic": Look((0.2, 0.6), 0.6, 2.0, (0.3, 0.6), (0.45, 0.6), 0.2, 20),
 }
 
 
@@ -51,7 +66,7 @@ def _outline(phenotype: str, radius: float, rng: np.random.Generator):
     wobble = np.zeros(5)
     bumps = np.empty((3, 0))
     if phenotype == "spread":
-        elongation = rng.uniform(1.3, 3.0)
+        elongation = rng.uniform(1.6, 4.0)
         wobble[[1, 2, 4]] = rng.uniform(0, 0.12, 3)
         n = rng.integers(1, 4)
         # Processes mostly leave along the long axis, as in the real spindle cells.
@@ -116,18 +131,21 @@ def _cell(stains, x, y, size, phenotype, rng, fields):
     local = stains[win.rows, win.cols]
     dist = np.hypot(win.dx, win.dy)
 
+    look = LOOKS[phenotype]
     # Phase-contrast look of the cell body: slightly lighter, darker rim.
-    local[..., GREY] += 5 * body - 36 * body * (1 - body)
+    local[..., GREY] += 5 * body - np.float32(look.rim) * body * (1 - body)
     if halo:
         bubble = soft_inside(dist, np.float32(halo), edge=2.0)
         local[..., GREY] += 6 * bubble - 40 * bubble * (1 - bubble)
 
-    # Cytoplasm: granular green, densest around the nucleus.
-    level, grain, falloff, bright, nucleus_radius, smooth = LOOKS[phenotype]
-    granules = np.float32(1.6 * grain) * fields.texture.take(rng, *win.shape)
-    perinuclear = np.exp(dist * np.float32(-1 / (falloff * radius)))
+    # Cytoplasm: punctate green mitochondria, densest around the nucleus.
+    granules = np.float32(3 * look.grain) * np.square(fields.texture.take(rng, *win.shape))
+    perinuclear = np.exp(dist * np.float32(-1 / (look.falloff * radius)))
     local[..., GREEN] += (
-        np.float32(rng.uniform(*level)) * body * perinuclear * (np.float32(1 - grain) + granules)
+        np.float32(rng.uniform(*look.green))
+        * body
+        * perinuclear
+        * (np.float32(1 - look.grain) + granules)
     )
 
     # Nucleus (or its fragments), each in its own small window.
@@ -136,21 +154,23 @@ def _cell(stains, x, y, size, phenotype, rng, fields):
         n = rng.integers(2, 5)
         nuclei = [(rng.normal(0, 0.22 * radius, 2), rng.uniform(0.13, 0.22)) for _ in range(n)]
     else:
-        nuclei = [(rng.normal(0, 0.1 * radius, 2), rng.uniform(*nucleus_radius))]
-    brightness = np.float32(rng.uniform(*bright))
+        nuclei = [(rng.normal(0, 0.1 * radius, 2), rng.uniform(*look.nucleus))]
+    brightness = np.float32(rng.uniform(*look.blue))
     for (ox, oy), r in nuclei:
         r_px = r * radius
         nwin = window(x + ox, y + oy, r_px * 1.1 + 2, height, width)
         if nwin is None:
             continue
-        n_rho, _, _ = polar(nwin.dx, nwin.dy, angle, 1.15)
+        n_rho, _, _ = polar(nwin.dx, nwin.dy, angle, 1.3)
         nucleus = soft_inside(n_rho, np.float32(r_px), edge=1.2)
-        chromatin = np.float32(1 - smooth) + np.float32(2 * smooth) * fields.texture.take(
-            rng, *nwin.shape
-        )
+        chromatin = np.float32(1 - look.chromatin) + np.float32(
+            2 * look.chromatin
+        ) * fields.texture.take(rng, *nwin.shape)
         blue = stains[nwin.rows, nwin.cols, BLUE]
         # Fragments may overlap: keep the brightest, do not add up.
         np.maximum(blue, brightness * nucleus * chromatin, out=blue)
+        # No mitochondria inside the nucleus.
+        stains[nwin.rows, nwin.cols, GREEN] *= 1 - np.float32(0.6) * nucleus
 
 
 def _debris(stains, rng):

@@ -2,8 +2,8 @@
 
 ``fluorescence``
     Like the Cell Spotting images: RGB, 524 x 391 px, blue nuclei and green
-    cytoplasm over a grey-green phase-contrast background; cells 25-45 px
-    across, living cells spread with long processes.
+    cytoplasm over a grey-green phase-contrast background; cell bodies 40-70
+    px across, living cells spread into spindles with long processes.
 ``brightfield``
     Like the LDC ("Living and Dead Cell") images: grey, 225 x 219 px, small
     round cells about 18-21 px across in a counting chamber.
@@ -59,8 +59,10 @@ STYLES: dict[str, Style] = {
     "fluorescence": Style(
         name="fluorescence",
         canvas=(524, 391),
-        cells_per_image=(5, 40),
-        cell_size=(25.0, 45.0),
+        cells_per_image=(3, 20),
+        # Cell bodies as in the Cell Spotting images shown on the 524 x 391 canvas
+        # (the thesis cropped 90-128 px patches around them).
+        cell_size=(40.0, 70.0),
         channels=3,
         # Spread cells with processes, and rounded ones (e.g. in mitosis).
         alive_phenotypes=(("spread", 0.7, 1.0), ("rounded", 0.3, 0.8)),

@@ -65,12 +65,12 @@ def make_truth(
         Sets the defaults below (see :mod:`cellconsensus.synthetic.styles`).
     cells_per_image : (int, int), optional
         Inclusive range of the number of cells per image (uniform), capped by
-        how many fit on the canvas. Default: the style's, (5, 40) or (0, 7).
+        how many fit on the canvas. Default: the style's, (3, 20) or (0, 7).
     canvas : (width, height), optional
         Image size; default the style's, 524 x 391 or 225 x 219.
     cell_size : (float, float), optional
         Range of living-cell diameters in pixels (uniform) before the
-        phenotype's size factor; default the style's, (25, 45) or (15, 21).
+        phenotype's size factor; default the style's, (40, 70) or (15, 21).
     dead_fraction : float, default 0.35
         Probability that a cell is dead.
     seed : int, default 0

@@ -157,7 +157,7 @@ def write_synthetic(
 
     target = Path(out)
     if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
+        raise FileExistsError(f"{target} exists; pass overwrite=True (--overwrite) to replace it")
     if not 0 <= compress_level <= 9:
         raise ValueError(f"compress_level must be in 0..9, got {compress_level}")
     spec = get_style(style)
