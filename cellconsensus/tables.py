@@ -194,6 +194,15 @@ class ClickCodes:
     label: np.ndarray
 
 
+def _require_columns(table: pd.DataFrame, columns: Sequence[str], kind: str, source: str) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise CellConsensusInputError(
+            f"missing column(s) {', '.join(missing)}; a {kind} table needs {', '.join(columns)}",
+            source=source,
+        )
+
+
 def _check_coordinate(df: pd.DataFrame, column: str, source: str, origin) -> np.ndarray:
     raw = df[column]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
@@ -333,13 +342,7 @@ def encode_clicks(
         raise CellConsensusInputError(
             f"expected a pandas DataFrame, got {type(clicks).__name__}", source=source
         )
-    missing = [c for c in CLICK_COLUMNS if c not in clicks.columns]
-    if missing:
-        raise CellConsensusInputError(
-            f"missing column(s) {', '.join(missing)}; a Clicks table needs "
-            f"{', '.join(CLICK_COLUMNS)}",
-            source=source,
-        )
+    _require_columns(clicks, CLICK_COLUMNS, "Clicks", source)
     if out_of_canvas not in OUT_OF_CANVAS_POLICIES:
         raise ValueError(
             f"out_of_canvas must be one of {OUT_OF_CANVAS_POLICIES}, got {out_of_canvas!r}"
@@ -428,13 +431,7 @@ def validate_cells(cells: pd.DataFrame, *, source: str = "<cells>") -> pd.DataFr
     >>> validate_cells(cells)["label"].dtype == LABEL_DTYPE
     True
     """
-    missing = [c for c in CELL_COLUMNS if c not in cells.columns]
-    if missing:
-        raise CellConsensusInputError(
-            f"missing column(s) {', '.join(missing)}; a Cells table needs "
-            f"{', '.join(CELL_COLUMNS)}",
-            source=source,
-        )
+    _require_columns(cells, CELL_COLUMNS, "Cells", source)
     out = cells.copy()
     out["label"] = _check_labels(out, source, None)
     for column in ("x", "y", "p_alive", "support", "spread"):
@@ -518,13 +515,7 @@ def validate_truth(truth: pd.DataFrame, *, source: str = "<truth>") -> pd.DataFr
     >>> t["image_id"].tolist(), t["label"].tolist()
     (['1'], ['dead'])
     """
-    missing = [c for c in TRUTH_REQUIRED if c not in truth.columns]
-    if missing:
-        raise CellConsensusInputError(
-            f"missing column(s) {', '.join(missing)}; a truth table needs "
-            f"{', '.join(TRUTH_REQUIRED)}",
-            source=source,
-        )
+    _require_columns(truth, TRUTH_REQUIRED, "truth", source)
     out = truth.copy()
     out["image_id"] = out["image_id"].astype(str).astype(object)
     out["label"] = _check_labels(out, source, None)
