@@ -364,6 +364,16 @@ def find_consensus(
     report.n_noise, report.n_duplicate, report.n_filtered = (int(c) for c in counts[1:])
     report.seconds = time.perf_counter() - start
     logger.info("consensus: %d clicks -> %d cells in %.3f s", len(clicks), n_cells, report.seconds)
+    # How the cells were made travels with them (e.g. into a patch store's attributes).
+    cells.attrs["provenance"] = {
+        "strategy": report.strategy,
+        "labels": report.labels,
+        "scale": report.scale,
+        "min_support": min_support,
+        "min_annotators": min_annotators,
+        "n_clicks": report.n_clicks,
+        "input_sources": list(getattr(clicks.attrs.get("report"), "sources", []) or []),
+    }
     return Consensus(cells, assignments, report, strategy, aggregator)
 
 

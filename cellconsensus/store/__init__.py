@@ -1,0 +1,26 @@
+"""Labelled patches in one chunked, self-describing zarr store, through xarray.
+
+- :func:`write_patches` -- crop cells at one or more sizes, split them leak-free,
+  write atomically/resumably; append new images;
+- :func:`open_patches` -- one size as a lazy :class:`xarray.Dataset`;
+- :func:`inspect_store`, :func:`contact_sheet` -- summary table and a picture.
+
+The layout is documented in :mod:`cellconsensus.store.layout`.
+"""
+
+from .layout import default_chunk_size, group_name
+from .read import StoreIncompleteError, inspect_store, open_patches, store_info
+from .sheet import contact_sheet
+from .write import StoreReport, write_patches
+
+__all__ = [
+    "StoreIncompleteError",
+    "StoreReport",
+    "contact_sheet",
+    "default_chunk_size",
+    "group_name",
+    "inspect_store",
+    "open_patches",
+    "store_info",
+    "write_patches",
+]
