@@ -246,6 +246,8 @@ def contrast_score(pixels: np.ndarray, image: np.ndarray) -> np.ndarray:
     >>> bool(score[0] > 10 > 2 > score[1])
     True
     """
+    if not len(pixels):
+        return np.zeros(0, np.float32)
     size = pixels.shape[1]
     q = size // 4
     grey = pixels.astype(np.float32).mean(axis=3).reshape(len(pixels), size, size)
