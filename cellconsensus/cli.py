@@ -1,4 +1,4 @@
-"""Command line: ``cellconsensus aggregate | compare | simulate | synthetic | demo``.
+"""Command line: ``cellconsensus aggregate | compare | simulate | synthetic | patches | inspect | demo``.
 
 Every sub-command has ``--help``. Errors in the input are reported as one line
 naming the file, record and field, with exit status 2.
@@ -20,7 +20,9 @@ from . import __version__
 from .compare import compare_strategies
 from .consensus import find_consensus
 from .errors import CellConsensusInputError
+from .images import ImageFolder
 from .io import (
+    read_cells,
     read_cellspotting_csv,
     read_clicks,
     read_pybossa,
@@ -31,7 +33,9 @@ from .io import (
 )
 from .io._files import atomic_write, read_csv_strings
 from .labels import available_aggregators, get_aggregator
+from .patches import BORDERS
 from .simulate import simulate_crowd
+from .store import contact_sheet, inspect_store, store_info, write_patches
 from .strategies import available_strategies
 from .synthetic import STYLES, make_truth, write_synthetic
 from .tables import OUT_OF_CANVAS_POLICIES
@@ -202,6 +206,65 @@ def _parser() -> argparse.ArgumentParser:
     syn.add_argument("--n-jobs", type=int, default=1, help="processes (-1: all cores)")
     syn.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
 
+    pat = sub.add_parser(
+        "patches",
+        help="crop labelled patches around cells into a chunked zarr store",
+        description=(
+            "Crop a square patch around every cell at one or more sizes and write them, with "
+            "train/val/test splits and provenance, to a zarr store. Re-running resumes an "
+            "interrupted build."
+        ),
+    )
+    cells_in = pat.add_mutually_exclusive_group(required=True)
+    cells_in.add_argument("--cells", help="Cells table (.csv/.parquet) from 'aggregate'")
+    cells_in.add_argument("--truth", help="ground truth instead: Pascal VOC folder/XML or CSV")
+    pat.add_argument("--images", required=True, help="folder of the images")
+    pat.add_argument(
+        "--pattern", default="{image_id}", help="file name of an image without extension"
+    )
+    pat.add_argument("--store", required=True, help="zarr store to write (path or fsspec URL)")
+    pat.add_argument(
+        "--size", type=int, action="append", required=True, help="patch side (repeatable)"
+    )
+    pat.add_argument("--border", choices=BORDERS, default="reflect")
+    pat.add_argument("--channels", choices=["auto", "1", "3"], default="auto")
+    pat.add_argument(
+        "--groups",
+        choices=["image", "lookalike"],
+        default="image",
+        help="keep these together in one split (default: image)",
+    )
+    pat.add_argument(
+        "--fractions",
+        nargs=3,
+        type=float,
+        default=[0.8, 0.1, 0.1],
+        metavar=("TRAIN", "VAL", "TEST"),
+    )
+    pat.add_argument("--seed", type=int, default=0, help="split seed")
+    pat.add_argument(
+        "--min-contrast", type=float, help="drop patches with a lower empty-patch score"
+    )
+    pat.add_argument("--chunk-size", type=int, help="patches per chunk (default: about 4 MiB)")
+    pat.add_argument(
+        "--on-error",
+        choices=["raise", "skip"],
+        default="raise",
+        help="an unreadable image stops the build, or its cells are skipped",
+    )
+    pat.add_argument(
+        "--mode",
+        choices=["auto", "w", "a"],
+        default="auto",
+        help="auto: build or resume; w: rebuild; a: add new images",
+    )
+    pat.add_argument("--n-jobs", type=int, default=1, help="processes (-1: all cores)")
+
+    ins = sub.add_parser("inspect", help="summarise a patch store (counts, padding, provenance)")
+    ins.add_argument("store", help="zarr store (path or fsspec URL)")
+    ins.add_argument("--sheet", help="also write a contact sheet PNG of random patches per class")
+    ins.add_argument("--size", type=int, help="patch size for the sheet (default: the smallest)")
+
     demo = sub.add_parser(
         "demo",
         help="synthetic images -> simulated crowd export -> consensus, every strategy compared",
@@ -329,6 +392,57 @@ def _cmd_synthetic(args) -> int:
     return 0
 
 
+def _cmd_patches(args) -> int:
+    cells = read_cells(args.cells) if args.cells else read_truth(args.truth)
+    images = ImageFolder(args.images, pattern=args.pattern)
+    report = write_patches(
+        cells,
+        images,
+        args.store,
+        args.size,
+        groups=args.groups,
+        fractions=tuple(args.fractions),
+        seed=args.seed,
+        border=args.border,
+        channels=args.channels if args.channels == "auto" else int(args.channels),
+        min_contrast=args.min_contrast,
+        chunk_size=args.chunk_size,
+        on_error=args.on_error,
+        mode=args.mode,
+        n_jobs=args.n_jobs,
+        provenance={"cells_file": args.cells or args.truth, "images": args.images},
+        progress=True,
+    )
+    print(report)
+    return 0
+
+
+def _cmd_inspect(args) -> int:
+    info = store_info(args.store)
+    prov = info.get("provenance", {})
+    print(
+        f"{args.store}: {info['format']} v{info['format_version']}, sizes {info['settings']['sizes']}, "
+        f"{info['channels']} channel(s), created {info['created']}, updated {info.get('updated')}"
+    )
+    consensus = prov.get("consensus") or {}
+    if consensus.get("strategy"):
+        print(f"consensus: {consensus['strategy']}; labels: {consensus.get('labels')}")
+    inputs = prov.get("inputs", {})
+    print(
+        f"cells: {inputs.get('cells', {}).get('n_cells')} (sha256 {inputs.get('cells', {}).get('sha256', '')[:12]}...); "
+        f"images: {inputs.get('images', {}).get('n_images')} (sha256 {inputs.get('images', {}).get('sha256', '')[:12]}...)"
+    )
+    split = prov.get("split", {})
+    print(f"crop: {prov.get('crop')}; split: {split}\n")
+    table = inspect_store(args.store)
+    with pd.option_context("display.width", 200, "display.float_format", "{:.2f}".format):
+        print(table.to_string(index=False))
+    if args.sheet:
+        path = contact_sheet(args.store, args.sheet, args.size or min(info["settings"]["sizes"]))
+        print(f"\ncontact sheet: {path}")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     print(
         f"cellconsensus {__version__} demo: {args.n_images} synthetic fluorescence images, "
@@ -363,10 +477,22 @@ def _cmd_demo(args) -> int:
     )
     # On the Cell Spotting canvas the scale is estimated from the clicks (see the README).
     result = find_consensus(clicks, "dbscan", params={"eps": "auto"}, n_jobs=args.n_jobs)
-    cells_path = write_cells(result.cells, Path(args.out) / "cells.csv")
+    cells_path = write_cells(result.cells, Path(args.out) / "cells.parquet")
     print(f"\n4. consensus cells, {result.strategy!r} with the scale estimated from the clicks:")
     print(result.report)
     print(f"written to {cells_path}")
+
+    store = Path(args.out) / "patches.zarr"
+    print(f"\n5. labelled patches (95 px, split by image 80:10:10) into {store}:")
+    built = write_patches(
+        result.cells, data.images, store, 95, mode="w", n_jobs=args.n_jobs, progress=True
+    )
+    print(built)
+    table = inspect_store(store)
+    with pd.option_context("display.width", 200, "display.float_format", "{:.2f}".format):
+        print(table.to_string(index=False))
+    sheet = contact_sheet(store, Path(args.out) / "patches.png", 95, per_class=10)
+    print(f"contact sheet of random patches per class: {sheet}")
     return 0
 
 
@@ -375,6 +501,8 @@ COMMANDS = {
     "compare": _cmd_compare,
     "simulate": _cmd_simulate,
     "synthetic": _cmd_synthetic,
+    "patches": _cmd_patches,
+    "inspect": _cmd_inspect,
     "demo": _cmd_demo,
 }
 

@@ -62,9 +62,24 @@ def test_synthetic_speed_smoke(results):
     assert all(run["images_per_s"] > 0 for run in runs.values())
 
 
+def test_patch_store_smoke(results):
+    out = _run("patch_store.py", "--quick")
+    assert "png folders" in out and "store n_jobs=1" in out
+    result = json.loads((results / "patch_store.json").read_text())
+    synthetic = result["synthetic"]
+    assert synthetic["store n_jobs=1"]["patches_per_s"] > 0 and synthetic["n_patches"] >= 600
+    assert set(result["chunk_sweep"]) == {"32", "154"}
+
+
 @pytest.mark.parametrize(
     "script",
-    ["consensus_speed.py", "dawid_skene_speed.py", "ldc_accuracy.py", "synthetic_speed.py"],
+    [
+        "consensus_speed.py",
+        "dawid_skene_speed.py",
+        "ldc_accuracy.py",
+        "synthetic_speed.py",
+        "patch_store.py",
+    ],
 )
 def test_help(script):
     assert "usage" in _run(script, "--help")

@@ -8,7 +8,9 @@ import pytest
 from cellconsensus.cli import main
 
 
-@pytest.mark.parametrize("command", ["aggregate", "compare", "simulate", "synthetic", "demo"])
+@pytest.mark.parametrize(
+    "command", ["aggregate", "compare", "simulate", "synthetic", "patches", "inspect", "demo"]
+)
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
@@ -128,7 +130,58 @@ def test_demo_runs_the_pipeline_from_files(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--n-images", "12", "--out", str(out), "--n-jobs", "1"]) == 0
     printed = capsys.readouterr().out
-    for step in ("1. images", "2. read back", "3. consensus", "4. consensus cells"):
+    for step in ("1. images", "2. read back", "3. consensus", "4. consensus cells", "5. labelled"):
         assert step in printed
     assert (out / "synthetic" / "manifest.json").exists()
-    assert pd.read_csv(out / "cells.csv")["label"].isin(["alive", "dead", "unsure"]).all()
+    assert pd.read_parquet(out / "cells.parquet")["label"].isin(["alive", "dead", "unsure"]).all()
+    assert (out / "patches.png").exists()
+    from cellconsensus.store import open_patches
+
+    ds = open_patches(out / "patches.zarr")
+    assert ds.sizes["cell"] == len(pd.read_parquet(out / "cells.parquet"))
+    assert "DBSCANStrategy" in ds.attrs["provenance"]["consensus"]["strategy"]
+
+
+def test_patches_then_inspect_with_a_contact_sheet(tmp_path, capsys):
+    syn = tmp_path / "syn"
+    assert main(["synthetic", str(syn), "--n-images", "6", "--style", "brightfield"]) == 0
+    cells = tmp_path / "cells.parquet"  # Parquet keeps the consensus provenance, CSV cannot
+    assert (
+        main(
+            [
+                "aggregate",
+                str(syn / "crowd" / "task_runs.json"),
+                "--tasks",
+                str(syn / "crowd" / "tasks.json"),
+                "-o",
+                str(cells),
+            ]
+        )
+        == 0
+    )
+    store = tmp_path / "p.zarr"
+    args = [
+        "patches",
+        "--cells",
+        str(cells),
+        "--images",
+        str(syn / "images"),
+        "--store",
+        str(store),
+        "--size",
+        "32",
+        "--size",
+        "48",
+    ]
+    assert main(args) == 0
+    assert "built" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "up to date" in capsys.readouterr().out
+    sheet = tmp_path / "sheet.png"
+    assert main(["inspect", str(store), "--sheet", str(sheet)]) == 0
+    out = capsys.readouterr().out
+    assert "sizes [32, 48]" in out and "DBSCANStrategy" in out and sheet.exists()
+    # A store built from other cells is refused with a one-line error.
+    assert main(["patches", "--truth", str(syn / "truth.csv"), *args[3:]]) == 2
+    assert "mode='w'" in capsys.readouterr().err
+    assert main(["inspect", str(tmp_path / "nothing.zarr")]) == 2

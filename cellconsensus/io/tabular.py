@@ -115,7 +115,9 @@ def read_cells(path: str | os.PathLike, *, format: str | None = None) -> pd.Data
     table = _read(path, format)
     if _format(path, format) == "csv":
         table = table.astype({"cell_id": "int64", "n_annotators": "int64"}, errors="ignore")
-    return validate_cells(table, source=os.fspath(path))
+    cells = validate_cells(table, source=os.fspath(path))
+    cells.attrs = dict(table.attrs)
+    return cells
 
 
 def write_cells(cells: pd.DataFrame, path: str | os.PathLike, *, format: str | None = None) -> Path:
@@ -197,8 +199,10 @@ def write_truth(truth: pd.DataFrame, path: str | os.PathLike, *, format: str | N
 
 def _write(table: pd.DataFrame, path: str | os.PathLike, fmt: str | None) -> Path:
     kind = _format(path, fmt)
+    provenance = table.attrs.get("provenance")
     table = table.copy()
-    table.attrs = {}
+    # Parquet keeps how the table was made (pandas stores attrs in its metadata); CSV cannot.
+    table.attrs = {"provenance": provenance} if provenance and kind == "parquet" else {}
     if kind == "csv":
         return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
     return atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))

@@ -67,8 +67,13 @@ def default_chunk_size(size: int, channels: int) -> int:
 
 
 def compressor(clevel: int = 3) -> BloscCodec:
-    """Blosc with Zstd and bit-shuffling: the store's patch compressor."""
-    return BloscCodec(cname="zstd", clevel=clevel, shuffle="bitshuffle")
+    """Blosc with Zstd, no shuffle: the store's patch compressor.
+
+    Measured on noisy 95 px RGB patches (``benchmarks/patch_store.py``): Zstd
+    level 3 without shuffling compresses 1.62 times, bit-shuffling only 1.39
+    (byte shuffling is a no-op on ``uint8``).
+    """
+    return BloscCodec(cname="zstd", clevel=clevel, shuffle="noshuffle")
 
 
 def open_store(store: str | os.PathLike | Any, storage_options: dict | None = None):

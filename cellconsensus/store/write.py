@@ -23,13 +23,12 @@ interrupted append resumes too.
 
 from __future__ import annotations
 
-import copy
 import hashlib
-import io
 import logging
 import os
 import time
 import warnings
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -44,7 +43,7 @@ from tqdm.auto import tqdm
 from ..errors import CellConsensusInputError
 from ..images import ImageSource, as_image_source
 from ..images.read import Channels, normalise_image
-from ..patches import BORDERS, PATCH_COLUMNS, Border, PatchReport, patch_table
+from ..patches import BORDERS, PATCH_COLUMNS, Border, PatchReport, cell_patches, image_noise
 from ..splits import SPLITS, assign_splits, lookalike_groups
 from .layout import (
     FORMAT,
@@ -61,6 +60,9 @@ __all__ = ["write_patches", "StoreReport"]
 logger = logging.getLogger(__name__)
 
 Mode = Literal["auto", "w", "a"]
+#: Patch chunks per coordinate chunk, and patches buffered before a write (about).
+COORD_CHUNKS = 64
+FLUSH_PATCHES = 2048
 #: Cells columns renamed in the store, where x and y are the patch's pixel dimensions.
 CELL_RENAMES = {"x": "cell_x", "y": "cell_y"}
 _COUNTS = [f for f in PatchReport.__dataclass_fields__ if f != "errors"]
@@ -140,9 +142,9 @@ def _plan(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def _sha256_table(table: pd.DataFrame) -> str:
-    buffer = io.StringIO()
-    table.to_csv(buffer, index=False, float_format="%.17g")
-    return hashlib.sha256(buffer.getvalue().encode()).hexdigest()
+    digest = hashlib.sha256(repr([(str(c), str(table[c].dtype)) for c in table.columns]).encode())
+    digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _sha256_text(*parts: Any) -> str:
@@ -202,9 +204,9 @@ def _splits(plan, split, fractions, groups, seed, source, existing) -> pd.Series
 
 
 def _work(units, source: ImageSource, sizes, border, channels, fill, min_contrast):
+    """Decode and crop a few images; per image: id, digest, error, converted, per size patches."""
     out = []
-    for image_id, planned in units:
-        rows = planned.rename(columns={v: k for k, v in CELL_RENAMES.items()})
+    for image_id, x, y in units:
         try:
             image, digest = source.load(image_id, "auto")
         except CellConsensusInputError as exc:
@@ -213,11 +215,12 @@ def _work(units, source: ImageSource, sizes, border, channels, fill, min_contras
         converted = image.shape[2] != channels
         if converted:
             image = normalise_image(image, channels)
+        noise = image_noise(image)
         per_size = {}
         for size in sizes:
-            report = PatchReport(n_cells=len(rows))
-            pixels, table = patch_table(rows, image, size, border, fill, min_contrast, report)
-            per_size[size] = (pixels, table.rename(columns=CELL_RENAMES), report)
+            report = PatchReport()
+            patches = cell_patches(image, x, y, size, border, fill, min_contrast, report, noise)
+            per_size[size] = (patches, report)
         out.append((image_id, digest, None, converted, per_size))
     return out
 
@@ -238,7 +241,8 @@ def _template(plan: pd.DataFrame, size: int, channels: int) -> xr.Dataset:
 
 
 def _encoding(ds: xr.Dataset, chunk: int, clevel: int) -> dict:
-    encoding = {name: {"chunks": (chunk,)} for name in ds.coords}
+    # Coordinates are small: one of their chunks spans many patch chunks (fewer files).
+    encoding = {name: {"chunks": (chunk * COORD_CHUNKS,)} for name in ds.coords}
     size, channels = ds["patches"].shape[1], ds["patches"].shape[3]
     encoding["patches"] = {
         "chunks": (chunk, size, size, channels),
@@ -271,8 +275,10 @@ def read_root(store) -> dict | None:
 class _SizeWriter:
     """Appends whole chunks of one size group and records resumable progress."""
 
-    def __init__(self, group: zarr.Group, size, chunk, columns, progress: dict):
-        self.group, self.size, self.chunk, self.columns = group, size, chunk, columns
+    def __init__(self, group: zarr.Group, chunk: int, plan: dict[str, np.ndarray], progress: dict):
+        self.group, self.chunk, self.plan = group, chunk, plan
+        # Write several chunks at a time: every write also touches each coordinate array.
+        self.batch = chunk * max(1, FLUSH_PATCHES // chunk)  # read at run time (tests lower it)
         self.next_image = progress.get("next_image", 0)
         self.n_store = progress.get("n_written", 0)
         counts = progress.get("counts", {})
@@ -281,39 +287,40 @@ class _SizeWriter:
         for _, array in group.arrays():  # drop what an interrupted run wrote past the boundary
             if array.shape and array.shape[0] != self.n_store:
                 array.resize((self.n_store, *array.shape[1:]))
-        self.pixels: list[np.ndarray] = []
-        self.tables: list[pd.DataFrame] = []
-        self.owner: list[np.ndarray] = []  # plan image index of every buffered row
-        self.snapshots: dict[int, PatchReport] = {}
+        self.parts: list[tuple] = []  # (owner image per row, pixels, plan rows, patch columns)
+        self.buffered = 0
+        self.snapshots: dict[int, tuple] = {}
         self.last_index = self.next_image - 1
 
-    @property
-    def buffered(self) -> int:
-        return sum(len(t) for t in self.tables)
+    def _snapshot(self) -> tuple:
+        return tuple(getattr(self.report, k) for k in _COUNTS), len(self.report.errors)
 
-    def add(self, index: int, pixels, table, report: PatchReport) -> None:
+    def add(self, index: int, patches, report: PatchReport, first_row: int) -> None:
+        """Buffer one image's patches (``None`` for an unreadable image) and its report."""
         self.report.merge(report)
-        self.snapshots[index] = copy.deepcopy(self.report)
+        self.snapshots[index] = self._snapshot()
         self.last_index = index
-        if len(table):
-            self.pixels.append(pixels)
-            self.tables.append(table)
-            self.owner.append(np.full(len(table), index))
-        if self.buffered >= self.chunk:
+        if patches is not None and len(patches.rows):
+            owner = np.full(len(patches.rows), index)
+            self.parts.append((owner, patches.pixels, patches.rows + first_row, patches.columns()))
+            self.buffered += len(owner)
+        if self.buffered >= self.batch:
             self.flush()
 
     def flush(self, final: bool = False) -> None:
+        """Write the whole chunks buffered (everything when ``final``), then record progress."""
         total = self.buffered
-        m = total if final else (total // self.chunk) * self.chunk
+        m = total if final else (total // self.batch) * self.batch
         if m:
-            pixels = np.concatenate(self.pixels)
-            table = pd.concat(self.tables, ignore_index=True)
-            owner = np.concatenate(self.owner)
-            block = {"patches": pixels[:m]}
-            for column in self.columns:
-                values = table[column].to_numpy()[:m]
+            owner = np.concatenate([o for o, *_ in self.parts])
+            pixels = np.concatenate([p for _, p, _, _ in self.parts])
+            rows = np.concatenate([r for _, _, r, _ in self.parts])
+            extra = {k: np.concatenate([c[k] for *_, c in self.parts]) for k in PATCH_COLUMNS}
+            block = {"patches": pixels[:m], **{k: v[:m] for k, v in extra.items()}}
+            for column, values in self.plan.items():
+                taken = values[rows[:m]]
                 block[column] = (
-                    values.astype(np.dtypes.StringDType()) if values.dtype == object else values
+                    taken.astype(np.dtypes.StringDType()) if taken.dtype == object else taken
                 )
             for name, values in block.items():
                 array = self.group[name]
@@ -322,29 +329,33 @@ class _SizeWriter:
             before = self.n_store
             self.n_store += m
             rest = slice(m, None)
-            self.pixels, self.tables, self.owner = [pixels[rest]], [table.iloc[rest]], [owner[rest]]
-        else:
-            before = self.n_store
-            owner = np.concatenate(self.owner) if self.owner else np.zeros(0, int)
-        if self.buffered:
-            boundary = int(np.concatenate(self.owner)[0])
+            self.parts = (
+                [(owner[rest], pixels[rest], rows[rest], {k: v[rest] for k, v in extra.items()})]
+                if m < total
+                else []
+            )
+            self.buffered = total - m
+        if not (m or final):
+            return
+        if self.parts:
+            # Images before the first buffered row are done; rows of that image already
+            # written are written again on resume, at the same place.
+            boundary = int(self.parts[0][0][0])
             done = before + int((owner[:m] < boundary).sum())
         else:
             boundary, done = self.last_index + 1, self.n_store
-        if m or final:
-            self._record(boundary, done)
+        self._record(boundary, done)
 
     def _record(self, boundary: int, done: int) -> None:
-        snapshot = self.snapshots.get(
-            boundary - 1, self.report if boundary > self.last_index else None
-        )
-        if snapshot is None:  # boundary before anything added in this run
-            return
+        snapshot = self.snapshots.get(boundary - 1)
+        if snapshot is None:
+            return  # no image finished in this run yet
+        counts, n_errors = snapshot
         self.group.attrs["progress"] = {
             "next_image": boundary,
             "n_written": done,
-            "counts": {k: getattr(snapshot, k) for k in _COUNTS},
-            "errors": list(snapshot.errors),
+            "counts": dict(zip(_COUNTS, counts, strict=True)),
+            "errors": self.report.errors[:n_errors],
         }
         self.snapshots = {k: v for k, v in self.snapshots.items() if k >= boundary - 1}
 
@@ -539,6 +550,8 @@ def write_patches(
         resuming = False
 
     fresh = existing is None
+    if resuming:
+        _remove_partial_files(zstore)
     attrs = dict(existing) if existing else {}
     attrs.update(
         format=FORMAT,
@@ -553,14 +566,18 @@ def write_patches(
         zarr.open_group(zstore, mode="w", zarr_format=3)
     _set_root(zstore, attrs)
 
-    image_order = list(pd.unique(plan["image_id"]))
-    by_image = dict(tuple(plan.groupby("image_id", sort=False)))
+    # The plan is sorted by image: each image's cells are one contiguous run of rows.
+    ids = plan["image_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, int)
+    ends = np.r_[starts[1:], len(ids)].astype(int)
+    image_order = [str(ids[i]) for i in starts]
+    plan_columns = {c: plan[c].to_numpy() for c in plan.columns}
+    x_all, y_all = plan["cell_x"].to_numpy(float), plan["cell_y"].to_numpy(float)
     n_channels = attrs.get("channels") or (channels if channels != "auto" else None)
     if n_channels is None:
         n_channels = _first_channels(source, image_order, on_error)
     attrs["channels"] = n_channels
     chunk = chunk_size or default_chunk_size(max(sizes), n_channels)
-    columns = [*plan.columns, *PATCH_COLUMNS]
 
     writers = {}
     for size in sizes:
@@ -582,10 +599,13 @@ def write_patches(
         if action == "appended" and not resuming:
             stored = {**stored, "next_image": 0}  # the append plan starts at its first image
             group.attrs["progress"] = stored
-        writers[size] = _SizeWriter(group, size, chunk, columns, stored)
+        writers[size] = _SizeWriter(group, chunk, plan_columns, stored)
 
     start = min(w.next_image for w in writers.values())
-    todo = [(i, by_image[i]) for i in image_order[start:]]
+    todo = [
+        (image_order[k], x_all[starts[k] : ends[k]], y_all[starts[k] : ends[k]])
+        for k in range(start, len(image_order))
+    ]
     digests: dict[str, str] = dict(attrs.get("image_sha256") or {})
     workers = effective_n_jobs(n_jobs)
     per_unit = max(1, min(16, len(todo) // (8 * workers) or 1))
@@ -613,12 +633,12 @@ def write_patches(
                     if index < writer.next_image:
                         continue
                     if error is not None:
-                        n = len(by_image[image_id])
+                        n = int(ends[index] - starts[index])
                         report = PatchReport(n_cells=n, n_dropped_error=n, errors=[str(error)])
-                        writer.add(index, None, by_image[image_id].iloc[:0], report)
+                        writer.add(index, None, report, int(starts[index]))
                     else:
-                        pixels, table, report = per_size[size]
-                        writer.add(index, pixels, table, report)
+                        patches, report = per_size[size]
+                        writer.add(index, patches, report, int(starts[index]))
                 index += 1
             bar.update(len(outputs))
     for writer in writers.values():
@@ -664,6 +684,15 @@ def write_patches(
     )
     logger.info("%s", report)
     return report
+
+
+def _remove_partial_files(store) -> None:
+    """Delete the temporary files a killed local write may leave (``*.partial``)."""
+    root = getattr(store, "root", None)
+    if root is None:
+        return
+    for path in Path(root).rglob("*.partial"):
+        path.unlink(missing_ok=True)
 
 
 def _first_channels(source: ImageSource, image_order: list[str], on_error: str) -> int:
