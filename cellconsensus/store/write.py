@@ -28,9 +28,9 @@ import logging
 import os
 import time
 import warnings
-from pathlib import Path
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
