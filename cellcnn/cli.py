@@ -1,0 +1,140 @@
+"""Command line: ``cellcnn train | evaluate | predict``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .models import available_models
+
+    parser = argparse.ArgumentParser(
+        prog="cellcnn", description="Train and apply a CNN on a cellconsensus patch store."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    tr = sub.add_parser("train", help="train a model on the train split, validating on val")
+    tr.add_argument("store", help="patch store (path or fsspec URL)")
+    tr.add_argument("--size", type=int, required=True, help="patch size to train on")
+    tr.add_argument("--model", choices=available_models(), default="compact")
+    tr.add_argument("--out", required=True, help="output folder (re-run to resume)")
+    tr.add_argument("--epochs", type=int, default=30)
+    tr.add_argument("--batch-size", type=int, default=64)
+    tr.add_argument("--learning-rate", type=float, default=1e-3)
+    tr.add_argument(
+        "--target",
+        choices=["hard", "soft"],
+        default="hard",
+        help="hard labels, or the consensus p_alive",
+    )
+    tr.add_argument("--unsure", choices=["exclude", "include"], default="exclude")
+    tr.add_argument(
+        "--support-weights", action="store_true", help="weight samples by consensus support"
+    )
+    tr.add_argument("--no-augment", action="store_true")
+    tr.add_argument("--patience", type=int, default=8)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--deterministic", action="store_true")
+
+    ev = sub.add_parser("evaluate", help="metrics, ROC and reliability plots on a split")
+    ev.add_argument("model_dir", help="a folder written by 'cellcnn train'")
+    ev.add_argument("--store", help="default: the store the model was trained on")
+    ev.add_argument("--split", default="test")
+
+    pr = sub.add_parser("predict", help="classify cells at given positions in images")
+    pr.add_argument("model_dir", help="a folder written by 'cellcnn train'")
+    pr.add_argument("--cells", required=True, help="table with image_id, x, y (.csv/.parquet)")
+    pr.add_argument("--images", required=True, help="folder of the images")
+    pr.add_argument("-o", "--out", required=True, help="table to write (.csv or .parquet)")
+    return parser
+
+
+def _cmd_train(args) -> int:
+    from .train import train
+
+    result = train(
+        args.store,
+        args.size,
+        args.model,
+        out_dir=args.out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        target=args.target,
+        unsure=args.unsure,
+        sample_weight="support" if args.support_weights else None,
+        augment=not args.no_augment,
+        patience=args.patience,
+        seed=args.seed,
+        deterministic=args.deterministic,
+        verbose=2,
+    )
+    print(
+        f"best validation ROC AUC {result.best_val_auc:.4f} after "
+        f"{result.run['epochs_run']} epochs ({result.run['seconds']:.0f} s); model in {result.model_dir}"
+    )
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from .evaluate import evaluate
+
+    result = evaluate(args.model_dir, args.store, args.split)
+    shown = {k: v for k, v in result.items() if k not in ("plots", "worst_errors")}
+    print(json.dumps(shown, indent=2))
+    print(f"plots: {result.get('plots', {})}; worst errors: {result['worst_errors']}")
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    import pandas as pd
+
+    from .predict import predict_cells
+
+    cells = (
+        pd.read_parquet(args.cells)
+        if args.cells.endswith((".parquet", ".pq"))
+        else pd.read_csv(args.cells)
+    )
+    cells["image_id"] = cells["image_id"].astype(str)
+    out = predict_cells(args.model_dir, cells, args.images)
+    if args.out.endswith((".parquet", ".pq")):
+        out.to_parquet(args.out, index=False)
+    else:
+        out.to_csv(args.out, index=False)
+    counts = out["label_cnn"].value_counts(dropna=False).to_dict()
+    print(f"classified {len(out)} cells: {counts} -> {args.out}")
+    return 0
+
+
+COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "predict": _cmd_predict}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    Examples
+    --------
+    >>> main(["--help"])  # doctest: +SKIP
+    """
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    from cellconsensus.errors import CellConsensusInputError
+
+    from .store import StoreError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (StoreError, CellConsensusInputError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,234 @@
+"""Stream patches from a zarr store through ``tf.data``, chunk by chunk.
+
+An epoch visits the store's chunks in a fresh random order (``shuffle=True``),
+reads them in parallel threads, keeps the rows of the requested split and
+mixes them in a shuffle buffer a few chunks deep, so the whole store never
+has to fit in memory. With ``cache=True`` (or ``"auto"`` when the split is
+smaller than ``cache_limit`` bytes) the split is read once into memory
+instead and shuffled in full every epoch.
+
+Targets (the model predicts the probability that a cell is *alive*):
+
+- ``target="hard"``: 1 for ``alive``, 0 for ``dead``;
+- ``target="soft"``: the consensus ``p_alive`` (binary cross-entropy accepts
+  it); stores without ``p_alive`` (expert truth) fall back to hard labels.
+
+``unsure`` cells are left out (``unsure="exclude"``) or kept with target
+``p_alive`` (or 0.5) (``unsure="include"``). Every element also carries a
+sample weight: the class weight (when given) times the consensus ``support``
+(``sample_weight="support"``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+import tensorflow as tf
+
+from .store import PatchStore
+
+__all__ = ["make_dataset", "targets", "channel_stats"]
+
+Target = Literal["hard", "soft"]
+
+
+def targets(
+    store: PatchStore,
+    rows: np.ndarray,
+    *,
+    target: Target = "hard",
+    unsure: Literal["exclude", "include"] = "exclude",
+    sample_weight: Literal["support"] | None = None,
+    class_weight: Mapping[int, float] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows kept, their targets and sample weights.
+
+    Examples
+    --------
+    >>> targets(store, store.rows("train"))  # doctest: +SKIP
+    """
+    if target not in ("hard", "soft"):
+        raise ValueError(f"target must be 'hard' or 'soft', got {target!r}")
+    if unsure not in ("exclude", "include"):
+        raise ValueError(f"unsure must be 'exclude' or 'include', got {unsure!r}")
+    label = store.coords["label"][rows]
+    keep = label != "unsure" if unsure == "exclude" else np.ones(len(rows), bool)
+    rows, label = rows[keep], label[keep]
+    hard = (label == "alive").astype(np.float32)
+    p_alive = store.coords.get("p_alive")
+    if p_alive is not None:
+        soft = p_alive[rows].astype(np.float32)
+    else:
+        soft = np.where(label == "unsure", np.float32(0.5), hard)
+    y = soft if target == "soft" else np.where(label == "unsure", soft, hard)
+    weight = np.ones(len(rows), np.float32)
+    if sample_weight == "support" and "support" in store.coords:
+        weight *= store.coords["support"][rows].astype(np.float32)
+    elif sample_weight not in (None, "support"):
+        raise ValueError(f"sample_weight must be None or 'support', got {sample_weight!r}")
+    if class_weight:
+        weight *= np.where(hard > 0.5, class_weight.get(1, 1.0), class_weight.get(0, 1.0)).astype(
+            np.float32
+        )
+    return rows, y.astype(np.float32), weight
+
+
+def channel_stats(
+    store: PatchStore, rows: np.ndarray, max_chunks: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and variance of the given rows (on up to ``max_chunks`` chunks).
+
+    Examples
+    --------
+    >>> mean, var = channel_stats(store, store.rows("train"))  # doctest: +SKIP
+    """
+    chunks = np.unique(rows // store.chunk)
+    if len(chunks) > max_chunks:
+        chunks = np.random.default_rng(0).choice(chunks, max_chunks, replace=False)
+    total = np.zeros(store.channels)
+    total_sq = np.zeros(store.channels)
+    count = 0
+    for k in np.sort(chunks):
+        start = int(k) * store.chunk
+        block = store.read(start, start + store.chunk)
+        local = rows[(rows >= start) & (rows < start + len(block))] - start
+        pixels = block[local].reshape(-1, store.channels).astype(np.float64)
+        total += pixels.sum(axis=0)
+        total_sq += (pixels**2).sum(axis=0)
+        count += len(pixels)
+    if not count:
+        return np.zeros(store.channels), np.ones(store.channels)
+    mean = total / count
+    return mean, np.maximum(total_sq / count - mean**2, 1e-6)
+
+
+def make_dataset(
+    store: str | os.PathLike | Any | PatchStore,
+    size: int | None = None,
+    split: str | None = "train",
+    batch_size: int = 64,
+    *,
+    shuffle: bool = True,
+    target: Target = "hard",
+    unsure: Literal["exclude", "include"] = "exclude",
+    sample_weight: Literal["support"] | None = None,
+    class_weight: Mapping[int, float] | None = None,
+    seed: int = 0,
+    cache: bool | Literal["auto"] = "auto",
+    cache_limit: int = 2 * 2**30,
+    buffer_chunks: int = 4,
+    with_index: bool = False,
+    storage_options: dict | None = None,
+) -> tf.data.Dataset:
+    """A ``tf.data.Dataset`` of ``(patches, target, weight)`` batches from a store.
+
+    Parameters
+    ----------
+    store : path, URL, zarr store or PatchStore
+        A complete ``cellconsensus`` patch store.
+    size : int
+        Patch side (not needed with a PatchStore).
+    split : {"train", "val", "test"} or None, default "train"
+        Which cells; None for all.
+    batch_size : int, default 64
+        Patches per batch.
+    shuffle : bool, default True
+        Chunk-order shuffle plus a shuffle buffer (or a full shuffle when cached).
+    target, unsure, sample_weight, class_weight
+        See the module docstring.
+    seed : int, default 0
+        Seeds the shuffles: the same seed gives the same order, epoch by epoch.
+    cache : bool or "auto", default "auto"
+        Hold the split in memory (auto: when it is under ``cache_limit`` bytes).
+    cache_limit : int, default 2 GiB
+        Largest split (pixel bytes) that ``"auto"`` caches.
+    buffer_chunks : int, default 4
+        Shuffle buffer depth in chunks when streaming.
+    with_index : bool, default False
+        Add the store row of every patch as a fourth element (for evaluation).
+    storage_options : dict, optional
+        For fsspec URLs.
+
+    Returns
+    -------
+    tf.data.Dataset
+        Elements ``(uint8 (B, S, S, C), float32 (B,), float32 (B,)[, int64 (B,)])``.
+
+    Examples
+    --------
+    >>> ds = make_dataset("patches.zarr", 95, "train", 128)  # doctest: +SKIP
+    >>> model.fit(ds, validation_data=make_dataset("patches.zarr", 95, "val", shuffle=False))  # doctest: +SKIP
+    """
+    source = store if isinstance(store, PatchStore) else PatchStore(store, size, storage_options)
+    rows, y, w = targets(
+        source,
+        source.rows(split),
+        target=target,
+        unsure=unsure,
+        sample_weight=sample_weight,
+        class_weight=class_weight,
+    )
+    s, c = source.size, source.channels
+    nbytes = len(rows) * s * s * c
+    if cache == "auto":
+        cache = nbytes <= cache_limit
+    if cache:
+        ds = _cached(source, rows, y, w, with_index)
+        if shuffle:
+            ds = ds.shuffle(max(len(rows), 1), seed=seed, reshuffle_each_iteration=True)
+    else:
+        ds = _streamed(source, rows, y, w, with_index, shuffle, seed, buffer_chunks)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _cached(source: PatchStore, rows, y, w, with_index) -> tf.data.Dataset:
+    x = np.zeros((len(rows), source.size, source.size, source.channels), np.uint8)
+    chunks = rows // source.chunk
+    for k in np.unique(chunks):
+        start = int(k) * source.chunk
+        block = source.read(start, start + source.chunk)
+        take = chunks == k
+        x[take] = block[rows[take] - start]
+    parts = (x, y, w, rows.astype(np.int64)) if with_index else (x, y, w)
+    return tf.data.Dataset.from_tensor_slices(parts)
+
+
+def _streamed(source: PatchStore, rows, y, w, with_index, shuffle, seed, buffer_chunks):
+    chunk_of = rows // source.chunk
+    chunk_ids = np.unique(chunk_of).astype(np.int64)
+    # Per chunk: where its rows sit in (rows, y, w).
+    bounds = {int(k): np.flatnonzero(chunk_of == k) for k in chunk_ids}
+    s, c = source.size, source.channels
+
+    def load(k):
+        k = int(k)
+        start = k * source.chunk
+        block = source.read(start, start + source.chunk)
+        where = bounds[k]
+        return block[rows[where] - start], y[where], w[where], rows[where].astype(np.int64)
+
+    ds = tf.data.Dataset.from_tensor_slices(chunk_ids)
+    if shuffle:
+        ds = ds.shuffle(max(len(chunk_ids), 1), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(
+        lambda k: tf.numpy_function(load, [k], (tf.uint8, tf.float32, tf.float32, tf.int64)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+
+    def shape(x, t, wt, i):
+        x.set_shape((None, s, s, c))
+        t.set_shape((None,))
+        wt.set_shape((None,))
+        i.set_shape((None,))
+        return (x, t, wt, i) if with_index else (x, t, wt)
+
+    ds = ds.map(shape).unbatch()
+    if shuffle:
+        ds = ds.shuffle(
+            max(buffer_chunks * source.chunk, 1), seed=seed + 1, reshuffle_each_iteration=True
+        )
+    return ds

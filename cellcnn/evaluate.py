@@ -1,0 +1,183 @@
+"""Evaluate a trained model on a split of a store: metrics, plots, the worst errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from sklearn import metrics
+
+from .data import make_dataset
+from .store import PatchStore
+
+__all__ = ["evaluate", "expected_calibration_error", "load_model"]
+
+
+def load_model(model_dir: str | os.PathLike) -> tuple[keras.Model, dict]:
+    """The best model of a training run and its ``run.json``."""
+    folder = Path(model_dir)
+    path = folder / "model.keras"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no trained model here")
+    run = json.loads((folder / "run.json").read_text())
+    return keras.saving.load_model(path), run
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error of P(alive) against hard outcomes, equal-width bins.
+
+    Examples
+    --------
+    >>> round(expected_calibration_error(np.array([1, 0, 1, 0]), np.array([0.9, 0.1, 0.8, 0.3])), 3)
+    0.175
+    """
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            error += inside.mean() * abs(y[inside].mean() - p[inside].mean())
+    return float(error)
+
+
+def _plots(y, p, out: Path, prefix: str) -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = {}
+    fpr, tpr, _ = metrics.roc_curve(y, p)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.plot(fpr, tpr, label=f"AUC {metrics.roc_auc_score(y, p):.3f}")
+    ax.plot([0, 1], [0, 1], ":", color="grey")
+    ax.set(xlabel="false alive rate", ylabel="true alive rate", title="ROC")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    paths["roc"] = str(out / f"{prefix}roc.png")
+    fig.savefig(paths["roc"], dpi=100)
+    plt.close(fig)
+
+    edges = np.linspace(0, 1, 11)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, 9)
+    centres, observed = [], []
+    for b in range(10):
+        if (which == b).any():
+            centres.append(p[which == b].mean())
+            observed.append(y[which == b].mean())
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.plot([0, 1], [0, 1], ":", color="grey")
+    ax.plot(centres, observed, "o-")
+    ax.set(xlabel="predicted P(alive)", ylabel="observed fraction alive", title="reliability")
+    fig.tight_layout()
+    paths["reliability"] = str(out / f"{prefix}reliability.png")
+    fig.savefig(paths["reliability"], dpi=100)
+    plt.close(fig)
+    return paths
+
+
+def _worst(source: PatchStore, rows, y, p, out: Path, prefix: str, n: int = 16) -> str:
+    from PIL import Image, ImageDraw
+
+    error = np.abs(y - p)
+    worst = np.argsort(-error)[:n]
+    side = source.size
+    scale = max(1, -(-64 // side))
+    tile = side * scale
+    sheet = Image.new("RGB", (n * (tile + 4) + 4, tile + 34), "white")
+    draw = ImageDraw.Draw(sheet)
+    for k, i in enumerate(worst):
+        row = int(rows[i])
+        patch = source.read(row, row + 1)[0]
+        image = Image.fromarray(patch[..., 0] if patch.shape[2] == 1 else patch)
+        x = 4 + k * (tile + 4)
+        sheet.paste(image.resize((tile, tile), Image.Resampling.NEAREST), (x, 4))
+        truth = "alive" if y[i] > 0.5 else "dead"
+        draw.text((x, tile + 6), f"{truth} p={p[i]:.2f}", fill="black")
+    path = out / f"{prefix}worst_errors.png"
+    sheet.save(path)
+    return str(path)
+
+
+def evaluate(
+    model_dir: str | os.PathLike,
+    store: str | os.PathLike | Any | None = None,
+    split: str = "test",
+    *,
+    size: int | None = None,
+    batch_size: int = 256,
+    out_dir: str | os.PathLike | None = None,
+    storage_options: dict | None = None,
+) -> dict[str, Any]:
+    """Evaluate the best model of a run on one split, against hard labels.
+
+    Parameters
+    ----------
+    model_dir : path-like
+        A folder written by :func:`cellcnn.train.train`.
+    store : path, URL or zarr store, optional
+        Default: the store the model was trained on.
+    split : str, default "test"
+        The split to evaluate.
+    size : int, optional
+        Default: the size the model was trained on.
+    batch_size : int, default 256
+        Patches per forward pass.
+    out_dir : path-like, optional
+        Where to write ``<split>_evaluation.json`` and the plots (default ``model_dir``).
+    storage_options : dict, optional
+        For fsspec URLs.
+
+    Returns
+    -------
+    dict
+        ``n``, ``accuracy``, ``balanced_accuracy``, ``roc_auc``, ``pr_auc``
+        (alive as positive), ``f1_alive``, ``f1_dead``, ``confusion``
+        (rows true dead/alive, columns predicted), ``ece``, and the paths of
+        the ROC and reliability plots and of the worst-error sheet.
+
+    Examples
+    --------
+    >>> evaluate("runs/compact48", split="test")["balanced_accuracy"]  # doctest: +SKIP
+    """
+    net, run = load_model(model_dir)
+    source = PatchStore(store or run["store"], size or run["size"], storage_options)
+    ds = make_dataset(
+        source, split=split, batch_size=batch_size, shuffle=False, with_index=True, cache=False
+    )
+    ys, ps, rows = [], [], []
+    for x, y, _, index in ds:
+        ps.append(np.asarray(net(x, training=False)).reshape(-1))
+        ys.append(y.numpy())
+        rows.append(index.numpy())
+    if not ys:
+        raise ValueError(f"the split {split!r} of {source.location} has no labelled cells")
+    y = (np.concatenate(ys) > 0.5).astype(int)
+    p = np.concatenate(ps).astype(float)
+    rows = np.concatenate(rows)
+    predicted = (p > 0.5).astype(int)
+    out = Path(out_dir or model_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    prefix = f"{split}_"
+    result: dict[str, Any] = {
+        "split": split,
+        "n": int(len(y)),
+        "accuracy": float(metrics.accuracy_score(y, predicted)),
+        "balanced_accuracy": float(metrics.balanced_accuracy_score(y, predicted)),
+        "f1_alive": float(metrics.f1_score(y, predicted, pos_label=1, zero_division=0)),
+        "f1_dead": float(metrics.f1_score(y, predicted, pos_label=0, zero_division=0)),
+        "confusion": metrics.confusion_matrix(y, predicted, labels=[0, 1]).tolist(),
+        "ece": expected_calibration_error(y, p),
+    }
+    if len(np.unique(y)) == 2:
+        result["roc_auc"] = float(metrics.roc_auc_score(y, p))
+        result["pr_auc"] = float(metrics.average_precision_score(y, p))
+        result["plots"] = _plots(y, p, out, prefix)
+    result["worst_errors"] = _worst(source, rows, y, p, out, prefix)
+    (out / f"{prefix}evaluation.json").write_text(json.dumps(result, indent=2))
+    return result

@@ -1,0 +1,154 @@
+"""Classify cells at given positions in new images, cropping exactly as in training."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cellconsensus.images import as_image_source, normalise_image, read_image
+from cellconsensus.patches import crop
+
+from .evaluate import load_model
+
+__all__ = ["predict", "predict_cells", "training_crops"]
+
+
+def _crop_settings(run: dict) -> dict[str, Any]:
+    crop_policy = run.get("crop") or {}
+    return {"border": crop_policy.get("border", "reflect"), "fill": crop_policy.get("fill", 0)}
+
+
+def training_crops(run: dict, image: np.ndarray, x, y) -> tuple[np.ndarray, np.ndarray]:
+    """Patches cut as the training store cut them, and which points got one.
+
+    Parameters
+    ----------
+    run : dict
+        A run's ``run.json`` (size, channels and the store's crop policy).
+    image : ndarray
+        ``(H, W, C)`` pixels.
+    x, y : array-like
+        Cell positions in pixels.
+
+    Examples
+    --------
+    >>> run = {"size": 4, "channels": 1, "crop": {"border": "reflect", "fill": 0}}
+    >>> training_crops(run, np.zeros((10, 10, 1), np.uint8), [5.0], [5.0])[0].shape
+    (1, 4, 4, 1)
+    """
+    image = normalise_image(image, run["channels"]) if image.shape[2] != run["channels"] else image
+    settings = _crop_settings(run)
+    pixels, keep, _, _ = crop(image, x, y, run["size"], settings["border"], settings["fill"])
+    return pixels, keep
+
+
+def _classify(net, run, image: np.ndarray, x, y, batch_size: int) -> np.ndarray:
+    pixels, keep = training_crops(run, image, x, y)
+    p = np.full(len(keep), np.nan)
+    if len(pixels):
+        p[keep] = net.predict(pixels, batch_size=batch_size, verbose=0).reshape(-1)
+    return p
+
+
+def predict(
+    model_dir: str | os.PathLike,
+    image: str | os.PathLike | np.ndarray,
+    points: pd.DataFrame | np.ndarray,
+    *,
+    batch_size: int = 256,
+    threshold: float = 0.5,
+) -> pd.DataFrame:
+    """P(alive) and a label for cells at ``points`` in one image.
+
+    Patches are cut as the training store cut them: same size, same border
+    policy (``drop`` leaves border cells with NaN), channels converted to the
+    model's.
+
+    Parameters
+    ----------
+    model_dir : path-like
+        A folder written by :func:`cellcnn.train.train`.
+    image : path or array
+        An image file (read by :func:`cellconsensus.images.read_image`) or pixels.
+    points : DataFrame or array
+        Columns ``x, y``, or an ``(n, 2)`` array, in image pixels.
+    batch_size : int, default 256
+        Patches per forward pass.
+    threshold : float, default 0.5
+        P(alive) above which the label is ``alive``.
+
+    Returns
+    -------
+    DataFrame
+        ``x, y, p_alive, label``.
+
+    Examples
+    --------
+    >>> predict("runs/compact48", "new.png", [[120.5, 80.0]])  # doctest: +SKIP
+    """
+    net, run = load_model(model_dir)
+    pixels = read_image(image) if not isinstance(image, np.ndarray) else normalise_image(image)
+    xy = (
+        points[["x", "y"]].to_numpy(float)
+        if isinstance(points, pd.DataFrame)
+        else np.asarray(points, float).reshape(-1, 2)
+    )
+    p = _classify(net, run, pixels, xy[:, 0], xy[:, 1], batch_size)
+    return pd.DataFrame(
+        {
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "p_alive": p,
+            "label": np.where(np.isnan(p), None, np.where(p > threshold, "alive", "dead")),
+        }
+    )
+
+
+def predict_cells(
+    model_dir: str | os.PathLike,
+    cells: pd.DataFrame,
+    images,
+    *,
+    batch_size: int = 256,
+    threshold: float = 0.5,
+) -> pd.DataFrame:
+    """Classify every cell of a Cells (or truth) table in its image.
+
+    Parameters
+    ----------
+    model_dir : path-like
+        A folder written by :func:`cellcnn.train.train`.
+    cells : DataFrame
+        ``image_id, x, y`` (e.g. ``find_consensus(...).cells``).
+    images : folder, mapping or ImageSource
+        Where the pixels come from (:func:`cellconsensus.images.as_image_source`).
+    batch_size, threshold
+        See :func:`predict`.
+
+    Returns
+    -------
+    DataFrame
+        ``cells`` with ``p_alive_cnn`` and ``label_cnn`` added.
+
+    Examples
+    --------
+    >>> predict_cells("runs/compact48", cells, "images/")  # doctest: +SKIP
+    """
+    net, run = load_model(model_dir)
+    source = as_image_source(images)
+    out = cells.copy()
+    p = np.full(len(cells), np.nan)
+    positions = np.arange(len(cells))
+    for image_id, index in pd.Series(positions).groupby(cells["image_id"].to_numpy()):
+        pixels, _ = source.load(str(image_id))
+        rows = index.to_numpy()
+        sub = cells.iloc[rows]
+        p[rows] = _classify(
+            net, run, pixels, sub["x"].to_numpy(float), sub["y"].to_numpy(float), batch_size
+        )
+    out["p_alive_cnn"] = p
+    out["label_cnn"] = np.where(np.isnan(p), None, np.where(p > threshold, "alive", "dead"))
+    return out

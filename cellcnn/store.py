@@ -1,0 +1,116 @@
+"""Read a ``cellconsensus`` patch store by its public format only (zarr + xarray conventions).
+
+``cellcnn`` never imports the builder's internals: it reads the store as any
+zarr v3 client would. The format: a root attribute ``cellconsensus`` with
+``format == "cellconsensus-patches"`` and ``complete == true``, and one group
+``size_<N>`` per patch size holding ``patches (cell, y, x, channel) uint8``
+and one-dimensional coordinates along ``cell`` (``label``, ``split``,
+optionally ``p_alive`` and ``support``, ...).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import zarr
+from zarr.storage import FsspecStore, LocalStore
+
+__all__ = ["PatchStore", "StoreError"]
+
+FORMAT = "cellconsensus-patches"
+
+
+class StoreError(ValueError):
+    """Not a complete patch store, or not the size asked for."""
+
+
+def _zarr_store(store: str | os.PathLike | Any, storage_options: dict | None):
+    if isinstance(store, zarr.abc.store.Store):
+        return store
+    text = os.fspath(store)
+    if "://" in text:
+        return FsspecStore.from_url(text, storage_options=storage_options or {}, read_only=True)
+    return LocalStore(text, read_only=True)
+
+
+class PatchStore:
+    """One size of a patch store: lazy pixels, eager coordinates.
+
+    Parameters
+    ----------
+    store : path, fsspec URL or zarr store
+        Written by ``cellconsensus.store.write_patches``.
+    size : int
+        Patch side.
+    storage_options : dict, optional
+        For fsspec URLs.
+
+    Attributes
+    ----------
+    patches : zarr.Array
+        ``(cell, y, x, channel)`` uint8.
+    chunk : int
+        Patches per chunk.
+    coords : dict of str to ndarray
+        Every coordinate along ``cell`` (strings as Python objects).
+    attrs : dict
+        The store's ``cellconsensus`` attributes (settings, provenance).
+
+    Examples
+    --------
+    >>> PatchStore("patches.zarr", 95).coords["label"][:3]  # doctest: +SKIP
+    array(['alive', 'dead', 'alive'], dtype=object)
+    """
+
+    def __init__(
+        self, store: str | os.PathLike | Any, size: int, storage_options: dict | None = None
+    ):
+        self.location = os.fspath(store) if isinstance(store, str | os.PathLike) else repr(store)
+        zstore = _zarr_store(store, storage_options)
+        try:
+            root = zarr.open_group(zstore, mode="r", zarr_format=3, use_consolidated=False)
+        except (FileNotFoundError, zarr.errors.GroupNotFoundError) as exc:
+            raise StoreError(f"{self.location}: no zarr store here ({exc})") from None
+        attrs = dict(root.attrs.get("cellconsensus") or {})
+        if attrs.get("format") != FORMAT:
+            raise StoreError(f"{self.location}: not a cellconsensus patch store")
+        if not attrs.get("complete"):
+            raise StoreError(f"{self.location}: the store is incomplete (an interrupted build?)")
+        sizes = attrs.get("settings", {}).get("sizes", [])
+        if int(size) not in sizes:
+            raise StoreError(f"{self.location}: holds patch sizes {sizes}, not {size}")
+        group = root[f"size_{int(size)}"]
+        self.size = int(size)
+        self.attrs = attrs
+        self.patches = group["patches"]
+        self.chunk = int(self.patches.chunks[0])
+        self.coords: dict[str, np.ndarray] = {}
+        for name, array in group.arrays():
+            if name != "patches" and array.ndim == 1:
+                values = array[:]
+                self.coords[name] = values.astype(object) if values.dtype.kind in "TUO" else values
+
+    def __len__(self) -> int:
+        return int(self.patches.shape[0])
+
+    @property
+    def channels(self) -> int:
+        return int(self.patches.shape[3])
+
+    @property
+    def n_chunks(self) -> int:
+        return -(-len(self) // self.chunk)
+
+    def rows(self, split: str | None) -> np.ndarray:
+        """Indices of the cells of one split (all cells for None)."""
+        if split is None:
+            return np.arange(len(self))
+        if "split" not in self.coords:
+            raise StoreError(f"{self.location}: the store has no split coordinate")
+        return np.flatnonzero(self.coords["split"] == split)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Pixels of cells ``start:stop`` (whole chunks read, as stored)."""
+        return self.patches[start:stop]

@@ -1,0 +1,340 @@
+"""Train a model on a patch store, with logs, checkpoints and resumption.
+
+``train(store, size, model="compact", epochs=..., out_dir=...)`` writes::
+
+    out_dir/
+      run.json                every setting, the environment and the store's provenance
+      model.keras             the best model (highest validation ROC AUC; ties: lowest loss)
+      log.csv                 one row per epoch (loss, accuracy, AUC, learning rate)
+      learning_curves.png     loss and AUC by epoch, training and validation
+      tensorboard/            TensorBoard logs
+      backup/                 state for resuming (removed when training completes)
+
+An interrupted run resumes from its last completed epoch when called again
+with the same ``out_dir`` (Keras' ``BackupAndRestore``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import __version__
+from .data import channel_stats, make_dataset, targets
+from .models import build_model
+from .store import PatchStore
+
+__all__ = ["train", "TrainResult", "class_weights"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produced.
+
+    Attributes
+    ----------
+    model_dir : Path
+        The output folder (see the module docstring).
+    history : dict
+        Metric name -> values by epoch (of this call).
+    best_val_auc : float
+        Highest validation ROC AUC reached.
+    run : dict
+        The contents of ``run.json``.
+    """
+
+    model_dir: Path
+    history: dict[str, list[float]]
+    best_val_auc: float
+    run: dict[str, Any]
+
+
+def class_weights(y: np.ndarray) -> dict[int, float]:
+    """Balanced class weights for hard (0/1) targets: ``n / (2 * n_class)``.
+
+    Examples
+    --------
+    >>> class_weights(np.array([1, 1, 1, 0]))
+    {0: 2.0, 1: 0.6666666666666666}
+    """
+    hard = (np.asarray(y) > 0.5).astype(int)
+    counts = np.bincount(hard, minlength=2)
+    return {k: float(len(hard) / (2 * c)) if c else 1.0 for k, c in enumerate(counts)}
+
+
+class _AucThenLoss(keras.callbacks.Callback):
+    """Adds ``val_score``: validation AUC, ties broken by lower validation loss.
+
+    A perfect AUC is often reached early by a badly calibrated model; choosing
+    the checkpoint by AUC alone would keep that first one.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and "val_auc" in logs:
+            logs["val_score"] = float(logs["val_auc"]) - 1e-3 * float(logs.get("val_loss", 0.0))
+
+
+def _accelerators() -> list:
+    return tf.config.list_physical_devices("GPU")
+
+
+def _learning_curves(log_csv: Path, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    log = pd.read_csv(log_csv)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    for ax, metric in zip(axes, ("loss", "auc"), strict=True):
+        for prefix, style in (("", "-"), ("val_", "--")):
+            if prefix + metric in log:
+                ax.plot(
+                    log["epoch"] + 1,
+                    log[prefix + metric],
+                    style,
+                    label=(prefix or "train_") + metric,
+                )
+        ax.set_xlabel("epoch")
+        ax.set_title(metric)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def train(
+    store: str | os.PathLike | Any,
+    size: int,
+    model: str = "compact",
+    *,
+    out_dir: str | os.PathLike,
+    epochs: int = 30,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    target: Literal["hard", "soft"] = "hard",
+    unsure: Literal["exclude", "include"] = "exclude",
+    sample_weight: Literal["support"] | None = None,
+    balance_classes: bool = True,
+    augment: bool = True,
+    patience: int = 8,
+    seed: int = 0,
+    deterministic: bool = False,
+    mixed_precision: bool | Literal["auto"] = "auto",
+    jit_compile: bool | Literal["auto"] = "auto",
+    distribute: tf.distribute.Strategy | None = None,
+    cache: bool | Literal["auto"] = "auto",
+    storage_options: dict | None = None,
+    model_kwargs: dict | None = None,
+    callbacks: list | None = None,
+    verbose: int = 2,
+) -> TrainResult:
+    """Train ``model`` on the ``train`` split of a store, validating on ``val``.
+
+    Parameters
+    ----------
+    store : path, URL or zarr store
+        A complete ``cellconsensus`` patch store.
+    size : int
+        Patch side to train on.
+    model : str, default "compact"
+        A name from :func:`cellcnn.models.available_models`.
+    out_dir : path-like
+        Output folder; calling again with the same folder resumes an interrupted run.
+    epochs : int, default 30
+        Most epochs (early stopping may end sooner).
+    batch_size : int, default 64
+        Patches per batch and replica.
+    learning_rate : float, default 1e-3
+        Adam's initial learning rate.
+    target, unsure, sample_weight
+        See :mod:`cellcnn.data`.
+    balance_classes : bool, default True
+        Weight samples by balanced class weights computed on the training split.
+    augment : bool, default True
+        Augmentation layers in the model (training only).
+    patience : int, default 8
+        Early stopping on validation AUC (learning rate halves after patience // 2).
+    seed : int, default 0
+        Seeds weights, augmentation and shuffling.
+    deterministic : bool, default False
+        Seed everything and enable TensorFlow op determinism (slower; for tests).
+    mixed_precision, jit_compile : bool or "auto"
+        ``"auto"``: on when a GPU is present.
+    distribute : tf.distribute.Strategy, optional
+        Default: MirroredStrategy over several GPUs, else the default strategy.
+    cache : bool or "auto", default "auto"
+        See :func:`cellcnn.data.make_dataset`.
+    storage_options : dict, optional
+        For fsspec URLs.
+    model_kwargs : dict, optional
+        Passed to the model builder.
+    callbacks : list of keras.callbacks.Callback, optional
+        Added to the run's own (checkpoint, early stopping, logs, backup).
+    verbose : int, default 2
+        Keras' verbosity (0 silent, 1 progress bar, 2 a line per epoch).
+
+    Returns
+    -------
+    TrainResult
+
+    Examples
+    --------
+    >>> result = train("patches.zarr", 48, out_dir="runs/compact48", epochs=20)  # doctest: +SKIP
+    >>> result.best_val_auc  # doctest: +SKIP
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    gpus = _accelerators()
+    if mixed_precision == "auto":
+        mixed_precision = bool(gpus)
+    if jit_compile == "auto":
+        jit_compile = bool(gpus)
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
+    if distribute is None:
+        distribute = (
+            tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+        )
+
+    source = PatchStore(store, size, storage_options)
+    train_rows = source.rows("train")
+    _, y_train, _ = targets(source, train_rows, target=target, unsure=unsure)
+    weights = class_weights(y_train) if balance_classes else None
+    mean, variance = channel_stats(source, train_rows)
+    common = {
+        "target": target,
+        "unsure": unsure,
+        "sample_weight": sample_weight,
+        "class_weight": weights,
+        "cache": cache,
+    }
+    global_batch = batch_size * distribute.num_replicas_in_sync
+    train_ds = make_dataset(source, split="train", batch_size=global_batch, seed=seed, **common)
+    val_ds = make_dataset(
+        source,
+        split="val",
+        batch_size=global_batch,
+        shuffle=False,
+        **{**common, "class_weight": None},
+    )
+    with distribute.scope():
+        net = build_model(
+            model,
+            (size, size, source.channels),
+            mean=mean,
+            variance=variance,
+            augment=augment,
+            seed=seed,
+            **(model_kwargs or {}),
+        )
+        net.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss=keras.losses.BinaryCrossentropy(),
+            metrics=[
+                keras.metrics.BinaryAccuracy(name="accuracy"),
+                keras.metrics.AUC(name="auc"),
+            ],
+            jit_compile=jit_compile,
+        )
+    run = {
+        "cellcnn_version": __version__,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "store": source.location,
+        "size": size,
+        "channels": source.channels,
+        "model": model,
+        "model_kwargs": model_kwargs or {},
+        "parameters": int(net.count_params()),
+        "settings": {
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "learning_rate": learning_rate,
+            "target": target,
+            "unsure": unsure,
+            "sample_weight": sample_weight,
+            "class_weight": weights,
+            "augment": augment,
+            "patience": patience,
+            "seed": seed,
+            "deterministic": deterministic,
+            "mixed_precision": bool(mixed_precision),
+            "jit_compile": bool(jit_compile),
+            "replicas": distribute.num_replicas_in_sync,
+        },
+        "normalisation": {"mean": mean.tolist(), "variance": variance.tolist()},
+        "n_train": int(len(y_train)),
+        "n_val": int(len(source.rows("val"))),
+        "crop": source.attrs.get("provenance", {}).get("crop", {}),
+        "store_provenance": source.attrs.get("provenance", {}),
+        "environment": {
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "devices": [d.name for d in tf.config.list_physical_devices()],
+        },
+    }
+    (out / "run.json").write_text(json.dumps(run, indent=2, default=str))
+    own = [
+        _AucThenLoss(),
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        keras.callbacks.ModelCheckpoint(
+            str(out / "model.keras"), monitor="val_score", mode="max", save_best_only=True
+        ),
+        keras.callbacks.EarlyStopping(
+            monitor="val_score", mode="max", patience=patience, restore_best_weights=True
+        ),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_score", mode="max", factor=0.5, patience=max(1, patience // 2)
+        ),
+        keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
+        keras.callbacks.TensorBoard(str(out / "tensorboard"), write_graph=False),
+    ]
+    started = time.perf_counter()
+    history = net.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=epochs,
+        callbacks=[*own, *(callbacks or [])],
+        verbose=verbose,
+        shuffle=False,  # the dataset shuffles itself
+    )
+    seconds = time.perf_counter() - started
+    log = _read_log(out / "log.csv")
+    best = float(np.nanmax(log.get("val_auc", [np.nan]))) if log else float("nan")
+    run.update(
+        finished=datetime.now(UTC).isoformat(timespec="seconds"),
+        seconds=seconds,
+        epochs_run=len(log.get("epoch", [])),
+        best_val_auc=best,
+    )
+    (out / "run.json").write_text(json.dumps(run, indent=2, default=str))
+    if log:
+        _learning_curves(out / "log.csv", out / "learning_curves.png")
+    keras.mixed_precision.set_global_policy("float32")
+    return TrainResult(out, {k: list(v) for k, v in history.history.items()}, best, run)
+
+
+def _read_log(path: Path) -> dict[str, list[float]]:
+    if not path.exists():
+        return {}
+    import pandas as pd
+
+    table = pd.read_csv(path).drop_duplicates("epoch", keep="last")
+    return {c: table[c].tolist() for c in table.columns}

@@ -1,0 +1,226 @@
+"""cellcnn on CPU: pipeline, targets, augmentation, learning, save/load, resume, crops."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from cellcnn.cli import main as cnn_main
+from cellcnn.data import make_dataset
+from cellcnn.evaluate import evaluate, expected_calibration_error, load_model
+from cellcnn.models import RandomDihedral, available_models, build_model
+from cellcnn.predict import predict, predict_cells, training_crops
+from cellcnn.store import PatchStore, StoreError
+from cellcnn.train import class_weights, train
+from cellconsensus.store import write_patches
+
+TINY = {"widths": (8, 16)}
+
+
+@pytest.fixture(scope="module")
+def separable(tmp_path_factory):
+    """Bright blobs are alive, dark blobs dead: trivially separable, with soft p_alive."""
+    rng = np.random.default_rng(0)
+    n = 400
+    images, rows = {}, []
+    for k in range(n // 4):
+        image = rng.normal(100, 4, (64, 64, 1))
+        for j, (x, y) in enumerate([(16, 16), (48, 16), (16, 48), (48, 48)]):
+            alive = (k + j) % 3 != 0
+            yy, xx = np.mgrid[:64, :64]
+            image[..., 0] += (60 if alive else -60) * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 30)
+            rows.append(
+                {
+                    "image_id": f"im{k:03d}",
+                    "cell_id": j,
+                    "x": x + 0.5,
+                    "y": y + 0.5,
+                    "label": "alive" if alive else "dead",
+                    "p_alive": 0.9 if alive else 0.2,
+                    "support": 1.0 if j else 0.5,
+                }
+            )
+        images[f"im{k:03d}"] = np.clip(image, 0, 255).astype(np.uint8)
+    cells = pd.DataFrame(rows)
+    cells.loc[cells.index % 50 == 7, "label"] = "unsure"
+    store = tmp_path_factory.mktemp("cnn") / "sep.zarr"
+    write_patches(cells, images, store, [24], chunk_size=32, seed=0)
+    return store, cells, images
+
+
+def test_pipeline_shapes_dtypes_streaming_and_cached(separable):
+    store, cells, _ = separable
+    for cache in (False, True):
+        ds = make_dataset(store, 24, "train", 16, cache=cache)
+        x, y, w = next(iter(ds))
+        assert x.dtype == "uint8" and tuple(x.shape) == (16, 24, 24, 1)
+        assert y.dtype == "float32" and w.dtype == "float32" and tuple(y.shape) == (16,)
+        assert set(np.unique(y.numpy())) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_an_epoch_covers_every_patch_once_in_a_seeded_order(separable, cache):
+    store, cells, _ = separable
+    source = PatchStore(store, 24)
+    expected = set(
+        np.flatnonzero((source.coords["split"] == "train") & (source.coords["label"] != "unsure"))
+    )
+    ds = make_dataset(store, 24, "train", 32, with_index=True, cache=cache, seed=3)
+    epochs = [np.concatenate([b[3].numpy() for b in ds]) for _ in range(2)]
+    for seen in epochs:
+        assert len(seen) == len(expected) and set(seen) == expected
+    assert not np.array_equal(epochs[0], epochs[1])  # reshuffled each epoch
+    again = make_dataset(store, 24, "train", 32, with_index=True, cache=cache, seed=3)
+    assert np.array_equal(np.concatenate([b[3].numpy() for b in again]), epochs[0])
+
+
+def test_soft_targets_weights_and_unsure(separable):
+    store, cells, _ = separable
+    x, y, w, i = next(
+        iter(make_dataset(store, 24, "train", 400, target="soft", shuffle=False, with_index=True))
+    )
+    assert (np.isclose(y.numpy(), 0.9) | np.isclose(y.numpy(), 0.2)).all()
+    source = PatchStore(store, 24)
+    assert np.allclose(y.numpy(), source.coords["p_alive"][i.numpy()])
+    # Soft targets reach the loss: binary cross-entropy against p_alive, not 0/1.
+    p = np.random.default_rng(0).uniform(0.05, 0.95, len(y)).astype(np.float32)
+    loss = float(keras.losses.BinaryCrossentropy()(y.numpy(), p))
+    hard = float(keras.losses.BinaryCrossentropy()((y.numpy() > 0.5).astype("float32"), p))
+    assert not np.isclose(loss, hard)
+    _, _, w, i = next(
+        iter(
+            make_dataset(
+                store, 24, "train", 400, sample_weight="support", shuffle=False, with_index=True
+            )
+        )
+    )
+    assert np.allclose(w.numpy(), source.coords["support"][i.numpy()])
+    _, y, _, i = next(
+        iter(
+            make_dataset(store, 24, "train", 400, unsure="include", shuffle=False, with_index=True)
+        )
+    )
+    unsure = source.coords["label"][i.numpy()] == "unsure"
+    assert unsure.any() and np.allclose(
+        y.numpy()[unsure], source.coords["p_alive"][i.numpy()][unsure]
+    )
+
+
+def test_dihedral_augmentation_only_moves_pixels():
+    x = np.random.default_rng(0).integers(0, 255, (64, 6, 6, 1)).astype("float32")
+    y = np.asarray(RandomDihedral(seed=1)(x, training=True))
+    symmetries = []
+    for k in range(4):
+        r = np.rot90(x, k, axes=(1, 2))
+        symmetries += [r, np.flip(r, axis=2)]
+    # Every output is one of the eight symmetries of its input, and many different ones occur.
+    which = [
+        next((k for k, s in enumerate(symmetries) if np.array_equal(y[n], s[n])), None)
+        for n in range(len(x))
+    ]
+    assert None not in which and len(set(which)) >= 6
+    assert np.array_equal(np.asarray(RandomDihedral()(x, training=False)), x)
+
+
+def test_models_registry_and_sizes():
+    assert available_models() == ["compact", "thesis_vgg"]
+    assert 300_000 < build_model("compact", (48, 48, 1)).count_params() < 600_000
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model("resnet-9000", (48, 48, 1))
+
+
+def test_tiny_model_learns_saves_loads_and_evaluates(separable, tmp_path):
+    store, cells, images = separable
+    out = tmp_path / "run"
+    result = train(
+        store, 24, out_dir=out, epochs=6, model_kwargs=TINY, deterministic=True, verbose=0
+    )
+    assert result.best_val_auc > 0.97
+    run = json.loads((out / "run.json").read_text())
+    assert run["n_train"] > 0 and run["store_provenance"]["crop"]["border"] == "reflect"
+    assert (out / "learning_curves.png").exists() and (out / "log.csv").exists()
+    metrics = evaluate(out, split="test")
+    assert metrics["balanced_accuracy"] > 0.95 and metrics["roc_auc"] > 0.97
+    assert np.array(metrics["confusion"]).sum() == metrics["n"]
+    # Save/load round trip: identical predictions.
+    net, _ = load_model(out)
+    reloaded = keras.saving.load_model(out / "model.keras")
+    x = next(iter(make_dataset(store, 24, "test", 64, shuffle=False)))[0]
+    assert np.array_equal(net.predict(x, verbose=0), reloaded.predict(x, verbose=0))
+    # Prediction crops exactly as the store did, and classifies.
+    source = PatchStore(store, 24)
+    first = source.coords["image_id"][0]
+    mine = source.coords["image_id"] == first
+    pixels, keep = training_crops(
+        run, images[first], source.coords["cell_x"][mine], source.coords["cell_y"][mine]
+    )
+    assert keep.all() and np.array_equal(pixels, source.read(0, len(source))[mine])
+    table = predict_cells(out, cells, images)
+    known = table["label"] != "unsure"
+    assert (table.loc[known, "label"] == table.loc[known, "label_cnn"]).mean() > 0.95
+    single = predict(out, images[first], cells[cells["image_id"] == first])
+    assert np.allclose(single["p_alive"], table.loc[table["image_id"] == first, "p_alive_cnn"])
+
+
+class Stop(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_training_resumes_after_an_interruption(separable, tmp_path):
+    store, *_ = separable
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(store, 24, out_dir=out, epochs=4, model_kwargs=TINY, callbacks=[Stop()], verbose=0)
+    assert (out / "backup").exists()
+    result = train(store, 24, out_dir=out, epochs=4, model_kwargs=TINY, verbose=0)
+    assert len(result.history["loss"]) == 2  # epochs 3 and 4 only
+    assert pd.read_csv(out / "log.csv")["epoch"].tolist() == [0, 1, 2, 3]
+
+
+def test_incomplete_or_missing_stores_are_refused(tmp_path):
+    with pytest.raises(StoreError, match="no zarr store|not a cellconsensus"):
+        PatchStore(tmp_path / "nothing.zarr", 24)
+
+
+def test_helpers():
+    assert class_weights(np.array([1.0, 1.0, 1.0, 0.0])) == {0: 2.0, 1: 2 / 3}
+    assert expected_calibration_error(np.array([1, 0]), np.array([1.0, 0.0])) == 0.0
+
+
+def test_cli_train_evaluate_predict(separable, tmp_path, capsys):
+    store, cells, images = separable
+    out = tmp_path / "cli-run"
+    assert cnn_main(["train", str(store), "--size", "24", "--out", str(out), "--epochs", "2"]) == 0
+    assert "best validation ROC AUC" in capsys.readouterr().out
+    assert cnn_main(["evaluate", str(out)]) == 0
+    assert '"balanced_accuracy"' in capsys.readouterr().out
+    folder = tmp_path / "images"
+    folder.mkdir()
+    from PIL import Image
+
+    for image_id, pixels in images.items():
+        Image.fromarray(pixels[..., 0]).save(folder / f"{image_id}.png")
+    cells.to_csv(tmp_path / "cells.csv", index=False)
+    assert (
+        cnn_main(
+            [
+                "predict",
+                str(out),
+                "--cells",
+                str(tmp_path / "cells.csv"),
+                "--images",
+                str(folder),
+                "-o",
+                str(tmp_path / "p.csv"),
+            ]
+        )
+        == 0
+    )
+    assert len(pd.read_csv(tmp_path / "p.csv")) == len(cells)
+    assert cnn_main(["evaluate", str(tmp_path / "nowhere")]) == 2
