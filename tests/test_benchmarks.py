@@ -71,9 +71,29 @@ def test_patch_store_smoke(results):
     assert set(result["chunk_sweep"]) == {"32", "154"}
 
 
+def test_ldc_cnn_smoke(ldc_images, results, tmp_path):
+    out = _run(
+        "ldc_cnn.py",
+        "--max-images",
+        "60",
+        "--sizes",
+        "32",
+        "--models",
+        "compact",
+        "--epochs",
+        "1",
+        "--work",
+        str(tmp_path),
+    )
+    rows = json.loads((results / "ldc_cnn.json").read_text())["rows"]
+    assert {r["model"] for r in rows} == {"logistic regression", "compact"}
+    assert all(0 <= r["balanced_accuracy"] <= 1 for r in rows) and "ROC AUC" in out
+
+
 @pytest.mark.parametrize(
     "script",
     [
+        "ldc_cnn.py",
         "consensus_speed.py",
         "dawid_skene_speed.py",
         "ldc_accuracy.py",
