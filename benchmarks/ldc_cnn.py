@@ -85,6 +85,7 @@ def main() -> None:
                 verbose=2,
             )
             metrics = evaluate(out, split="test")
+            with_tta = evaluate(out, split="test", tta=True)
             row = {
                 "model": model,
                 "size": size,
@@ -96,6 +97,8 @@ def main() -> None:
                 "f1_alive": metrics["f1_alive"],
                 "f1_dead": metrics["f1_dead"],
                 "n_test": metrics["n"],
+                "tta_balanced_accuracy": with_tta["balanced_accuracy"],
+                "tta_roc_auc": with_tta["roc_auc"],
                 "best_val_auc": result.best_val_auc,
                 "epochs_run": result.run["epochs_run"],
                 "train_seconds": time.perf_counter() - start,
@@ -104,7 +107,9 @@ def main() -> None:
             rows.append(row)
             print(
                 f"{size} px {model}: balanced accuracy {row['balanced_accuracy']:.4f}, "
-                f"ROC AUC {row['roc_auc']:.4f} ({row['epochs_run']} epochs, {row['train_seconds']:.0f} s)"
+                f"ROC AUC {row['roc_auc']:.4f}; with test-time augmentation "
+                f"{row['tta_balanced_accuracy']:.4f} / {row['tta_roc_auc']:.4f} "
+                f"({row['epochs_run']} epochs, {row['train_seconds']:.0f} s)"
             )
     lines = ["| model | size | balanced accuracy | ROC AUC |", "|---|---|---|---|"]
     lines += [

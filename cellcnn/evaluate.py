@@ -12,9 +12,34 @@ import numpy as np
 from sklearn import metrics
 
 from .data import make_dataset
+from .models import CUSTOM_OBJECTS
 from .store import PatchStore
 
-__all__ = ["evaluate", "expected_calibration_error", "load_model"]
+__all__ = ["evaluate", "expected_calibration_error", "load_model", "predict_patches"]
+
+
+def predict_patches(net: keras.Model, pixels, tta: bool = False) -> np.ndarray:
+    """P(alive) for a batch of ``uint8`` patches; with ``tta``, the mean over the
+    eight symmetries of the square (test-time augmentation).
+
+    Examples
+    --------
+    >>> from cellcnn.models import build_model
+    >>> net = build_model("compact", (8, 8, 1), widths=(4,))
+    >>> predict_patches(net, np.zeros((2, 8, 8, 1), np.uint8), tta=True).shape
+    (2,)
+    """
+    x = np.asarray(pixels)
+    if not tta:
+        return np.asarray(net(x, training=False), dtype=float).reshape(-1)
+    total = np.zeros(len(x))
+    for k in range(4):
+        turned = np.rot90(x, k, axes=(1, 2))
+        for view in (turned, turned[:, :, ::-1]):
+            total += np.asarray(
+                net(np.ascontiguousarray(view), training=False), dtype=float
+            ).reshape(-1)
+    return total / 8
 
 
 def load_model(model_dir: str | os.PathLike) -> tuple[keras.Model, dict]:
@@ -24,7 +49,7 @@ def load_model(model_dir: str | os.PathLike) -> tuple[keras.Model, dict]:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no trained model here")
     run = json.loads((folder / "run.json").read_text())
-    return keras.saving.load_model(path), run
+    return keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS), run
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
@@ -111,6 +136,7 @@ def evaluate(
     *,
     size: int | None = None,
     batch_size: int = 256,
+    tta: bool = False,
     out_dir: str | os.PathLike | None = None,
     storage_options: dict | None = None,
 ) -> dict[str, Any]:
@@ -128,6 +154,8 @@ def evaluate(
         Default: the size the model was trained on.
     batch_size : int, default 256
         Patches per forward pass.
+    tta : bool, default False
+        Average the predictions over the eight symmetries of the square.
     out_dir : path-like, optional
         Where to write ``<split>_evaluation.json`` and the plots (default ``model_dir``).
     storage_options : dict, optional
@@ -152,7 +180,7 @@ def evaluate(
     )
     ys, ps, rows = [], [], []
     for x, y, _, index in ds:
-        ps.append(np.asarray(net(x, training=False)).reshape(-1))
+        ps.append(predict_patches(net, x, tta))
         ys.append(y.numpy())
         rows.append(index.numpy())
     if not ys:
@@ -163,9 +191,10 @@ def evaluate(
     predicted = (p > 0.5).astype(int)
     out = Path(out_dir or model_dir)
     out.mkdir(parents=True, exist_ok=True)
-    prefix = f"{split}_"
+    prefix = f"{split}_tta_" if tta else f"{split}_"
     result: dict[str, Any] = {
         "split": split,
+        "tta": tta,
         "n": int(len(y)),
         "accuracy": float(metrics.accuracy_score(y, predicted)),
         "balanced_accuracy": float(metrics.balanced_accuracy_score(y, predicted)),

@@ -27,7 +27,7 @@ import keras
 import numpy as np
 from keras import layers
 
-__all__ = ["build_model", "available_models", "register_model", "RandomDihedral"]
+__all__ = ["build_model", "available_models", "register_model", "RandomDihedral", "CUSTOM_OBJECTS"]
 
 
 @keras.saving.register_keras_serializable(package="cellcnn")
@@ -59,6 +59,11 @@ class RandomDihedral(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}
+
+
+#: Pass to ``keras.saving.load_model(..., custom_objects=CUSTOM_OBJECTS)`` to load a
+#: saved model without importing this module first (importing it registers them too).
+CUSTOM_OBJECTS = {"cellcnn>RandomDihedral": RandomDihedral, "RandomDihedral": RandomDihedral}
 
 
 def _conv(x, filters: int):

@@ -11,7 +11,7 @@ import pandas as pd
 from cellconsensus.images import as_image_source, normalise_image, read_image
 from cellconsensus.patches import crop
 
-from .evaluate import load_model
+from .evaluate import load_model, predict_patches
 
 __all__ = ["predict", "predict_cells", "training_crops"]
 
@@ -45,11 +45,16 @@ def training_crops(run: dict, image: np.ndarray, x, y) -> tuple[np.ndarray, np.n
     return pixels, keep
 
 
-def _classify(net, run, image: np.ndarray, x, y, batch_size: int) -> np.ndarray:
+def _classify(net, run, image: np.ndarray, x, y, batch_size: int, tta: bool = False) -> np.ndarray:
     pixels, keep = training_crops(run, image, x, y)
     p = np.full(len(keep), np.nan)
     if len(pixels):
-        p[keep] = net.predict(pixels, batch_size=batch_size, verbose=0).reshape(-1)
+        p[keep] = np.concatenate(
+            [
+                predict_patches(net, pixels[a : a + batch_size], tta)
+                for a in range(0, len(pixels), batch_size)
+            ]
+        )
     return p
 
 

@@ -183,6 +183,22 @@ def test_training_resumes_after_an_interruption(separable, tmp_path):
     assert pd.read_csv(out / "log.csv")["epoch"].tolist() == [0, 1, 2, 3]
 
 
+def test_a_saved_model_loads_in_a_fresh_process(separable, tmp_path):
+    import subprocess
+    import sys
+
+    store, *_ = separable
+    out = tmp_path / "run"
+    train(store, 24, out_dir=out, epochs=1, model_kwargs=TINY, verbose=0)
+    code = (
+        "import sys; from cellcnn.evaluate import evaluate; "
+        "print(evaluate(sys.argv[1], split='test')['n'])"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.strip().splitlines()[-1]) > 0
+
+
 def test_incomplete_or_missing_stores_are_refused(tmp_path):
     with pytest.raises(StoreError, match="no zarr store|not a cellconsensus"):
         PatchStore(tmp_path / "nothing.zarr", 24)
