@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import sys
 from collections.abc import Sequence
 
 __all__ = ["main"]
@@ -124,17 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     --------
     >>> main(["--help"])  # doctest: +SKIP
     """
-    args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    from cellconsensus.errors import CellConsensusInputError
+    from cellconsensus.cli import run_command
 
     from .store import StoreError
 
-    try:
-        return COMMANDS[args.command](args)
-    except (StoreError, CellConsensusInputError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_command(COMMANDS, _parser().parse_args(argv), (StoreError, FileNotFoundError))

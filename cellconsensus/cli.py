@@ -40,7 +40,7 @@ from .strategies import available_strategies
 from .synthetic import STYLES, make_truth, write_synthetic
 from .tables import OUT_OF_CANVAS_POLICIES
 
-__all__ = ["main"]
+__all__ = ["main", "run_command"]
 
 FORMATS = ("auto", "cellspotting", "pybossa", "clicks")
 
@@ -515,13 +515,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["--version"])  # doctest: +SKIP
     cellconsensus 0.1.0
     """
-    args = _parser().parse_args(argv)
+    return run_command(COMMANDS, _parser().parse_args(argv), (FileExistsError,))
+
+
+def run_command(
+    commands: dict[str, Any], args: argparse.Namespace, handled: tuple[type, ...] = ()
+) -> int:
+    """Run ``commands[args.command](args)`` with logging set by ``args.verbose``.
+
+    Bad input (:class:`CellConsensusInputError` and the ``handled`` exception
+    types) is reported as one line on standard error with exit status 2,
+    never as a traceback. Shared by the ``cellconsensus`` and ``cellcnn`` CLIs.
+    """
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        return COMMANDS[args.command](args)
-    except (CellConsensusInputError, FileExistsError) as exc:
+        return commands[args.command](args)
+    except (CellConsensusInputError, *handled) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
