@@ -86,6 +86,7 @@ def main() -> None:
             )
             metrics = evaluate(out, split="test")
             with_tta = evaluate(out, split="test", tta=True)
+            tuned = evaluate(out, split="test", tta=True, threshold="val")
             row = {
                 "model": model,
                 "size": size,
@@ -99,6 +100,8 @@ def main() -> None:
                 "n_test": metrics["n"],
                 "tta_balanced_accuracy": with_tta["balanced_accuracy"],
                 "tta_roc_auc": with_tta["roc_auc"],
+                "tta_val_threshold": tuned["threshold"],
+                "tta_val_threshold_balanced_accuracy": tuned["balanced_accuracy"],
                 "best_val_auc": result.best_val_auc,
                 "epochs_run": result.run["epochs_run"],
                 "train_seconds": time.perf_counter() - start,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import keras
 import numpy as np
@@ -15,7 +15,13 @@ from .data import make_dataset
 from .models import CUSTOM_OBJECTS
 from .store import PatchStore
 
-__all__ = ["evaluate", "expected_calibration_error", "load_model", "predict_patches"]
+__all__ = [
+    "best_threshold",
+    "evaluate",
+    "expected_calibration_error",
+    "load_model",
+    "predict_patches",
+]
 
 
 def predict_patches(net: keras.Model, pixels, tta: bool = False) -> np.ndarray:
@@ -129,6 +135,37 @@ def _worst(source: PatchStore, rows, y, p, out: Path, prefix: str, n: int = 16) 
     return str(path)
 
 
+def _predictions(net, source: PatchStore, split: str, batch_size: int, tta: bool):
+    ds = make_dataset(
+        source, split=split, batch_size=batch_size, shuffle=False, with_index=True, cache=False
+    )
+    ys, ps, rows = [], [], []
+    for x, y, _, index in ds:
+        ps.append(predict_patches(net, x, tta))
+        ys.append(y.numpy())
+        rows.append(index.numpy())
+    if not ys:
+        raise ValueError(f"the split {split!r} of {source.location} has no labelled cells")
+    return (np.concatenate(ys) > 0.5).astype(int), np.concatenate(ps), np.concatenate(rows)
+
+
+def best_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    """The threshold on P(alive) that maximises balanced accuracy (Youden's J).
+
+    Examples
+    --------
+    >>> best_threshold(np.array([0, 0, 1, 1]), np.array([0.1, 0.6, 0.7, 0.9]))
+    0.65
+    """
+    if len(np.unique(y)) < 2:
+        return 0.5
+    fpr, tpr, cuts = metrics.roc_curve(y, p)
+    k = int(np.argmax(tpr - fpr))
+    # Midway to the next lower score, so the chosen cut is not on a training point.
+    lower = p[p < cuts[k]].max(initial=0.0)
+    return float((cuts[k] + lower) / 2) if np.isfinite(cuts[k]) else 0.5
+
+
 def evaluate(
     model_dir: str | os.PathLike,
     store: str | os.PathLike | Any | None = None,
@@ -137,6 +174,7 @@ def evaluate(
     size: int | None = None,
     batch_size: int = 256,
     tta: bool = False,
+    threshold: float | Literal["val"] = 0.5,
     out_dir: str | os.PathLike | None = None,
     storage_options: dict | None = None,
 ) -> dict[str, Any]:
@@ -156,6 +194,10 @@ def evaluate(
         Patches per forward pass.
     tta : bool, default False
         Average the predictions over the eight symmetries of the square.
+    threshold : float or "val", default 0.5
+        P(alive) above which a cell is called alive; ``"val"``: the threshold
+        that maximises balanced accuracy on the validation split (never
+        chosen on the split being evaluated).
     out_dir : path-like, optional
         Where to write ``<split>_evaluation.json`` and the plots (default ``model_dir``).
     storage_options : dict, optional
@@ -175,26 +217,18 @@ def evaluate(
     """
     net, run = load_model(model_dir)
     source = PatchStore(store or run["store"], size or run["size"], storage_options)
-    ds = make_dataset(
-        source, split=split, batch_size=batch_size, shuffle=False, with_index=True, cache=False
-    )
-    ys, ps, rows = [], [], []
-    for x, y, _, index in ds:
-        ps.append(predict_patches(net, x, tta))
-        ys.append(y.numpy())
-        rows.append(index.numpy())
-    if not ys:
-        raise ValueError(f"the split {split!r} of {source.location} has no labelled cells")
-    y = (np.concatenate(ys) > 0.5).astype(int)
-    p = np.concatenate(ps).astype(float)
-    rows = np.concatenate(rows)
-    predicted = (p > 0.5).astype(int)
+    y, p, rows = _predictions(net, source, split, batch_size, tta)
+    if threshold == "val":
+        y_val, p_val, _ = _predictions(net, source, "val", batch_size, tta)
+        threshold = best_threshold(y_val, p_val)
+    predicted = (p > threshold).astype(int)
     out = Path(out_dir or model_dir)
     out.mkdir(parents=True, exist_ok=True)
-    prefix = f"{split}_tta_" if tta else f"{split}_"
+    prefix = f"{split}_" + ("tta_" if tta else "") + ("tuned_" if float(threshold) != 0.5 else "")
     result: dict[str, Any] = {
         "split": split,
         "tta": tta,
+        "threshold": float(threshold),
         "n": int(len(y)),
         "accuracy": float(metrics.accuracy_score(y, predicted)),
         "balanced_accuracy": float(metrics.balanced_accuracy_score(y, predicted)),

@@ -146,6 +146,8 @@ def test_tiny_model_learns_saves_loads_and_evaluates(separable, tmp_path):
     metrics = evaluate(out, split="test")
     assert metrics["balanced_accuracy"] > 0.95 and metrics["roc_auc"] > 0.97
     assert np.array(metrics["confusion"]).sum() == metrics["n"]
+    tuned = evaluate(out, split="test", tta=True, threshold="val")
+    assert 0 < tuned["threshold"] < 1 and tuned["tta"] and tuned["roc_auc"] > 0.97
     # Save/load round trip: identical predictions.
     net, _ = load_model(out)
     reloaded = keras.saving.load_model(out / "model.keras")
