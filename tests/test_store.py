@@ -130,9 +130,14 @@ def test_splits_stratified_grouped_and_given(data, tmp_path):
         {"group": ds["group"].values.astype(object), "split": ds["split"].values.astype(object)}
     )
     assert (table.groupby("group")["split"].nunique() == 1).all()
-    given = pd.Series(["test"] * len(data.truth), index=data.truth.index)
-    write_patches(data.truth, data.images, store, 32, split=given, mode="w")
-    assert set(open_patches(store)["split"].values.astype(object)) == {"test"}
+    # A given split follows its cells (by index), whatever order the store uses.
+    shuffled = data.truth.sample(frac=1, random_state=0)
+    given = pd.Series(np.where(shuffled["y"] > 100, "test", "train"), index=shuffled.index)
+    write_patches(shuffled, data.images, store, 32, split=given, mode="w")
+    ds = open_patches(store)
+    expected = np.where(ds["cell_y"].values > 100, "test", "train")
+    assert list(ds["split"].values.astype(object)) == list(expected)
+    assert store_info(store)["provenance"]["split"]["method"] == "given"
     with pytest.raises(CellConsensusInputError, match="unknown split 'later'"):
         write_patches(
             data.truth.assign(when="later"), data.images, store, 32, split="when", mode="w"

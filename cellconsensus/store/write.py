@@ -60,6 +60,8 @@ __all__ = ["write_patches", "StoreReport"]
 logger = logging.getLogger(__name__)
 
 Mode = Literal["auto", "w", "a"]
+#: Temporary column carrying a split given as a Series through the plan's sorting.
+GIVEN_SPLIT = "_given_split"
 #: Patch chunks per coordinate chunk, and patches buffered before a write (about).
 COORD_CHUNKS = 64
 FLUSH_PATCHES = 2048
@@ -169,11 +171,7 @@ def _split_groups(plan, groups, source) -> pd.Series:
 
 def _splits(plan, split, fractions, groups, seed, source, existing) -> pd.Series:
     group = _split_groups(plan, groups, source)
-    if isinstance(split, pd.Series):
-        if len(split) != len(plan):
-            raise ValueError(f"split has {len(split)} values for {len(plan)} cells")
-        values = pd.Series(np.asarray(split.astype(str)), index=plan.index)
-    elif split is None:
+    if split is None:
         values = pd.Series("train", index=plan.index)
     elif split == "auto":
         stratify = "label" if "label" in plan.columns else None
@@ -492,8 +490,16 @@ def write_patches(
         "clevel": clevel,
         "on_error": on_error,
     }
+    given = cells
+    if isinstance(split, pd.Series):
+        # Align by index, then carry the values through the plan's sorting as a column.
+        aligned = split.reindex(cells.index)
+        if aligned.isna().any():
+            raise ValueError("split has no value for some cells (align it with cells' index)")
+        cells = cells.assign(**{GIVEN_SPLIT: aligned.astype(str).to_numpy()})
+        split = GIVEN_SPLIT
     plan = _plan(cells)
-    cells_sha256 = _sha256_table(plan)
+    cells_sha256 = _sha256_table(_plan(given))
     existing = read_root(zstore) if mode != "w" else None
 
     # What this run does, and from which state.
@@ -522,7 +528,9 @@ def write_patches(
         action = "built"
     fixed = _stored_splits(zstore, sizes[0]) if base else None
     split_values, group_values = _splits(plan, split, fractions, groups, seed, source, fixed)
-    plan = plan.assign(split=split_values, group=group_values)
+    plan = plan.assign(split=split_values, group=group_values).drop(
+        columns=[GIVEN_SPLIT], errors="ignore"
+    )
     fingerprint = _sha256_text(
         base["fingerprint"] if base else None, _sha256_table(plan), sorted(settings.items())
     )
@@ -730,7 +738,7 @@ def _provenance(cells, source, digests, settings, split, fractions, groups, seed
         },
         "crop": {k: settings[k] for k in ("sizes", "border", "channels", "fill", "min_contrast")},
         "split": {
-            "method": split if isinstance(split, str) or split is None else "given",
+            "method": "given" if split == GIVEN_SPLIT else split,
             "fractions": list(fractions),
             "seed": seed,
             "groups": groups if isinstance(groups, str) or groups is None else "given",
