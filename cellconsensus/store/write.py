@@ -669,7 +669,8 @@ def write_patches(
         image_sha256=digests,
         history=history,
         provenance=_provenance(
-            cells,
+            given,
+            cells_sha256,
             source,
             digests,
             settings,
@@ -719,7 +720,9 @@ def _stored_splits(store, size: int) -> pd.Series:
     return table.drop_duplicates("group").set_index("group")["split"]
 
 
-def _provenance(cells, source, digests, settings, split, fractions, groups, seed, extra, previous):
+def _provenance(
+    cells, cells_sha256, source, digests, settings, split, fractions, groups, seed, extra, previous
+):
     from .. import __version__
 
     combined = hashlib.sha256(
@@ -730,7 +733,7 @@ def _provenance(cells, source, digests, settings, split, fractions, groups, seed
         "consensus": dict(cells.attrs.get("provenance") or {}),
         "inputs": {
             "cells": {
-                "sha256": _sha256_table(_plan(cells)),
+                "sha256": cells_sha256,
                 "n_cells": len(cells),
                 "columns": [str(c) for c in cells.columns],
             },
