@@ -11,6 +11,7 @@ import keras
 import numpy as np
 from sklearn import metrics
 
+from ._plots import pyplot
 from .data import make_dataset
 from .models import CUSTOM_OBJECTS
 from .store import PatchStore
@@ -77,10 +78,7 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
 
 
 def _plots(y, p, out: Path, prefix: str) -> dict[str, str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     paths = {}
     fpr, tpr, _ = metrics.roc_curve(y, p)

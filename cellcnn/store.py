@@ -1,7 +1,8 @@
 """Read a ``cellconsensus`` patch store by its public format only (zarr + xarray conventions).
 
-``cellcnn`` never imports the builder's internals: it reads the store as any
-zarr v3 client would. The format: a root attribute ``cellconsensus`` with
+``cellcnn`` never imports the builder (:mod:`cellconsensus.store.write`): it
+reads the store as any zarr v3 client would, with the names the format
+defines in :mod:`cellconsensus.store.layout`. The format: a root attribute ``cellconsensus`` with
 ``format == "cellconsensus-patches"`` and ``complete == true``, and one group
 ``size_<N>`` per patch size holding ``patches (cell, y, x, channel) uint8``
 and one-dimensional coordinates along ``cell`` (``label``, ``split``,
@@ -15,24 +16,14 @@ from typing import Any
 
 import numpy as np
 import zarr
-from zarr.storage import FsspecStore, LocalStore
+
+from cellconsensus.store.layout import FORMAT, ROOT_KEY, group_name, open_store
 
 __all__ = ["PatchStore", "StoreError"]
-
-FORMAT = "cellconsensus-patches"
 
 
 class StoreError(ValueError):
     """Not a complete patch store, or not the size asked for."""
-
-
-def _zarr_store(store: str | os.PathLike | Any, storage_options: dict | None):
-    if isinstance(store, zarr.abc.store.Store):
-        return store
-    text = os.fspath(store)
-    if "://" in text:
-        return FsspecStore.from_url(text, storage_options=storage_options or {}, read_only=True)
-    return LocalStore(text, read_only=True)
 
 
 class PatchStore:
@@ -68,12 +59,12 @@ class PatchStore:
         self, store: str | os.PathLike | Any, size: int, storage_options: dict | None = None
     ):
         self.location = os.fspath(store) if isinstance(store, str | os.PathLike) else repr(store)
-        zstore = _zarr_store(store, storage_options)
+        zstore = open_store(store, storage_options, read_only=True)
         try:
             root = zarr.open_group(zstore, mode="r", zarr_format=3, use_consolidated=False)
         except (FileNotFoundError, zarr.errors.GroupNotFoundError) as exc:
             raise StoreError(f"{self.location}: no zarr store here ({exc})") from None
-        attrs = dict(root.attrs.get("cellconsensus") or {})
+        attrs = dict(root.attrs.get(ROOT_KEY) or {})
         if attrs.get("format") != FORMAT:
             raise StoreError(f"{self.location}: not a cellconsensus patch store")
         if not attrs.get("complete"):
@@ -81,7 +72,7 @@ class PatchStore:
         sizes = attrs.get("settings", {}).get("sizes", [])
         if int(size) not in sizes:
             raise StoreError(f"{self.location}: holds patch sizes {sizes}, not {size}")
-        group = root[f"size_{int(size)}"]
+        group = root[group_name(size)]
         self.size = int(size)
         self.attrs = attrs
         self.patches = group["patches"]

@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import __version__
+from ._plots import pyplot
 from .data import channel_stats, make_dataset, targets
 from .models import build_model
 from .store import PatchStore
@@ -92,10 +93,7 @@ def _accelerators() -> list:
 
 
 def _learning_curves(log_csv: Path, out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import pandas as pd
 
     log = pd.read_csv(log_csv)

@@ -34,7 +34,7 @@ above. ``min_contrast`` drops patches below a threshold.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 Border = Literal["reflect", "constant", "shift", "drop"]
-BORDERS: tuple[str, ...] = ("reflect", "constant", "shift", "drop")
+BORDERS: tuple[str, ...] = get_args(Border)
 
 
 @dataclass
@@ -87,17 +87,20 @@ class PatchReport:
     n_dropped_error: int = 0
     errors: list[str] = field(default_factory=list)
 
+    #: The counting fields (every field but ``errors``).
+    COUNTS: ClassVar[tuple[str, ...]] = (
+        "n_cells",
+        "n_patches",
+        "n_padded",
+        "n_shifted",
+        "n_dropped_border",
+        "n_dropped_contrast",
+        "n_dropped_error",
+    )
+
     def merge(self, other: PatchReport) -> None:
         """Add another report's counts to this one."""
-        for name in (
-            "n_cells",
-            "n_patches",
-            "n_padded",
-            "n_shifted",
-            "n_dropped_border",
-            "n_dropped_contrast",
-            "n_dropped_error",
-        ):
+        for name in self.COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
 
@@ -328,7 +331,7 @@ def extract_patches(
         pixels, table = patch_table(rows, image, size, border, fill, min_contrast, report)
         blocks.append(pixels)
         tables.append(table)
-    _check_channels(blocks, tables)
+    _check_channels(blocks)
     n_channels = blocks[0].shape[3] if blocks else (3 if channels == 3 else 1)
     pixels = np.concatenate(blocks) if blocks else np.zeros((0, size, size, n_channels), np.uint8)
     table = pd.concat(tables, ignore_index=True) if tables else _empty_table(cells)
@@ -352,7 +355,7 @@ PATCH_COLUMNS = {
 }
 
 
-def _check_channels(blocks: list[np.ndarray], tables: list[pd.DataFrame]) -> None:
+def _check_channels(blocks: list[np.ndarray]) -> None:
     counts = {b.shape[3] for b in blocks}
     if len(counts) > 1:
         raise CellConsensusInputError(

@@ -195,8 +195,7 @@ def test_any_cells_render_including_off_and_across_the_edge(style, cells, seed):
     table = pd.DataFrame(cells, columns=["x", "y", "size", "dead"])
     table["label"] = np.where(table["dead"], "dead", "alive")
     table["phenotype"] = [
-        (spec.dead_phenotypes if d else spec.alive_phenotypes)[i % 1][0]
-        for i, d in enumerate(table["dead"])
+        (spec.dead_phenotypes if d else spec.alive_phenotypes)[0][0] for d in table["dead"]
     ]
     first = render_image(table, "img", style=style, seed=seed)
     width, height = spec.canvas

@@ -48,17 +48,18 @@ class ImageSource:
         """
         raw = self._raw(image_id)
         if isinstance(raw, np.ndarray):
-            digest = hashlib.sha256(np.ascontiguousarray(raw).tobytes()).hexdigest()
-            return normalise_image(raw, channels), digest
-        digest = hashlib.sha256(raw).hexdigest()
-        return read_image(self.describe(image_id), channels=channels, blob=raw), digest
+            return normalise_image(raw, channels), _digest(raw)
+        return read_image(self.describe(image_id), channels=channels, blob=raw), _digest(raw)
 
     def sha256(self, image_id: str) -> str:
-        """SHA-256 of the image's file (or array bytes)."""
-        raw = self._raw(image_id)
-        if isinstance(raw, np.ndarray):
-            raw = np.ascontiguousarray(raw).tobytes()
-        return hashlib.sha256(raw).hexdigest()
+        """SHA-256 of the image's file (or array bytes), without decoding it."""
+        return _digest(self._raw(image_id))
+
+
+def _digest(raw: bytes | np.ndarray) -> str:
+    if isinstance(raw, np.ndarray):
+        raw = np.ascontiguousarray(raw).tobytes()
+    return hashlib.sha256(raw).hexdigest()
 
 
 class ImageFolder(ImageSource):

@@ -76,7 +76,9 @@ def compressor(clevel: int = 3) -> BloscCodec:
     return BloscCodec(cname="zstd", clevel=clevel, shuffle="noshuffle")
 
 
-def open_store(store: str | os.PathLike | Any, storage_options: dict | None = None):
+def open_store(
+    store: str | os.PathLike | Any, storage_options: dict | None = None, *, read_only: bool = False
+):
     """A zarr store object for a local path, an fsspec URL (``memory://``, ``s3://``...) or a store.
 
     Examples
@@ -88,5 +90,7 @@ def open_store(store: str | os.PathLike | Any, storage_options: dict | None = No
         return store
     text = os.fspath(store)
     if "://" in text:
-        return FsspecStore.from_url(text, storage_options=storage_options or {})
-    return LocalStore(text)
+        return FsspecStore.from_url(
+            text, storage_options=storage_options or {}, read_only=read_only
+        )
+    return LocalStore(text, read_only=read_only)

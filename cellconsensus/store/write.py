@@ -37,9 +37,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 import zarr
-from joblib import Parallel, delayed, effective_n_jobs
-from tqdm.auto import tqdm
 
+from .._parallel import map_chunks
 from ..errors import CellConsensusInputError
 from ..images import ImageSource, as_image_source
 from ..images.read import Channels, normalise_image
@@ -67,7 +66,7 @@ COORD_CHUNKS = 64
 FLUSH_PATCHES = 2048
 #: Cells columns renamed in the store, where x and y are the patch's pixel dimensions.
 CELL_RENAMES = {"x": "cell_x", "y": "cell_y"}
-_COUNTS = [f for f in PatchReport.__dataclass_fields__ if f != "errors"]
+_COUNTS = PatchReport.COUNTS
 
 
 @dataclass
@@ -204,7 +203,7 @@ def _splits(plan, split, fractions, groups, seed, source, existing) -> pd.Series
 def _work(units, source: ImageSource, sizes, border, channels, fill, min_contrast):
     """Decode and crop a few images; per image: id, digest, error, converted, per size patches."""
     out = []
-    for image_id, x, y in units:
+    for image_id, (x, y) in units:
         try:
             image, digest = source.load(image_id, "auto")
         except CellConsensusInputError as exc:
@@ -610,45 +609,44 @@ def write_patches(
         writers[size] = _SizeWriter(group, chunk, plan_columns, stored)
 
     start = min(w.next_image for w in writers.values())
+    digests: dict[str, str] = dict(attrs.get("image_sha256") or {})
     todo = [
-        (image_order[k], x_all[starts[k] : ends[k]], y_all[starts[k] : ends[k]])
+        (image_order[k], (x_all[starts[k] : ends[k]], y_all[starts[k] : ends[k]]))
         for k in range(start, len(image_order))
     ]
-    digests: dict[str, str] = dict(attrs.get("image_sha256") or {})
-    workers = effective_n_jobs(n_jobs)
-    per_unit = max(1, min(16, len(todo) // (8 * workers) or 1))
-    units = [todo[i : i + per_unit] for i in range(0, len(todo), per_unit)]
-    args = (source, sizes, border, n_channels, fill, min_contrast)
-    results = (
-        Parallel(n_jobs=workers, return_as="generator")(delayed(_work)(u, *args) for u in units)
-        if workers > 1
-        else (_work(u, *args) for u in units)
+    results = map_chunks(
+        _work,
+        todo,
+        source,
+        sizes,
+        border,
+        n_channels,
+        fill,
+        min_contrast,
+        n_jobs=n_jobs,
+        desc="patches",
+        progress=progress,
     )
     n_images = n_converted = 0
-    index = start
-    with tqdm(total=len(todo), desc="patches", unit="image", disable=not progress) as bar:
-        for outputs in results:
-            for image_id, digest, error, converted, per_size in outputs:
-                n_images += 1
-                n_converted += converted
-                if error is not None:
-                    if on_error == "raise":
-                        raise error
-                    logger.warning("skipped an unreadable image: %s", error)
-                else:
-                    digests[image_id] = digest
-                for size, writer in writers.items():
-                    if index < writer.next_image:
-                        continue
-                    if error is not None:
-                        n = int(ends[index] - starts[index])
-                        report = PatchReport(n_cells=n, n_dropped_error=n, errors=[str(error)])
-                        writer.add(index, None, report, int(starts[index]))
-                    else:
-                        patches, report = per_size[size]
-                        writer.add(index, patches, report, int(starts[index]))
-                index += 1
-            bar.update(len(outputs))
+    for index, (image_id, (_, digest, error, converted, per_size)) in enumerate(results, start):
+        n_images += 1
+        n_converted += converted
+        if error is not None:
+            if on_error == "raise":
+                raise error
+            logger.warning("skipped an unreadable image: %s", error)
+        else:
+            digests[image_id] = digest
+        for size, writer in writers.items():
+            if index < writer.next_image:
+                continue
+            if error is not None:
+                n = int(ends[index] - starts[index])
+                report = PatchReport(n_cells=n, n_dropped_error=n, errors=[str(error)])
+                writer.add(index, None, report, int(starts[index]))
+            else:
+                patches, report = per_size[size]
+                writer.add(index, patches, report, int(starts[index]))
     for writer in writers.values():
         writer.flush(final=True)
 

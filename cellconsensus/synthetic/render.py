@@ -9,9 +9,8 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed, effective_n_jobs
-from tqdm.auto import tqdm
 
+from .._parallel import map_chunks
 from ..tables import split_by_image
 from ._draw import Fields
 from .brightfield import render_brightfield
@@ -24,7 +23,6 @@ __all__ = [
     "render_images",
     "make_images",
     "SyntheticImages",
-    "map_chunks",
 ]
 
 RENDERERS: dict[str, Callable[..., np.ndarray]] = {
@@ -126,35 +124,6 @@ def render_image(
 
 def _render_chunk(groups, spec, seed, noise):
     return [render_image(cells, iid, style=spec, seed=seed, noise=noise) for iid, cells in groups]
-
-
-def map_chunks(
-    task: Callable[..., list],
-    groups: list[tuple[str, pd.DataFrame]],
-    *args,
-    n_jobs: int = 1,
-    desc: str = "images",
-    progress: bool = False,
-) -> Iterator[tuple[str, object]]:
-    """Apply ``task(chunk, *args)`` to chunks of images, in order, on ``n_jobs`` processes.
-
-    ``task`` returns one result per image of its chunk; results are yielded
-    as ``(image_id, result)`` in input order, a few chunks in memory at a time.
-    """
-    workers = effective_n_jobs(n_jobs)
-    size = max(1, min(32, len(groups) // (4 * workers) or 1))
-    chunks = [groups[i : i + size] for i in range(0, len(groups), size)]
-    if workers > 1:
-        results = Parallel(n_jobs=workers, return_as="generator")(
-            delayed(task)(chunk, *args) for chunk in chunks
-        )
-    else:
-        results = (task(chunk, *args) for chunk in chunks)
-    with tqdm(total=len(groups), desc=desc, unit="image", disable=not progress) as bar:
-        for chunk, outputs in zip(chunks, results, strict=True):
-            for (iid, _), output in zip(chunk, outputs, strict=True):
-                yield iid, output
-            bar.update(len(chunk))
 
 
 def render_images(

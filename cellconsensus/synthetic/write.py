@@ -28,10 +28,11 @@ from typing import Any
 import pandas as pd
 from PIL import Image
 
+from .._parallel import map_chunks
 from ..io import write_pybossa, write_truth, write_voc
 from ..simulate import simulate_crowd
 from ..tables import split_by_image
-from .render import map_chunks, render_image
+from .render import render_image
 from .styles import get_style
 from .truth import make_truth
 
