@@ -225,16 +225,30 @@ def crop(
 
 
 def image_noise(image: np.ndarray) -> float:
-    """Pixel noise of an image: robust standard deviation of neighbouring differences / sqrt 2."""
+    """Pixel noise of an image: robust standard deviation of neighbouring differences / sqrt 2.
+
+    The median absolute difference of horizontally neighbouring grey values
+    (channel mean), on every other row, times 1.4826 / sqrt 2; at least 0.5.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> image = rng.normal(100, 4, (200, 200, 3)).round().clip(0, 255).astype(np.uint8)
+    >>> round(image_noise(image), 1)  # grey = mean of three sd-4 channels: about 4 / sqrt 3
+    2.4
+    """
     image = image[::2]  # every other row is plenty for a robust estimate
-    grey = (
-        image.mean(axis=2, dtype=np.float32)
-        if image.shape[2] > 1
-        else image[..., 0].astype(np.float32)
-    )
-    if grey.shape[1] < 2:
+    if image.shape[1] < 2:
         return 1.0
-    mad = np.median(np.abs(np.diff(grey, axis=1)))
+    # Channel sums in integers: exact, and a histogram median instead of a sort.
+    grey = image[..., 0].astype(np.int32)
+    for c in range(1, image.shape[2]):
+        grey += image[..., c]
+    diff = np.abs(np.diff(grey, axis=1)).ravel()
+    cumulative = np.cumsum(np.bincount(diff))
+    n = len(diff)
+    middle = np.searchsorted(cumulative, [(n - 1) // 2, n // 2], side="right")
+    mad = middle.mean() / image.shape[2]
     return max(float(1.4826 * mad / np.sqrt(2)), 0.5)
 
 
