@@ -3,14 +3,25 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The peer libraries of the benchmarks (panoptes-aggregation, crowd-kit) pin older
+# numpy/pandas/scikit-learn, so they get an environment of their own.
+BENCH_VENV := .venv-bench
+BENCH_PY := $(BENCH_VENV)/bin/python
+BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: demo test lint gallery clean
+.PHONY: demo test lint gallery bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(BENCH_STAMP): pyproject.toml
+	test -x $(BENCH_PY) || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip install --quiet --upgrade pip
+	$(BENCH_PY) -m pip install --quiet -e '.[bench]' pytest
+	touch $(BENCH_STAMP)
 
 demo: $(STAMP)
 	$(PY) -m cellconsensus demo
@@ -19,12 +30,23 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: lint
+# The whole suite, then the peer adapters and the peer benchmarks' smoke runs with the peers.
+test: lint $(BENCH_STAMP)
 	$(PY) -m pytest -n 2
+	$(BENCH_PY) -m pytest -p no:cacheprovider tests/test_peers.py tests/test_benchmarks.py \
+		-k "peers or accuracy or aggregation or consensus_speed"
+
+# The benchmark suite (about an hour on 2 cores): benchmarks/results/ and docs/benchmarks.md.
+bench: $(STAMP) $(BENCH_STAMP)
+	$(PY) benchmarks/run.py --peers-python $(BENCH_PY)
+
+# Its smoke run (a few minutes; results in benchmarks/results/quick/).
+bench-quick: $(STAMP) $(BENCH_STAMP)
+	$(PY) benchmarks/run.py --quick --peers-python $(BENCH_PY)
 
 # Real-versus-synthetic image gallery for docs/synthetic.md (reads ../shared/data when present).
 gallery: $(STAMP)
 	$(PY) docs/scripts/gallery.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .hypothesis build *.egg-info

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import SHARED_DATA, write_result
+from _common import SHARED_DATA, markdown_table, write_result
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
@@ -114,13 +114,27 @@ def main() -> None:
                 f"{row['tta_balanced_accuracy']:.4f} / {row['tta_roc_auc']:.4f} "
                 f"({row['epochs_run']} epochs, {row['train_seconds']:.0f} s)"
             )
-    lines = ["| model | size | balanced accuracy | ROC AUC |", "|---|---|---|---|"]
-    lines += [
-        f"| {r['model']} | {r['size']} | {r['balanced_accuracy']:.4f} | {r['roc_auc']:.4f} |"
-        for r in rows
-    ]
-    print("\n".join(lines))
-    print(f"results: {write_result('ldc_cnn', {'rows': rows, 'epochs': args.epochs})}")
+    text = (
+        f"LDC expert cells, split by look-alike image groups (test: {rows[-1].get('n_test', '?')} "
+        f"cells); at most {args.epochs} epochs, early stopping patience {args.patience}; "
+        "TTA = mean over the 8 symmetries, threshold chosen on the validation split.\n\n"
+        + markdown_table(
+            rows,
+            {
+                "model": "model",
+                "size": "crop (px)",
+                "balanced_accuracy:.4f": "balanced accuracy",
+                "roc_auc:.4f": "ROC AUC",
+                "tta_val_threshold_balanced_accuracy:.4f": "balanced accuracy (TTA, val threshold)",
+                "tta_roc_auc:.4f": "ROC AUC (TTA)",
+                "epochs_run": "epochs",
+                "train_seconds:.0f": "training (s)",
+            },
+        )
+    )
+    print(text)
+    payload = {"rows": rows, "epochs": args.epochs, "patience": args.patience, "seed": 0}
+    print(f"results: {write_result('ldc_cnn', payload, text)}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import zarr
-from _common import SHARED_DATA, write_result
+from _common import SHARED_DATA, markdown_table, write_result
 from PIL import Image
 
 from cellconsensus.images import ImageFolder
@@ -172,6 +172,52 @@ def chunk_sweep(truth, source, size, scratch: Path, chunks, n_random) -> dict:
     return out
 
 
+def markdown(result: dict) -> str:
+    """Build throughput and size per workload, store against PNG folders."""
+    parts = []
+    for name in ("ldc", "synthetic"):
+        if name not in result:
+            continue
+        r = result[name]
+        png = r["png_folders"]
+        rows = [
+            {
+                "layout": "one PNG per patch (thesis)",
+                "rate": png["patches_per_s"],
+                "mib": png["bytes_on_disk"] / 2**20,
+                "read": png["read_patches_per_s"],
+            }
+        ]
+        for key, v in r.items():
+            if key.startswith("store "):
+                rows.append(
+                    {
+                        "layout": f"zarr store, {key.removeprefix('store ')}",
+                        "rate": v["patches_per_s"],
+                        "mib": v["bytes_on_disk"] / 2**20,
+                        "speedup": v["speedup"],
+                        "smaller": v["size_ratio"],
+                        "read": v["sequential_patches_per_s"],
+                    }
+                )
+        parts.append(
+            f"**{name}**: {r['n_patches']:,} patches of {r['size']} px from {r['n_images']:,} "
+            f"images (decoding and cropping alone: {r['decode_and_crop_seconds']:.1f} s)\n\n"
+            + markdown_table(
+                rows,
+                {
+                    "layout": "layout",
+                    "rate:,.0f": "build (patches/s)",
+                    "mib:,.1f": "on disk (MiB)",
+                    "speedup:.1f": "faster",
+                    "smaller:.2f": "smaller",
+                    "read:,.0f": "read back (patches/s)",
+                },
+            )
+        )
+    return "\n\n".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-patches", type=int, default=100_000, help="synthetic patches")
@@ -218,7 +264,7 @@ def main() -> None:
         result["chunk_sweep"] = chunk_sweep(sweep_truth, source, 95, scratch, chunks, n_random)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    print(f"results: {write_result('patch_store', result)}")
+    print(f"results: {write_result('patch_store', result, markdown(result))}")
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def assign_splits(
     >>> split = assign_splits(cells, seed=0)
     >>> split.value_counts().to_dict()
     {'train': 240, 'val': 30, 'test': 30}
-    >>> bool(cells.groupby("image_id").apply(lambda g: split[g.index].nunique()).eq(1).all())
+    >>> bool(split.groupby(cells["image_id"]).nunique().eq(1).all())
     True
     """
     f = _check_fractions(fractions)

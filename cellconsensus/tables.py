@@ -205,7 +205,11 @@ def _require_columns(table: pd.DataFrame, columns: Sequence[str], kind: str, sou
 
 def _check_coordinate(df: pd.DataFrame, column: str, source: str, origin) -> np.ndarray:
     raw = df[column]
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    try:
+        # Python's float(): exact round trip of text (pandas 2's to_numeric is not).
+        values = raw.astype("float64").to_numpy(dtype="float64", na_value=np.nan)
+    except (TypeError, ValueError):
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     bad = ~np.isfinite(values)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

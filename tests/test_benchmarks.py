@@ -33,25 +33,73 @@ def _run(script: str, *args: str) -> str:
     return done.stdout
 
 
+def test_consensus_accuracy_smoke(results):
+    out = _run("consensus_accuracy.py", "--quick", "--datasets", "synthetic")
+    result = json.loads((results / "consensus_accuracy.json").read_text())
+    strategies = {row["strategy"] for row in result["summary"]}
+    # Every registered strategy, default and auto scale, and the thesis (tuned too).
+    assert {"dbscan", "dbscan (auto)", "radius-thesis", "radius-thesis (tuned)"} <= strategies
+    reference = [r for r in result["summary"] if r["n_annotators"] == 5 and not r["spam"]]
+    assert max(r["f1"] for r in reference) > 0.8  # some strategy finds the cells
+    assert all(0 <= r["f1_min"] <= r["f1"] <= r["f1_max"] <= 1 for r in result["summary"])
+    assert (results / "consensus_accuracy.png").stat().st_size > 0
+    assert "| strategy |" in (results / "consensus_accuracy.md").read_text() and "F1" in out
+
+
+def test_label_aggregation_smoke(results):
+    _run("label_aggregation.py", "--quick")
+    result = json.loads((results / "label_aggregation.json").read_text())
+    accuracy = {
+        (r["dataset"], r["label_noise"], r["spam"], r["method"]): r["accuracy"]
+        for r in result["summary"]
+    }
+    # 5 % label noise, no spammers: every one of our aggregators gets most cells right.
+    assert all(
+        accuracy[("synthetic", 0.05, False, f"ours {m}")] > 0.9
+        for m in ("mean", "majority", "dawid-skene")
+    )
+    assert result["scaling"][0]["method"] == "ours dawid-skene"
+
+
+def test_votes_from_crowd_keeps_one_vote_per_task_and_worker():
+    sys.path.insert(0, str(BENCH))
+    from label_aggregation import votes_from_crowd
+
+    from cellconsensus import make_truth, simulate_crowd
+
+    truth = make_truth(5, seed=0)
+    votes, labels = votes_from_crowd(simulate_crowd(truth, 5, seed=0, label_noise=0.0), truth)
+    assert not votes.duplicated(["task", "worker"]).any()
+    assert set(votes["label"]) <= {"alive", "dead"} and len(labels) == len(truth)
+    # Without label noise nearly every vote (except spurious clicks near a cell) is right.
+    assert (votes["label"].to_numpy() == labels[votes["task"].to_numpy()]).mean() > 0.95
+
+
 def test_consensus_speed_smoke(results):
-    out = _run("consensus_speed.py", "--n-images", "100", "--repeats", "1")
+    out = _run("consensus_speed.py", "--quick")
     assert "clicks/s" in out
     result = json.loads((results / "consensus_speed.json").read_text())
-    assert result["runs"]["n_jobs=1"]["n_cells"] == result["runs"]["n_jobs=2"]["n_cells"] > 0
+    runs = {(r["strategy"], r["n_images"]): r for r in result["runs"]}
+    assert runs[("dbscan", 200)]["clicks_per_s"] > 0
+    assert runs[("dbscan", 200)]["n_clicks"] == runs[("dbscan n_jobs=2", 200)]["n_clicks"]
 
 
-def test_dawid_skene_speed_smoke(results):
-    out = _run("dawid_skene_speed.py", "--n-tasks", "500", "--repeats", "1")
-    result = json.loads((results / "dawid_skene_speed.json").read_text())
-    # Better than always answering the majority class (65 % alive).
-    assert "cellconsensus" in out and result["cellconsensus"]["accuracy"] > 0.7
+def test_input_pipeline_smoke(results):
+    _run("input_pipeline.py", "--quick")
+    rows = json.loads((results / "input_pipeline.json").read_text())["rows"]
+    names = {r["loader"] for r in rows}
+    assert "zarr store -> tf.data, streaming" in names
+    assert any(name.startswith("PNG folders") for name in names)
+    assert all(r["patches_per_s"] > 0 for r in rows)
 
 
-def test_ldc_accuracy_smoke(ldc_images, results):
-    out = _run("ldc_accuracy.py", "--max-images", "40")
-    assert "radius-thesis" in out
-    table = json.loads((results / "ldc_accuracy.json").read_text())["table"]
-    assert {row["strategy"] for row in table} >= {"dbscan", "radius-thesis"}
+def test_suite_runner_and_report(results):
+    out = _run("run.py", "--quick", "--only", "consensus_speed")
+    assert "consensus_speed: exit 0" in out
+    page = (results / "benchmarks.md").read_text()
+    assert "## Speed and scaling of consensus" in page and "| strategy |" in page
+    # Benchmarks without results are listed with their command, not left out.
+    assert "*Not measured yet*: run `python benchmarks/label_aggregation.py`" in page
 
 
 def test_synthetic_speed_smoke(results):
@@ -95,10 +143,13 @@ def test_ldc_cnn_smoke(ldc_images, results, tmp_path):
     [
         "ldc_cnn.py",
         "consensus_speed.py",
-        "dawid_skene_speed.py",
-        "ldc_accuracy.py",
+        "consensus_accuracy.py",
+        "label_aggregation.py",
+        "input_pipeline.py",
         "synthetic_speed.py",
         "patch_store.py",
+        "run.py",
+        "report.py",
     ],
 )
 def test_help(script):

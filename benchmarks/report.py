@@ -1,0 +1,151 @@
+"""Assemble docs/benchmarks.md from the results of the benchmark scripts.
+
+    python benchmarks/report.py [--results DIR] [--out docs/benchmarks.md]
+
+Reads ``<results>/<name>.json`` and ``<name>.md`` of every benchmark (see
+``run.py``), copies their plots next to the page and writes one Markdown page:
+each section says what was measured, with which command, on which machine and
+package versions, when, and shows the table. A benchmark without results is
+listed with the command that produces them, never left out silently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from _common import RESULTS
+
+HERE = Path(__file__).resolve().parent
+DOCS = HERE.parent / "docs"
+
+#: (result name, title, command, what it answers), in page order.
+SECTIONS = [
+    (
+        "end_to_end",
+        "Which consensus gives the best classifier?",
+        "python benchmarks/end_to_end.py",
+        "For each strategy, `compact` trained on patches labelled by that strategy's consensus "
+        "of a crowd simulated over the LDC training images, tested against the expert labels "
+        "of look-alike-free test images; expert labels as the ceiling; soft against hard "
+        "targets.",
+    ),
+    (
+        "consensus_accuracy",
+        "Consensus accuracy against ground truth",
+        "python benchmarks/consensus_accuracy.py",
+        "Precision, recall, F1, label accuracy and localisation error of every strategy, the "
+        "thesis' rule and panoptes-aggregation's point reducers on crowds simulated over the "
+        "LDC expert cells and a synthetic truth, across 24 crowd conditions. Peers and the "
+        "thesis are also shown *tuned* on the very crowds they are scored on (oracle tuning "
+        "favours them); ours are never tuned. `radius-thesis` merges only images where every "
+        "annotator clicked the same number of cells (its documented quirk), so it keeps few "
+        "images of busy crowds.",
+    ),
+    (
+        "label_aggregation",
+        "Label aggregation",
+        "python benchmarks/label_aggregation.py",
+        "Our `mean`, `majority` and `dawid-skene` against crowd-kit's aggregators on the same "
+        "vote tables (alive/dead votes of simulated crowds, one global annotator pool), and "
+        "Dawid-Skene scaling from 10^4 to 10^6 rows.",
+    ),
+    (
+        "consensus_speed",
+        "Speed and scaling of consensus",
+        "python benchmarks/consensus_speed.py",
+        "Clicks/s and images/s of every strategy and of the panoptes reducers on a 20,000-image "
+        "synthetic workload and its subsets, and on the real Cell Spotting export. Targets: the "
+        "default strategy at least 1,000,000 clicks/s and 15 times panoptes' DBSCAN reducer.",
+    ),
+    (
+        "patch_store",
+        "Patch pipeline: store build and read",
+        "python benchmarks/patch_store.py",
+        "Building the zarr patch store against writing one PNG per patch into class folders "
+        "(the thesis' layout), measured side by side on the same images.",
+    ),
+    (
+        "input_pipeline",
+        "Patch pipeline: training input",
+        "python benchmarks/input_pipeline.py",
+        "`tf.data` from the zarr store against Keras' folder loaders, patches/s at 95 px RGB "
+        "with shuffling.",
+    ),
+    (
+        "ldc_cnn",
+        "The thesis' crop-size table, redone",
+        "python benchmarks/ldc_cnn.py",
+        "Thesis Table 3.1 had 90/95/100/128 px on Cell Spotting (84.3/87.1/85.2/86.5 % "
+        "validation accuracy, random crop split). Here: LDC at sizes suited to its cells, test "
+        "split of look-alike-free image groups.",
+    ),
+    (
+        "synthetic_speed",
+        "Synthetic images",
+        "python benchmarks/synthetic_speed.py",
+        "Rendering and writing speed of the built-in synthetic microscopy.",
+    ),
+]
+
+
+def machine_line(machine: dict) -> str:
+    versions = ", ".join(f"{k} {v}" for k, v in machine.get("versions", {}).items())
+    cpu = machine.get("cpu", machine.get("platform", "?"))
+    cores = machine.get("cores")
+    return f"{cpu}" + (f", {cores} cores" if cores else "") + (f"; {versions}" if versions else "")
+
+
+def section(results: Path, out_dir: Path, name, title, command, what) -> str:
+    lines = [f"## {title}", "", what, ""]
+    data_path, table_path = results / f"{name}.json", results / f"{name}.md"
+    if not data_path.exists():
+        lines += [f"*Not measured yet*: run `{command}` (or `make bench`).", ""]
+        return "\n".join(lines)
+    data = json.loads(data_path.read_text())
+    machine = data.get("machine", {})
+    when = machine.get("date", "")
+    lines += [
+        f"Command: `{command}`" + (f" ({when[:10]})" if when else ""),
+        "",
+        f"Machine: {machine_line(machine)}.",
+        "",
+    ]
+    if table_path.exists():
+        lines += [table_path.read_text().rstrip(), ""]
+    plot = results / f"{name}.png"
+    if plot.exists():
+        target = out_dir / "benchmarks" / plot.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(plot, target)
+        lines += [f"![{title}](benchmarks/{plot.name})", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--results", type=Path, default=RESULTS)
+    p.add_argument("--out", type=Path, default=DOCS / "benchmarks.md")
+    args = p.parse_args()
+    parts = [
+        "# Benchmarks",
+        "",
+        "Generated by `benchmarks/report.py` from `benchmarks/results/` "
+        "(`make bench` reruns everything, about an hour on a 2-core CPU; `make bench-quick` "
+        "is the few-minute smoke run CI does). Every comparison runs in one process, side by "
+        "side, on the same input; medians of repeated runs (or seeds) with the spread. Peers "
+        "(panoptes-aggregation, crowd-kit) are installed only in the benchmark environment "
+        "(`.venv-bench`, the `bench` extra).",
+        "",
+    ]
+    for spec in SECTIONS:
+        parts.append(section(args.results, args.out.parent, *spec))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(parts).rstrip() + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
