@@ -75,12 +75,18 @@ SECTIONS = [
         "with shuffling.",
     ),
     (
-        "ldc_cnn",
-        "The thesis' crop-size table, redone",
-        "python benchmarks/ldc_cnn.py",
+        "crop_size_ldc",
+        "The thesis' crop-size table, redone: LDC",
+        "python benchmarks/crop_size.py --dataset ldc",
         "Thesis Table 3.1 had 90/95/100/128 px on Cell Spotting (84.3/87.1/85.2/86.5 % "
-        "validation accuracy, random crop split). Here: LDC at sizes suited to its cells, test "
-        "split of look-alike-free image groups.",
+        "validation accuracy, random crop split). Here: the real LDC cells at sizes suited to "
+        "them (about 20 px cells), test split of look-alike-free image groups.",
+    ),
+    (
+        "crop_size_synthetic",
+        "The thesis' crop-size table, redone: synthetic fluorescence",
+        "python benchmarks/crop_size.py --dataset synthetic",
+        "The built-in thesis-like fluorescence images at the thesis' sizes, split by image.",
     ),
     (
         "synthetic_speed",

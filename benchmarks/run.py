@@ -31,11 +31,36 @@ SUITE = [
     ("patch_store", "patch_store.py", [], False),
     ("input_pipeline", "input_pipeline.py", [], False),
     ("synthetic_speed", "synthetic_speed.py", [], False),
-    ("ldc_cnn", "ldc_cnn.py", ["--models", "compact", "--sizes", "32", "48", "64"], False),
+    ("end_to_end", "end_to_end.py", [], False),
+    (
+        "crop_size_ldc",
+        "crop_size.py",
+        ["--models", "compact", "--epochs", "20", "--patience", "5"],
+        False,
+    ),
+    (
+        "crop_size_synthetic",
+        "crop_size.py",
+        ["--dataset", "synthetic", "--models", "compact", "--epochs", "10", "--patience", "3"],
+        False,
+    ),
 ]
 QUICK_ARGS = {
     "synthetic_speed": ["--n-images", "8", "--repeats", "1"],
-    "ldc_cnn": ["--max-images", "60", "--sizes", "32", "--models", "compact", "--epochs", "1"],
+    "crop_size_ldc": [
+        "--max-images",
+        "60",
+        "--sizes",
+        "32",
+        "--models",
+        "compact",
+        "--epochs",
+        "1",
+    ],
+    "crop_size_synthetic": [
+        *("--dataset", "synthetic", "--max-images", "30", "--sizes", "90"),
+        *("--models", "compact", "--epochs", "1"),
+    ],
 }
 
 

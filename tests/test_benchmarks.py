@@ -119,29 +119,36 @@ def test_patch_store_smoke(results):
     assert set(result["chunk_sweep"]) == {"32", "154"}
 
 
-def test_ldc_cnn_smoke(ldc_images, results, tmp_path):
+@pytest.mark.parametrize("dataset", ["ldc", "synthetic"])
+def test_crop_size_smoke(request, dataset, results, tmp_path):
+    if dataset == "ldc":
+        request.getfixturevalue("ldc_images")
+    size = "32" if dataset == "ldc" else "64"
     out = _run(
-        "ldc_cnn.py",
-        "--max-images",
-        "60",
-        "--sizes",
-        "32",
-        "--models",
-        "compact",
-        "--epochs",
-        "1",
-        "--work",
-        str(tmp_path),
+        "crop_size.py",
+        *("--dataset", dataset, "--max-images", "60" if dataset == "ldc" else "12"),
+        *("--sizes", size, "--models", "compact", "--epochs", "1", "--work", str(tmp_path)),
     )
-    rows = json.loads((results / "ldc_cnn.json").read_text())["rows"]
+    rows = json.loads((results / f"crop_size_{dataset}.json").read_text())["rows"]
     assert {r["model"] for r in rows} == {"logistic regression", "compact"}
     assert all(0 <= r["balanced_accuracy"] <= 1 for r in rows) and "ROC AUC" in out
+
+
+def test_end_to_end_smoke(ldc_images, results):
+    out = _run("end_to_end.py", "--quick")
+    rows = json.loads((results / "end_to_end.json").read_text())["rows"]
+    assert [r["strategy"] for r in rows] == ["expert labels", "dbscan", "radius-thesis"]
+    # The thesis' rule keeps few cells of a busy crowd; the default strategy most of them.
+    by = {r["strategy"]: r for r in rows}
+    assert by["radius-thesis"]["train_cells"] < by["dbscan"]["train_cells"]
+    assert by["expert labels"]["train_label_accuracy"] == 1.0 and "test ROC AUC" in out
 
 
 @pytest.mark.parametrize(
     "script",
     [
-        "ldc_cnn.py",
+        "crop_size.py",
+        "end_to_end.py",
         "consensus_speed.py",
         "consensus_accuracy.py",
         "label_aggregation.py",
