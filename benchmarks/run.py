@@ -28,7 +28,7 @@ SUITE = [
     ("consensus_accuracy", "consensus_accuracy.py", [], True),
     ("label_aggregation", "label_aggregation.py", [], True),
     ("consensus_speed", "consensus_speed.py", [], True),
-    ("patch_store", "patch_store.py", [], False),
+    ("patch_store", "patch_store.py", ["--n-patches", "20000"], False),
     ("input_pipeline", "input_pipeline.py", [], False),
     ("synthetic_speed", "synthetic_speed.py", [], False),
     ("end_to_end", "end_to_end.py", [], False),

@@ -113,7 +113,12 @@ def _add_consensus(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--unsure-margin", type=float, default=0.0, help="half-width of the unsure band around 0.5"
     )
-    p.add_argument("--min-support", type=float, default=0.0, help="drop cells below this support")
+    p.add_argument(
+        "--min-support",
+        type=float,
+        default=0.3,
+        help="drop cells clicked by fewer than this fraction of the image's annotators",
+    )
     p.add_argument("--min-annotators", type=int, default=2, help="drop cells with fewer annotators")
     p.add_argument("--n-jobs", type=int, default=1, help="processes (-1: all cores)")
 
