@@ -34,7 +34,6 @@ import pandas as pd
 from _common import SHARED_DATA, markdown_table, parser, spread, write_result
 from joblib import Parallel, delayed
 
-from cellcnn._plots import pyplot  # matplotlib on Agg (no TensorFlow import)
 from cellconsensus import find_consensus, make_truth, read_voc, simulate_crowd
 from cellconsensus.compare import compare_strategies
 from cellconsensus.metrics import score
@@ -153,47 +152,6 @@ def summarise(rows: list[dict]) -> list[dict]:
     return out
 
 
-def plot(summary: list[dict], path) -> None:
-    """F1 against annotators per image, per strategy, clean and hard crowds."""
-    plt = pyplot()
-    frame = pd.DataFrame(summary)
-    panels = {
-        "low noise, no spam": (frame["position_noise"] == 0.1)
-        & (frame["label_noise"] == 0.05)
-        & ~frame["spam"],
-        "high noise, spammers": (frame["position_noise"] == 0.3)
-        & (frame["label_noise"] == 0.25)
-        & frame["spam"],
-    }
-    datasets = sorted(frame["dataset"].unique())
-    fig, axes = plt.subplots(
-        len(datasets), 2, figsize=(11, 4 * len(datasets)), squeeze=False, sharey=True
-    )
-    for i, dataset in enumerate(datasets):
-        for j, (title, chosen) in enumerate(panels.items()):
-            ax = axes[i, j]
-            part = frame[chosen & (frame["dataset"] == dataset)]
-            for strategy, rows in part.groupby("strategy"):
-                rows = rows.sort_values("n_annotators")
-                style = "--" if "panoptes" in strategy else ":" if "thesis" in strategy else "-"
-                f1 = rows["f1"].to_numpy()
-                ax.errorbar(
-                    rows["n_annotators"].to_numpy(),
-                    f1,
-                    yerr=[f1 - rows["f1_min"].to_numpy(), rows["f1_max"].to_numpy() - f1],
-                    fmt=style + "o",
-                    ms=3,
-                    capsize=2,
-                    label=strategy,
-                )
-            ax.set(title=f"{dataset}: {title}", xlabel="annotators per image", ylabel="F1")
-            ax.set_xticks(sorted(frame["n_annotators"].unique()))
-    axes[0, 0].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-
-
 def markdown(summary: list[dict]) -> str:
     frame = pd.DataFrame(summary)
     parts = []
@@ -277,10 +235,6 @@ def main() -> None:
     summary = summarise(rows)
     text = markdown(summary)
     print(text)
-    from _common import RESULTS
-
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    plot(summary, RESULTS / "consensus_accuracy.png")
     payload = {
         "seeds": list(range(seeds)),
         "datasets": {

@@ -3,7 +3,8 @@
     python benchmarks/report.py [--results DIR] [--out docs/benchmarks.md]
 
 Reads ``<results>/<name>.json`` and ``<name>.md`` of every benchmark (see
-``run.py``), copies their plots next to the page and writes one Markdown page:
+``run.py``), draws the plots from the JSON next to the page
+(``docs/benchmarks/``) and writes one Markdown page:
 each section says what was measured, with which command, on which machine and
 package versions, when, and shows the table. A benchmark without results is
 listed with the command that produces them, never left out silently.
@@ -13,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
+import numpy as np
 from _common import RESULTS
+
+from cellcnn._plots import pyplot  # matplotlib on Agg (no TensorFlow import)
 
 HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent / "docs"
@@ -104,6 +107,124 @@ def machine_line(machine: dict) -> str:
     return f"{cpu}" + (f", {cores} cores" if cores else "") + (f"; {versions}" if versions else "")
 
 
+#: The strategies drawn in the accuracy plot (the table has them all).
+ACCURACY_LINES = {
+    "dbscan": ("tab:blue", "-"),
+    "dbscan (auto)": ("tab:blue", "--"),
+    "radius (auto)": ("tab:cyan", "--"),
+    "agglomerative (auto)": ("tab:green", "--"),
+    "kmeans (auto)": ("tab:olive", "--"),
+    "hdbscan": ("tab:purple", "-"),
+    "radius-thesis": ("black", ":"),
+    "panoptes dbscan (tool per label)": ("tab:red", "-."),
+    "panoptes dbscan (tool per label) (tuned)": ("tab:red", (0, (1, 1))),
+    "panoptes dbscan (one tool) (tuned)": ("tab:orange", (0, (1, 1))),
+    "panoptes hdbscan (tool per label) (tuned)": ("tab:brown", (0, (1, 1))),
+}
+
+
+def accuracy_plot(data: dict, path: Path) -> None:
+    """F1 against annotators per image, per strategy: clean crowds and hard ones."""
+    plt = pyplot()
+    rows = data["summary"]
+    panels = {
+        "low noise, no spammers": lambda r: (
+            r["position_noise"] == 0.1 and r["label_noise"] == 0.05 and not r["spam"]
+        ),
+        "high noise, spammers": lambda r: (
+            r["position_noise"] == 0.3 and r["label_noise"] == 0.25 and r["spam"]
+        ),
+    }
+    datasets = sorted({r["dataset"] for r in rows})
+    fig, axes = plt.subplots(
+        len(datasets), 2, figsize=(12, 3.6 * len(datasets)), squeeze=False, sharey=True
+    )
+    for i, dataset in enumerate(datasets):
+        for j, (title, chosen) in enumerate(panels.items()):
+            ax = axes[i, j]
+            for name, (colour, style) in ACCURACY_LINES.items():
+                line = sorted(
+                    (
+                        r
+                        for r in rows
+                        if r["dataset"] == dataset and r["strategy"] == name and chosen(r)
+                    ),
+                    key=lambda r: r["n_annotators"],
+                )
+                if not line:
+                    continue
+                n = [r["n_annotators"] for r in line]
+                f1 = np.array([r["f1"] for r in line])
+                low = f1 - [r["f1_min"] for r in line]
+                high = np.array([r["f1_max"] for r in line]) - f1
+                ax.errorbar(
+                    n,
+                    f1,
+                    yerr=[low, high],
+                    color=colour,
+                    ls=style,
+                    marker="o",
+                    ms=3,
+                    capsize=2,
+                    label=name,
+                )
+            ax.set(
+                title=f"{dataset}: {title}",
+                xlabel="annotators per image",
+                ylabel="F1",
+                ylim=(0, 1.02),
+            )
+            ax.set_xticks(sorted({r["n_annotators"] for r in rows}))
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.tight_layout()
+    fig.legend(handles, labels, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+
+
+def speed_plot(data: dict, path: Path) -> None:
+    """Clicks/s of every strategy and peer against workload size (log-log)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    by: dict[str, list] = {}
+    for row in data["runs"]:
+        by.setdefault(row["strategy"], []).append((row["n_clicks"], row["clicks_per_s"]))
+    for name, points in sorted(by.items(), key=lambda kv: -max(p[1] for p in kv[1])):
+        points.sort()
+        style = "--" if "panoptes" in name else ":" if "thesis" in name else "-"
+        ax.plot(*zip(*points, strict=True), style + "o", ms=3, label=name)
+    ax.set(xscale="log", yscale="log", xlabel="clicks in the workload", ylabel="clicks/s")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def scaling_plot(data: dict, path: Path) -> None:
+    """Dawid-Skene time against vote rows, ours and crowd-kit's (log-log)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 4))
+    by: dict[str, list] = {}
+    for row in data["scaling"]:
+        by.setdefault(row["method"], []).append((row["rows"], row["median_s"]))
+    for name, points in by.items():
+        ax.plot(*zip(*sorted(points), strict=True), "o-", label=name)
+    ax.set(xscale="log", yscale="log", xlabel="vote rows", ylabel="seconds (median)")
+    ax.set_title("Dawid-Skene")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+#: Plots drawn here from a result's JSON: name -> (file, function).
+PLOTS = {
+    "consensus_accuracy": ("consensus_accuracy.png", accuracy_plot),
+    "consensus_speed": ("consensus_speed.png", speed_plot),
+    "label_aggregation": ("label_aggregation.png", scaling_plot),
+}
+
+
 def section(results: Path, out_dir: Path, name, title, command, what) -> str:
     lines = [f"## {title}", "", what, ""]
     data_path, table_path = results / f"{name}.json", results / f"{name}.md"
@@ -121,12 +242,12 @@ def section(results: Path, out_dir: Path, name, title, command, what) -> str:
     ]
     if table_path.exists():
         lines += [table_path.read_text().rstrip(), ""]
-    plot = results / f"{name}.png"
-    if plot.exists():
-        target = out_dir / "benchmarks" / plot.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(plot, target)
-        lines += [f"![{title}](benchmarks/{plot.name})", ""]
+    if name in PLOTS:
+        file, draw = PLOTS[name]
+        figures = out_dir / "benchmarks"
+        figures.mkdir(parents=True, exist_ok=True)
+        draw(data, figures / file)
+        lines += [f"![{title}](benchmarks/{file})", ""]
     return "\n".join(lines)
 
 

@@ -89,7 +89,8 @@ def main() -> int:
         extra = (QUICK_ARGS.get(name, ["--quick"])) if args.quick else full_args
         print(f"== {name}: {script} {' '.join(extra)}", flush=True)
         start = time.perf_counter()
-        python = args.peers_python if with_peers else sys.executable
+        # Absolute (scripts run in benchmarks/), but not resolved: a venv's python is a link.
+        python = os.path.abspath(args.peers_python) if with_peers else sys.executable
         done = subprocess.run([python, str(HERE / script), *extra], cwd=HERE, env=env)
         print(f"== {name}: exit {done.returncode} after {time.perf_counter() - start:.0f} s\n")
         if done.returncode:

@@ -20,10 +20,10 @@ def results(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
-def _run(script: str, *args: str) -> str:
+def _run(script: str, *args: str, cwd: Path = BENCH) -> str:
     done = subprocess.run(
         [sys.executable, str(BENCH / script), *args],
-        cwd=BENCH,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=300,
@@ -94,7 +94,12 @@ def test_input_pipeline_smoke(results):
 
 
 def test_suite_runner_and_report(results):
-    out = _run("run.py", "--quick", "--only", "consensus_speed")
+    # As `make bench-quick` calls it: from the repository root, interpreter path relative.
+    root = BENCH.parent
+    peers_python = os.path.relpath(sys.executable, root)
+    out = _run(
+        "run.py", "--quick", "--only", "consensus_speed", "--peers-python", peers_python, cwd=root
+    )
     assert "consensus_speed: exit 0" in out
     page = (results / "benchmarks.md").read_text()
     assert "## Speed and scaling of consensus" in page and "| strategy |" in page
