@@ -128,14 +128,17 @@ def accuracy_table(truths: dict, seeds: int, quick: bool) -> list[dict]:
     return runs
 
 
-def scaling(rows: list[int], repeats: int, quick: bool) -> list[dict]:
+def scaling(rows: list[int], repeats: int) -> list[dict]:
     """Dawid-Skene time and accuracy from 10^4 to 10^6 vote rows."""
     from peers import available, crowdkit_aggregate
 
-    biggest = max(rows)
-    n_images = int(biggest / 80) + 10  # about 20 cells x 4.5 votes per image
-    truth = make_truth(n_images, seed=1)
-    votes, labels = votes_from_crowd(simulate_crowd(truth, 5, seed=1, spammer_fraction=0.1), truth)
+    # Votes per image measured on a pilot crowd, then enough images for the largest size.
+    def crowd_votes(n_images: int):
+        truth = make_truth(n_images, seed=1)
+        return votes_from_crowd(simulate_crowd(truth, 5, seed=1, spammer_fraction=0.1), truth)
+
+    per_image = len(crowd_votes(200)[0]) / 200
+    votes, labels = crowd_votes(int(1.1 * max(rows) / per_image) + 10)
     contenders = {"ours dawid-skene": lambda v: get_aggregator("dawid-skene").fit_predict(v)}
     if available()["crowd-kit"]:
         contenders["crowd-kit DawidSkene"] = lambda v: crowdkit_aggregate(
@@ -244,7 +247,7 @@ def main() -> None:
     summary = summarise(runs)
     print("Dawid-Skene scaling:")
     sizes = [10_000] if args.quick else [10_000, 100_000, 1_000_000]
-    scale = scaling(sizes, 1 if args.quick else args.repeats, args.quick)
+    scale = scaling(sizes, 1 if args.quick else args.repeats)
     text = markdown(summary, scale)
     print(text)
     payload = {
