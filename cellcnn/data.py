@@ -176,15 +176,30 @@ def make_dataset(
     if cache == "auto":
         cache = nbytes <= cache_limit
     if cache:
-        ds = _cached(source, rows, y, w, with_index)
-        if shuffle:
-            ds = ds.shuffle(max(len(rows), 1), seed=seed, reshuffle_each_iteration=True)
+        ds = _cached(source, rows, y, w, with_index, batch_size, shuffle, seed)
     else:
         ds = _streamed(source, rows, y, w, with_index, shuffle, seed, buffer_chunks)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        ds = ds.batch(batch_size)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def _cached(source: PatchStore, rows, y, w, with_index) -> tf.data.Dataset:
+def _shapes(s: int, c: int, with_index: bool):
+    """Static shapes for the outputs of a ``numpy_function`` (and the index dropped
+    unless asked for)."""
+
+    def shape(x, t, wt, i):
+        x.set_shape((None, s, s, c))
+        t.set_shape((None,))
+        wt.set_shape((None,))
+        i.set_shape((None,))
+        return (x, t, wt, i) if with_index else (x, t, wt)
+
+    return shape
+
+
+def _cached(source: PatchStore, rows, y, w, with_index, batch_size, shuffle, seed):
+    """The split in memory; an epoch shuffles row *indices* and gathers whole batches
+    (no per-patch work in ``tf.data``, and no 2 GB graph constant)."""
     x = np.zeros((len(rows), source.size, source.size, source.channels), np.uint8)
     chunks = rows // source.chunk
     for k in np.unique(chunks):
@@ -192,8 +207,20 @@ def _cached(source: PatchStore, rows, y, w, with_index) -> tf.data.Dataset:
         block = source.read(start, start + source.chunk)
         take = chunks == k
         x[take] = block[rows[take] - start]
-    parts = (x, y, w, rows.astype(np.int64)) if with_index else (x, y, w)
-    return tf.data.Dataset.from_tensor_slices(parts)
+    index = rows.astype(np.int64)
+
+    def gather(i):
+        return x[i], y[i], w[i], index[i]
+
+    ds = tf.data.Dataset.range(len(rows))
+    if shuffle:
+        ds = ds.shuffle(max(len(rows), 1), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(
+        lambda i: tf.numpy_function(gather, [i], (tf.uint8, tf.float32, tf.float32, tf.int64)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    return ds.map(_shapes(source.size, source.channels, with_index))
 
 
 def _streamed(source: PatchStore, rows, y, w, with_index, shuffle, seed, buffer_chunks):
@@ -219,14 +246,7 @@ def _streamed(source: PatchStore, rows, y, w, with_index, shuffle, seed, buffer_
         deterministic=True,
     )
 
-    def shape(x, t, wt, i):
-        x.set_shape((None, s, s, c))
-        t.set_shape((None,))
-        wt.set_shape((None,))
-        i.set_shape((None,))
-        return (x, t, wt, i) if with_index else (x, t, wt)
-
-    ds = ds.map(shape).unbatch()
+    ds = ds.map(_shapes(s, c, with_index)).unbatch()
     if shuffle:
         ds = ds.shuffle(
             max(buffer_chunks * source.chunk, 1), seed=seed + 1, reshuffle_each_iteration=True
