@@ -9,7 +9,7 @@ BENCH_VENV := .venv-bench
 BENCH_PY := $(BENCH_VENV)/bin/python
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: demo test lint gallery bench bench-quick clean
+.PHONY: demo test lint docs gallery bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,13 +25,14 @@ $(BENCH_STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(PY) -m cellconsensus demo
+	$(PY) -m cellcnn demo demo-output --report demo-report
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
 # The whole suite, then the peer adapters and the peer benchmarks' smoke runs with the peers.
-test: lint $(BENCH_STAMP)
+test: lint docs $(BENCH_STAMP)
 	$(PY) -m pytest -n 2
 	$(BENCH_PY) -m pytest -p no:cacheprovider tests/test_peers.py tests/test_benchmarks.py \
 		-k "peers or accuracy or aggregation or consensus_speed"
@@ -48,5 +49,10 @@ bench-quick: $(STAMP) $(BENCH_STAMP)
 gallery: $(STAMP)
 	$(PY) docs/scripts/gallery.py
 
+# The documentation site (MkDocs, Material, mkdocstrings) in site/; --strict: a broken
+# reference or a docstring mkdocstrings cannot render fails the build.
+docs: gallery
+	$(PY) -m mkdocs build --strict --quiet
+
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) site .pytest_cache .hypothesis build *.egg-info

@@ -8,7 +8,8 @@ For every strategy (defaults, majority labels, one process; ``dbscan`` with
 two processes too) and for panoptes-aggregation's point reducers
 (``.[bench]``): median wall time of repeated runs with the spread, clicks/s,
 images/s, cost growth (time per click at the largest size over the smallest)
-and peak memory (traced in a separate, untimed run at the middle size).
+and peak memory (traced in a separate, untimed run at the middle size, or at
+the smallest where that would take more than a sixth of the budget).
 Runs predicted to take longer than ``--budget`` seconds (from the previous
 size) are skipped and say so. Also the real Cell Spotting export
 (``../shared/data/cellspotting/runs/task_runs_1000.csv``).
@@ -118,14 +119,13 @@ def main() -> None:
                 f"({row['min_s']:.3f}-{row['max_s']:.3f}), {row['clicks_per_s']:>12,.0f} clicks/s"
             )
         per_click_of[name] = per_click
-        middle = workloads[sizes[len(sizes) // 2]]
-        if per_click is not None and per_click * len(middle) < budget:
-            memory = peak_memory_mib(lambda f=fn, m=middle: f(m))
-            for row in rows:
-                if row["strategy"] == name:
-                    row["peak_memory_mib"] = (
-                        memory if row["n_images"] == sizes[len(sizes) // 2] else None
-                    )
+        # Peak memory, traced (slow): at the middle size where a run takes a few seconds.
+        middle = sizes[len(sizes) // 2]
+        at = middle if per_click * len(workloads[middle]) < budget / 6 else sizes[0]
+        memory = peak_memory_mib(lambda f=fn, w=workloads[at]: f(w))
+        for row in rows:
+            if row["strategy"] == name and row["n_images"] == at:
+                row["peak_memory_mib"] = memory
 
     summary = []
     for name, group in pd.DataFrame(rows).groupby("strategy", sort=False):
@@ -141,9 +141,8 @@ def main() -> None:
                 "spread": f"{large['min_s']:.3f}-{large['max_s']:.3f}",
                 "growth": (large["median_s"] / large["n_clicks"])
                 / (small["median_s"] / small["n_clicks"]),
-                "peak_memory_mib": group["peak_memory_mib"].dropna().max()
-                if "peak_memory_mib" in group
-                else None,
+                "peak_memory_mib": group["peak_memory_mib"].dropna().max(),
+                "memory_at": int(group.loc[group["peak_memory_mib"].notna(), "n_images"].max()),
             }
         )
     # Speed-up over panoptes' DBSCAN reducer, wherever both ran on the same clicks.
@@ -189,6 +188,7 @@ def main() -> None:
                 "spread": "time range (s)",
                 "growth:.2f": "growth",
                 "peak_memory_mib:.0f": "peak memory (MiB)",
+                "memory_at:,": "memory at (images)",
                 "ratio:.1f": "speed-up vs panoptes",
             },
         )

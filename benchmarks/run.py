@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 SUITE = [
     ("consensus_accuracy", "consensus_accuracy.py", [], True),
     ("label_aggregation", "label_aggregation.py", [], True),
-    ("consensus_speed", "consensus_speed.py", [], True),
+    ("consensus_speed", "consensus_speed.py", ["--budget", "60"], True),
     ("patch_store", "patch_store.py", ["--n-patches", "20000"], False),
     ("input_pipeline", "input_pipeline.py", [], False),
     ("synthetic_speed", "synthetic_speed.py", [], False),

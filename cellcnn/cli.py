@@ -51,6 +51,15 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--cells", required=True, help="table with image_id, x, y (.csv/.parquet)")
     pr.add_argument("--images", required=True, help="folder of the images")
     pr.add_argument("-o", "--out", required=True, help="table to write (.csv or .parquet)")
+    de = sub.add_parser(
+        "demo", help="train on the store `cellconsensus demo` wrote and write an HTML report"
+    )
+    de.add_argument(
+        "demo_dir", nargs="?", default="demo-output", help="cellconsensus demo's folder"
+    )
+    de.add_argument("--report", default="demo-report", help="folder of the report (index.html)")
+    de.add_argument("--epochs", type=int, default=4)
+    de.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -112,7 +121,21 @@ def _cmd_predict(args) -> int:
     return 0
 
 
-COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "predict": _cmd_predict}
+def _cmd_demo(args) -> int:
+    from .demo import demo_report
+
+    print(f"training compact on {args.demo_dir}/patches.zarr ({args.epochs} epochs) ...")
+    index = demo_report(args.demo_dir, args.report, epochs=args.epochs, seed=args.seed)
+    print(f"6. the report: {index} (open it in a browser)")
+    return 0
+
+
+COMMANDS = {
+    "train": _cmd_train,
+    "evaluate": _cmd_evaluate,
+    "predict": _cmd_predict,
+    "demo": _cmd_demo,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,67 @@
+"""`make demo`'s two steps on a small set, and the HTML report in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+FIGURES = ("clicks", "strategies", "sheet", "curves", "confusion")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("demo")
+    demo, out = root / "demo-output", root / "demo-report"
+    for command in (
+        [sys.executable, "-m", "cellconsensus", "demo", "--n-images", "40", "--out", str(demo)],
+        [sys.executable, "-m", "cellcnn", "demo", str(demo), "--report", str(out), "--epochs", "1"],
+    ):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert "6. the report:" in done.stdout
+    return out / "index.html"
+
+
+def test_report_has_every_part(report):
+    page = report.read_text()
+    for figure in FIGURES:
+        match = re.search(rf'<img id="{figure}"[^>]*src="data:image/png;base64,([^"]+)"', page)
+        assert match and len(match.group(1)) > 1000, figure  # embedded, self-contained
+    for number in ("clicks", "consensus cells", "test balanced accuracy", "radius-thesis"):
+        assert number in page
+
+
+def test_report_without_a_demo_says_what_to_run(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "cellcnn", "demo", str(tmp_path), "--report", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "run `cellconsensus demo" in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed")
+def test_report_renders_in_headless_chromium(report, tmp_path):
+    browser = ["chromium", "--headless", "--no-sandbox", "--disable-gpu"]
+    dom = subprocess.run(
+        [*browser, "--virtual-time-budget=5000", "--dump-dom", report.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert 'data-rendered="ok"' in dom  # every figure decoded
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [*browser, f"--screenshot={shot}", "--window-size=1200,2400", report.as_uri()],
+        capture_output=True,
+        timeout=120,
+    )
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.std() > 10  # not a blank page
