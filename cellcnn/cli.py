@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         "demo_dir", nargs="?", default="demo-output", help="cellconsensus demo's folder"
     )
     de.add_argument("--report", default="demo-report", help="folder of the report (index.html)")
-    de.add_argument("--epochs", type=int, default=4)
+    de.add_argument("--epochs", type=int, default=3)
     de.add_argument("--seed", type=int, default=0)
     return parser
 

@@ -128,7 +128,7 @@ def demo_report(
     out: str | os.PathLike = "demo-report",
     *,
     size: int = 95,
-    epochs: int = 4,
+    epochs: int = 3,
     seed: int = 0,
 ) -> Path:
     """Train ``compact`` on the demo's store and write the HTML report.
@@ -142,7 +142,7 @@ def demo_report(
         Where ``index.html`` and its figures go.
     size : int, default 95
         Patch size to train on.
-    epochs : int, default 4
+    epochs : int, default 3
         Training epochs (a demonstration, not a study).
     seed : int, default 0
         Training seed.
