@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import SHARED_DATA, markdown_table, write_result
+from _common import RESULTS, SHARED_DATA, markdown_table, write_result
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="default: results/crop_size_<dataset>")
     args = parser.parse_args()
     args.sizes = args.sizes or ([32, 48, 64] if args.dataset == "ldc" else [90, 95, 100, 128])
-    args.work = args.work or Path("results") / f"crop_size_{args.dataset}"
+    args.work = args.work or RESULTS / f"crop_size_{args.dataset}"
     args.work.mkdir(parents=True, exist_ok=True)
     if args.dataset == "ldc":
         folder = SHARED_DATA / "ldc" / "images"
@@ -85,7 +85,9 @@ def main() -> None:
         truth, groups = read_voc(folder), "lookalike"
     else:
         n_images = min(args.n_images, args.max_images or args.n_images)
-        syn = write_synthetic(args.work / "synthetic", n_images, n_annotators=0, n_jobs=-1, seed=0)
+        syn = write_synthetic(
+            args.work / "synthetic", n_images, n_annotators=0, n_jobs=-1, seed=0, overwrite=True
+        )
         truth, folder, groups = read_truth(syn.truth_csv), syn.images, "image"
     if args.max_images:
         truth = truth[truth["image_id"].isin(sorted(truth["image_id"].unique())[: args.max_images])]

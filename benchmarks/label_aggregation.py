@@ -241,7 +241,7 @@ def main() -> None:
     folder = SHARED_DATA / "ldc" / "images"
     if folder.exists():
         truths["ldc"] = read_voc(sorted(folder.glob("*.xml"))[: 40 if args.quick else None])
-    truths["synthetic"] = make_truth(20 if args.quick else 1000, seed=0)
+    truths["synthetic"] = make_truth(20 if args.quick else 400, seed=0)
     start = time.perf_counter()
     runs = accuracy_table(truths, seeds, args.quick)
     summary = summarise(runs)

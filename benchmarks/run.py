@@ -31,17 +31,20 @@ SUITE = [
     ("patch_store", "patch_store.py", ["--n-patches", "20000"], False),
     ("input_pipeline", "input_pipeline.py", [], False),
     ("synthetic_speed", "synthetic_speed.py", [], False),
-    ("end_to_end", "end_to_end.py", [], False),
+    ("end_to_end", "end_to_end.py", ["--epochs", "8", "--patience", "3"], False),
     (
         "crop_size_ldc",
         "crop_size.py",
-        ["--models", "compact", "--epochs", "20", "--patience", "5"],
+        ["--models", "compact", "--epochs", "12", "--patience", "4"],
         False,
     ),
     (
         "crop_size_synthetic",
         "crop_size.py",
-        ["--dataset", "synthetic", "--models", "compact", "--epochs", "10", "--patience", "3"],
+        [
+            *("--dataset", "synthetic", "--n-images", "150"),
+            *("--models", "compact", "--epochs", "6", "--patience", "3"),
+        ],
         False,
     ),
 ]

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from _common import timed, write_result
+from _common import markdown_table, timed, write_result
 
 from cellconsensus.synthetic import make_truth, render_images, write_synthetic
 
@@ -54,9 +54,17 @@ def main() -> None:
                     print(f"{name:35s} {args.n_images / median:8.1f} images/s")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    rows = [
+        {"run": name, **r, "spread": f"{min(r['times_s']):.2f}-{max(r['times_s']):.2f}"}
+        for name, r in runs.items()
+    ]
+    text = f"{args.n_images} images per run, median of {args.repeats} runs.\n\n" + markdown_table(
+        rows, {"run": "run", "images_per_s:,.1f": "images/s", "spread": "time range (s)"}
+    )
     path = write_result(
         "synthetic_speed",
-        {"n_images": args.n_images, "cpu_count": os.cpu_count(), "runs": runs},
+        {"n_images": args.n_images, "cpu_count": os.cpu_count(), "seed": 0, "runs": runs},
+        text,
     )
     print(f"results: {path}")
 

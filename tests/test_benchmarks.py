@@ -42,8 +42,10 @@ def test_consensus_accuracy_smoke(results):
     reference = [r for r in result["summary"] if r["n_annotators"] == 5 and not r["spam"]]
     assert max(r["f1"] for r in reference) > 0.8  # some strategy finds the cells
     assert all(0 <= r["f1_min"] <= r["f1"] <= r["f1_max"] <= 1 for r in result["summary"])
-    assert (results / "consensus_accuracy.png").stat().st_size > 0
     assert "| strategy |" in (results / "consensus_accuracy.md").read_text() and "F1" in out
+    # The report draws its F1-against-annotators plot from the JSON.
+    _run("report.py", "--results", str(results), "--out", str(results / "page" / "b.md"))
+    assert (results / "page" / "benchmarks" / "consensus_accuracy.png").stat().st_size > 0
 
 
 def test_label_aggregation_smoke(results):
