@@ -51,16 +51,27 @@ def image_splits(truth: pd.DataFrame, folder: Path) -> pd.Series:
     return split.groupby(truth["image_id"]).first().astype(str)
 
 
+COLUMNS = ["image_id", "x", "y", "label"]
+
+
+def expert_cells(truth: pd.DataFrame, split: pd.Series) -> pd.DataFrame:
+    """The expert cells as a training table: hard ``p_alive`` and each image's split."""
+    return truth[COLUMNS].assign(
+        p_alive=np.where(truth["label"] == "alive", 1.0, 0.0),
+        split=truth["image_id"].map(split),
+    )
+
+
 def training_cells(cells: pd.DataFrame, truth: pd.DataFrame, split: pd.Series) -> pd.DataFrame:
     """Crowd cells of the train/val images plus the expert cells of the test images."""
     crowd = cells[cells["image_id"].map(split).isin(["train", "val"])]
-    expert = truth[truth["image_id"].map(split) == "test"]
-    columns = ["image_id", "x", "y", "label"]
-    crowd = crowd[columns + (["p_alive"] if "p_alive" in crowd else [])].copy()
-    expert = expert[columns].assign(p_alive=np.where(expert["label"] == "alive", 1.0, 0.0))
-    both = pd.concat([crowd, expert], ignore_index=True)
+    crowd = crowd[COLUMNS + (["p_alive"] if "p_alive" in crowd else [])]
+    expert = expert_cells(truth, split)
+    both = pd.concat(
+        [crowd.assign(split=crowd["image_id"].map(split)), expert[expert["split"] == "test"]],
+        ignore_index=True,
+    )
     both["label"] = both["label"].astype(str)
-    both["split"] = both["image_id"].map(split)
     return both
 
 
@@ -141,11 +152,7 @@ def main() -> None:
         split = image_splits(truth, folder)
         clicks = simulate_crowd(truth, 5, seed=0)
         print(f"{len(truth)} expert cells, {len(clicks)} simulated clicks; splits by image")
-        expert = truth[["image_id", "x", "y", "label"]].assign(
-            p_alive=np.where(truth["label"] == "alive", 1.0, 0.0),
-            split=truth["image_id"].map(split),
-        )
-        rows = [run("expert labels", expert, truth, split, folder, work, args)]
+        rows = [run("expert labels", expert_cells(truth, split), truth, split, folder, work, args)]
         for name in strategies:
             cells = find_consensus(clicks, name).cells
             both = training_cells(cells, truth, split)

@@ -183,39 +183,38 @@ def accuracy_plot(data: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def speed_plot(data: dict, path: Path) -> None:
-    """Clicks/s of every strategy and peer against workload size (log-log)."""
+def loglog_plot(series: dict[str, list], path: Path, xlabel: str, ylabel: str, **options) -> None:
+    """One log-log line per series of (x, y) points; peers dashed, the thesis dotted."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    by: dict[str, list] = {}
-    for row in data["runs"]:
-        by.setdefault(row["strategy"], []).append((row["n_clicks"], row["clicks_per_s"]))
-    for name, points in sorted(by.items(), key=lambda kv: -max(p[1] for p in kv[1])):
-        points.sort()
-        style = "--" if "panoptes" in name else ":" if "thesis" in name else "-"
-        ax.plot(*zip(*points, strict=True), style + "o", ms=3, label=name)
-    ax.set(xscale="log", yscale="log", xlabel="clicks in the workload", ylabel="clicks/s")
+    fig, ax = plt.subplots(figsize=options.get("figsize", (7, 4.5)))
+    for name, points in sorted(series.items(), key=lambda kv: -max(p[1] for p in kv[1])):
+        style = (
+            "--" if "panoptes" in name or "crowd-kit" in name else ":" if "thesis" in name else "-"
+        )
+        ax.plot(*zip(*sorted(points), strict=True), style + "o", ms=3, label=name)
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel, title=options.get("title"))
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
+
+
+def _series(rows: list[dict], name: str, x: str, y: str) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for row in rows:
+        out.setdefault(row[name], []).append((row[x], row[y]))
+    return out
+
+
+def speed_plot(data: dict, path: Path) -> None:
+    """Clicks/s of every strategy and peer against workload size."""
+    series = _series(data["runs"], "strategy", "n_clicks", "clicks_per_s")
+    loglog_plot(series, path, "clicks in the workload", "clicks/s")
 
 
 def scaling_plot(data: dict, path: Path) -> None:
-    """Dawid-Skene time against vote rows, ours and crowd-kit's (log-log)."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 4))
-    by: dict[str, list] = {}
-    for row in data["scaling"]:
-        by.setdefault(row["method"], []).append((row["rows"], row["median_s"]))
-    for name, points in by.items():
-        ax.plot(*zip(*sorted(points), strict=True), "o-", label=name)
-    ax.set(xscale="log", yscale="log", xlabel="vote rows", ylabel="seconds (median)")
-    ax.set_title("Dawid-Skene")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    """Dawid-Skene time against vote rows, ours and crowd-kit's."""
+    series = _series(data["scaling"], "method", "rows", "median_s")
+    loglog_plot(series, path, "vote rows", "seconds (median)", title="Dawid-Skene", figsize=(5, 4))
 
 
 #: Plots drawn here from a result's JSON: name -> (file, function).
