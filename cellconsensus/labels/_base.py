@@ -84,6 +84,9 @@ class BaseAggregator:
     """
 
     name: ClassVar[str] = ""
+    #: True when a task's ``p_alive`` depends on its own votes only (so any partition of
+    #: whole tasks gives the same result); False when the aggregator learns across tasks.
+    per_task: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list]] = {
         "unsure_margin": [Interval(Real, 0, 0.5, closed="both")]
     }

@@ -64,6 +64,7 @@ class DawidSkeneAggregator(BaseAggregator):
     """
 
     name = "dawid-skene"
+    per_task = False
     _parameter_constraints = {
         **BaseAggregator._parameter_constraints,
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -93,29 +94,17 @@ class DawidSkeneAggregator(BaseAggregator):
             )
             return np.zeros(0)
         n_workers = int(worker.max()) + 1
-        n_bins = n_workers * N_ANSWERS
         p = MeanAggregator()._fit_arrays(task, worker, label, n_tasks)
         # Vote counts per (task, (worker, answer)), built once: both EM steps are
         # then one sparse product each.
-        votes = csr_matrix(
-            (np.ones(len(task)), (task, worker * N_ANSWERS + label)), shape=(n_tasks, n_bins)
-        )
+        votes = vote_matrix(task, worker, label, n_tasks, n_workers)
         votes_t = votes.T.tocsr()
         total = np.asarray(votes.sum(axis=0)).ravel()
         self.n_iter_ = 0
         for _ in range(self.max_iter):
             self.n_iter_ += 1
-            # M-step. With two classes, the dead counts are the totals minus the alive ones.
-            prior = float(np.clip(p.mean(), 1e-6, 1 - 1e-6))
-            alive = votes_t @ p
-            dead = np.maximum(total - alive, 0.0)
-            errors = np.stack([alive, dead], axis=1).reshape(n_workers, N_ANSWERS, N_CLASSES)
-            errors = errors.transpose(0, 2, 1) + self.smoothing
-            errors /= errors.sum(axis=2, keepdims=True)
-            # E-step: posterior log-odds = prior log-odds + sum of the votes' log-likelihood ratios.
-            log_err = np.log(np.clip(errors, 1e-300, None))
-            llr = (log_err[:, 0, :] - log_err[:, 1, :]).ravel()
-            new = expit(np.log(prior / (1 - prior)) + votes @ llr)
+            prior, errors = m_step(votes_t @ p, total, p.sum(), len(p), self.smoothing)
+            new = e_step(votes, prior, errors)
             delta = float(np.abs(new - p).max())
             p = new
             if delta <= self.tol:
@@ -123,3 +112,55 @@ class DawidSkeneAggregator(BaseAggregator):
         self.priors_ = np.array([prior, 1 - prior])
         self.errors_ = errors
         return p
+
+
+# The two EM steps as functions of sufficient statistics, so that the same arithmetic runs
+# on one machine (above) and across the partitions of a cluster
+# (:mod:`cellconsensus.distributed`, which sums the statistics over workers).
+
+
+def vote_matrix(task, worker, label, n_tasks: int, n_workers: int) -> csr_matrix:
+    """Sparse vote counts: rows tasks, columns ``worker * 3 + answer``."""
+    return csr_matrix(
+        (np.ones(len(task)), (task, worker * N_ANSWERS + label)),
+        shape=(n_tasks, n_workers * N_ANSWERS),
+    )
+
+
+def m_step(
+    alive: np.ndarray, total: np.ndarray, p_sum: float, n_tasks: int, smoothing: float
+) -> tuple[float, np.ndarray]:
+    """Class prior and confusion matrices from the expected counts.
+
+    Parameters
+    ----------
+    alive : ndarray (n_workers * 3,)
+        Expected votes per (worker, answer) on alive cells: ``votes.T @ p_alive``.
+    total : ndarray (n_workers * 3,)
+        All votes per (worker, answer).
+    p_sum, n_tasks : float, int
+        Sum of ``p_alive`` over the tasks, and their number.
+    smoothing : float
+        Dirichlet pseudo-count.
+
+    Returns
+    -------
+    prior : float
+        P(alive).
+    errors : ndarray (n_workers, 2, 3)
+        ``errors[w, c, a]`` = P(answer a | class c).
+    """
+    prior = float(np.clip(p_sum / n_tasks, 1e-6, 1 - 1e-6))
+    # With two classes, the dead counts are the totals minus the alive ones.
+    dead = np.maximum(total - alive, 0.0)
+    errors = np.stack([alive, dead], axis=1).reshape(-1, N_ANSWERS, N_CLASSES)
+    errors = errors.transpose(0, 2, 1) + smoothing
+    errors /= errors.sum(axis=2, keepdims=True)
+    return prior, errors
+
+
+def e_step(votes: csr_matrix, prior: float, errors: np.ndarray) -> np.ndarray:
+    """Posterior ``p_alive``: prior log-odds plus the sum of the votes' log-likelihood ratios."""
+    log_err = np.log(np.clip(errors, 1e-300, None))
+    llr = (log_err[:, 0, :] - log_err[:, 1, :]).ravel()
+    return expit(np.log(prior / (1 - prior)) + votes @ llr)

@@ -18,7 +18,7 @@ from .kmeans import KMeansStrategy
 from .radius import RadiusStrategy
 from .radius_thesis import ThesisRadiusStrategy
 from .registry import ENTRY_POINT_GROUP, available_strategies, get_strategy, register_strategy
-from .scale import estimate_scale
+from .scale import estimate_scale, scale_from_median, scale_samples
 
 __all__ = [
     "BaseStrategy",
@@ -33,4 +33,6 @@ __all__ = [
     "get_strategy",
     "register_strategy",
     "estimate_scale",
+    "scale_from_median",
+    "scale_samples",
 ]

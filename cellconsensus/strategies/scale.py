@@ -7,7 +7,7 @@ from scipy.spatial import cKDTree
 
 from ._geometry import separate_images
 
-__all__ = ["estimate_scale"]
+__all__ = ["estimate_scale", "scale_samples", "scale_from_median"]
 
 
 def estimate_scale(
@@ -54,21 +54,56 @@ def estimate_scale(
     >>> round(estimate_scale(X, img, ann), 0)
     3.0
     """
+    samples = scale_samples(X, image_index, annotators, k=k)
+    if len(samples) == 0:
+        raise ValueError("cannot estimate a scale: no image has clicks from two annotators")
+    return scale_from_median(float(np.median(samples)))
+
+
+def scale_samples(
+    X: np.ndarray, image_index: np.ndarray, annotators: np.ndarray, *, k: int = 8
+) -> np.ndarray:
+    """The per-click values ``d**2 * m / 4`` whose median :func:`estimate_scale` uses.
+
+    Every value depends on one image only, so the values of a partition of whole
+    images are exactly those the same images give in the full table; a cluster
+    gets the global median from them (:mod:`cellconsensus.distributed`).
+
+    Examples
+    --------
+    >>> X = np.array([[0.0, 0.0], [3.0, 4.0]])
+    >>> scale_samples(X, np.array([0, 0]), np.array([0, 1])).tolist()
+    [6.25, 6.25]
+    """
     X = np.asarray(X, dtype="float64")
     if len(X) < 2:
-        raise ValueError("cannot estimate a scale from fewer than two clicks")
-    P = separate_images(X, image_index, gap=1.0)
+        return np.zeros(0)
+    # Images further apart than any two clicks of one image: a click's nearest neighbours
+    # are always clicks of its own image, whatever other images share the table.
+    gap = float(np.hypot(*(X.max(axis=0) - X.min(axis=0)))) + 1.0
+    P = separate_images(X, image_index, gap=gap)
     k = min(k + 1, len(X))
-    dist, idx = cKDTree(P).query(P, k=k)
+    _, idx = cKDTree(P).query(P, k=k)
     valid = (annotators[idx] != annotators[:, None]) & (image_index[idx] == image_index[:, None])
     has = valid.any(axis=1)
     first = np.argmax(valid, axis=1)
-    d = dist[np.arange(len(X)), first][has]
+    # Distances from the original coordinates (not the shifted ones the tree saw), so a
+    # partition of whole images gives bit-identical values.
+    partner = idx[np.arange(len(X)), first][has]
+    d = np.hypot(*(X[has] - X[partner]).T)
     # Other annotators on each click's image.
     pairs = np.unique(np.stack([image_index, annotators], axis=1), axis=0)
     n_ann = np.bincount(np.searchsorted(np.unique(image_index), pairs[:, 0]))
     m = n_ann[np.searchsorted(np.unique(image_index), image_index)] - 1
-    m = m[has]
-    if len(d) == 0 or not np.any(m > 0):
-        raise ValueError("cannot estimate a scale: no image has clicks from two annotators")
-    return float(np.sqrt(np.median(d**2 * m / 4.0) / np.log(2.0)))
+    return d**2 * m[has] / 4.0
+
+
+def scale_from_median(median: float) -> float:
+    """Sigma from the median of :func:`scale_samples` (exponential median ``ln 2`` times its mean).
+
+    Examples
+    --------
+    >>> round(scale_from_median(np.log(2.0)), 6)
+    1.0
+    """
+    return float(np.sqrt(median / np.log(2.0)))

@@ -1,0 +1,14 @@
+"""Beyond one machine: consensus and patch building on a Dask cluster.
+
+``cellconsensus.distributed.find_consensus`` partitions the Clicks table by
+image and runs the single-machine engine on every partition of a
+``dask.distributed`` cluster, doing the global steps (``"auto"`` scale,
+Dawid-Skene) across partitions; ``write_patches`` builds a patch store with
+workers that each write their own chunk-aligned region. Needs the
+``distributed`` extra (``pip install 'cellconsensus[distributed]'``).
+See the "Scaling out" page of the documentation.
+"""
+
+from .consensus import DistributedConsensus, find_consensus, partition_clicks, read_cells
+
+__all__ = ["DistributedConsensus", "find_consensus", "partition_clicks", "read_cells"]

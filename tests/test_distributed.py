@@ -1,0 +1,270 @@
+"""Consensus on a Dask LocalCluster equals single-process consensus, survives a killed worker."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+distributed = pytest.importorskip("distributed")
+
+import cloudpickle  # noqa: E402  (comes with distributed)
+import dask  # noqa: E402
+
+from cellconsensus import find_consensus, read_cellspotting_csv  # noqa: E402
+from cellconsensus.distributed import (  # noqa: E402
+    _select,
+    partition_clicks,
+    read_cells,
+)
+from cellconsensus.distributed import (  # noqa: E402
+    find_consensus as find_consensus_on_cluster,
+)
+from cellconsensus.errors import CellConsensusInputError  # noqa: E402
+from cellconsensus.simulate import simulate_crowd  # noqa: E402
+from cellconsensus.strategies import DBSCANStrategy  # noqa: E402
+from cellconsensus.synthetic import make_truth  # noqa: E402
+
+# Workers unpickle this module's strategies by value (they cannot import a test module).
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+KILL_MARKER = "CELLCONSENSUS_TEST_KILL_MARKER"
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def crowd() -> pd.DataFrame:
+    clicks = simulate_crowd(make_truth(n_images=40, seed=3), n_annotators=6, seed=3)
+    runs = clicks.attrs["runs"]
+    # An annotator who looked at an image and clicked nothing, and an image nobody clicked.
+    extra = pd.DataFrame(
+        {"image_id": [runs["image_id"].iloc[0], "never-clicked"], "annotator_id": ["idle", "u"]}
+    )
+    clicks.attrs["runs"] = pd.concat([runs, extra], ignore_index=True)
+    return clicks
+
+
+def _sorted(cells: pd.DataFrame) -> pd.DataFrame:
+    out = cells.sort_values(["image_id", "cell_id"], ignore_index=True)
+    out.attrs = {}
+    return out
+
+
+def _assert_same_cells(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    got, expected = _sorted(got), _sorted(expected)
+    pd.testing.assert_frame_equal(
+        got.drop(columns=["p_alive"]),
+        expected.drop(columns=["p_alive"]),
+        check_dtype=False,
+        check_categorical=False,
+    )
+    np.testing.assert_allclose(got["p_alive"], expected["p_alive"], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "params", "labels"),
+    [
+        ("dbscan", {}, "majority"),
+        ("dbscan", {"eps": "auto"}, "dawid-skene"),
+        ("agglomerative", {"max_diameter": "auto"}, "mean"),
+        ("radius-thesis", {}, "mean"),
+    ],
+)
+def test_cluster_equals_single_process(client, crowd, tmp_path, strategy, params, labels):
+    single = find_consensus(crowd, strategy, labels, params=params)
+    result = find_consensus_on_cluster(
+        crowd,
+        strategy,
+        labels,
+        params=params,
+        output=tmp_path / "cells",
+        npartitions=5,
+        client=client,
+    )
+    _assert_same_cells(read_cells(result.path), single.cells)
+    assert result.strategy == single.strategy  # "auto" resolved to the same value
+    for key in ("n_cells", "n_images", "n_clicks", "n_noise", "n_duplicate", "n_filtered"):
+        assert getattr(result.report, key) == getattr(single.report, key), key
+    assert len(list((tmp_path / "cells").glob("part-*.parquet"))) == result.n_partitions == 5
+
+
+def test_dawid_skene_learns_the_same_skills(client, crowd, tmp_path):
+    single = find_consensus(crowd, "dbscan", "dawid-skene")
+    result = find_consensus_on_cluster(
+        crowd, "dbscan", "dawid-skene", output=tmp_path / "c", npartitions=3, client=client
+    )
+    assert result.aggregator.n_iter_ == single.aggregator.n_iter_
+    # Single-process rows follow the clicks' annotator codes (sorted ids), as do ours.
+    names = sorted(crowd["annotator_id"].astype(str).unique())
+    ours = pd.Series(list(result.aggregator.errors_), index=result.aggregator.annotators_)
+    for i, name in enumerate(names):
+        if name in ours.index:
+            np.testing.assert_allclose(ours[name], single.aggregator.errors_[i], atol=1e-9)
+
+
+def test_empty_runs_count_in_support(client, crowd, tmp_path):
+    result = find_consensus_on_cluster(
+        crowd, "dbscan", output=tmp_path / "c", npartitions=4, client=client
+    )
+    cells = read_cells(result.path)
+    first = crowd.attrs["runs"]["image_id"].iloc[0]
+    on_first = cells[cells["image_id"] == first]
+    # Seven runs on that image (six annotators and the idle one) divide the support.
+    np.testing.assert_allclose(on_first["support"], on_first["n_annotators"] / 7)
+    assert result.report.n_images == crowd["image_id"].nunique() + 1  # the never-clicked image
+
+
+def test_inputs_from_parquet_and_csv(client, crowd, tmp_path):
+    plain = crowd.copy()
+    plain.attrs = {}
+    plain.to_parquet(tmp_path / "clicks.parquet")
+    plain.to_csv(tmp_path / "clicks.csv", index=False)
+    crowd.attrs["runs"].to_parquet(tmp_path / "runs.parquet")
+    single = find_consensus(crowd, "dbscan")
+    for name, source in (("p", tmp_path / "clicks.parquet"), ("c", str(tmp_path / "clicks.csv"))):
+        result = find_consensus_on_cluster(
+            source,
+            "dbscan",
+            output=tmp_path / name,
+            runs=tmp_path / "runs.parquet",
+            client=client,
+        )
+        _assert_same_cells(read_cells(result.path), single.cells)
+
+
+def test_real_cellspotting_export(client, cellspotting_csv, tmp_path):
+    clicks = read_cellspotting_csv(cellspotting_csv)
+    single = find_consensus(clicks, "dbscan", "dawid-skene", params={"eps": "auto"})
+    result = find_consensus_on_cluster(
+        clicks,
+        "dbscan",
+        "dawid-skene",
+        params={"eps": "auto"},
+        output=tmp_path / "c",
+        npartitions=4,
+        client=client,
+    )
+    _assert_same_cells(read_cells(result.path), single.cells)
+
+
+class _DiesOnce(DBSCANStrategy):
+    """DBSCAN whose first call on any worker kills that worker's process (once per marker)."""
+
+    def fit_predict_batch(self, X, image_index, annotators):
+        marker = os.environ.get(KILL_MARKER)
+        if marker and not os.path.exists(marker):
+            open(marker, "w").close()
+            os._exit(1)  # the worker process dies mid-task
+        return super().fit_predict_batch(X, image_index, annotators)
+
+
+def test_killed_worker_loses_and_duplicates_nothing(crowd, tmp_path, monkeypatch):
+    marker = tmp_path / "killed"
+    monkeypatch.setenv(KILL_MARKER, str(marker))  # inherited by the workers started below
+    single = find_consensus(crowd, "dbscan")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )
+    with cluster, distributed.Client(cluster) as c:
+        result = find_consensus_on_cluster(
+            crowd, _DiesOnce(), output=tmp_path / "c", npartitions=6, client=c
+        )
+    assert marker.exists()  # a worker really died
+    got = read_cells(result.path)
+    assert not got.duplicated(["image_id", "cell_id"]).any()
+    _assert_same_cells(got, single.cells)
+
+
+class _Fails(DBSCANStrategy):
+    def fit_predict_batch(self, X, image_index, annotators):
+        raise RuntimeError("boom")
+
+
+def test_failed_run_leaves_no_finished_output(client, crowd, tmp_path):
+    with pytest.raises(RuntimeError, match="boom"):
+        find_consensus_on_cluster(crowd, _Fails(), output=tmp_path / "c", client=client)
+    assert not (tmp_path / "c").exists()
+    with pytest.raises(CellConsensusInputError, match="not a finished"):
+        read_cells(tmp_path / "c.partial")
+    # A rerun starts clean and finishes; an existing output needs overwrite=True.
+    find_consensus_on_cluster(crowd, "dbscan", output=tmp_path / "c", client=client)
+    with pytest.raises(FileExistsError):
+        find_consensus_on_cluster(crowd, "dbscan", output=tmp_path / "c", client=client)
+    find_consensus_on_cluster(crowd, "dbscan", output=tmp_path / "c", overwrite=True, client=client)
+    assert not (tmp_path / "c.partial").exists()
+
+
+def test_missing_columns_named(client, tmp_path):
+    bad = pd.DataFrame({"image_id": ["a"], "x": [1.0], "y": [1.0]})
+    with pytest.raises(CellConsensusInputError, match="annotator_id"):
+        find_consensus_on_cluster(bad, output=tmp_path / "c", client=client)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    images=st.lists(st.integers(0, 30), min_size=1, max_size=200),
+    n_in=st.integers(1, 5),
+    n_out=st.integers(1, 8),
+)
+def test_no_image_spans_two_partitions(images, n_in, n_out):
+    clicks = pd.DataFrame(
+        {
+            "image_id": [f"img{i}" for i in images],
+            "annotator_id": "u",
+            "x": 1.0,
+            "y": 1.0,
+            "label": "alive",
+        }
+    )
+    import dask.dataframe as dd
+
+    frame = dd.from_pandas(clicks, npartitions=min(n_in, len(clicks)))
+    with dask.config.set({"scheduler": "sync", "dataframe.shuffle.method": "tasks"}):
+        parts = [p.compute() for p in partition_clicks(frame, npartitions=n_out).to_delayed()]
+    owner: dict[str, int] = {}
+    for k, part in enumerate(parts):
+        for image in part["image_id"].unique():
+            assert owner.setdefault(image, k) == k
+    assert sum(len(p) for p in parts) == len(clicks)
+
+
+@pytest.fixture(scope="module")
+def threads_client():
+    with distributed.Client(processes=False, n_workers=2, dashboard_address=":0") as c:
+        yield c
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    arrays=st.lists(
+        st.lists(st.sampled_from([0.0, 1.0, 2.5, 7.0]) | st.floats(0, 100), max_size=40),
+        min_size=1,
+        max_size=5,
+    ),
+    limit=st.integers(1, 10),
+)
+def test_distributed_median_is_exact(threads_client, monkeypatch, arrays, limit):
+    monkeypatch.setattr(_select, "GATHER_LIMIT", limit)  # force the narrowing rounds
+    parts = [threads_client.scatter(np.sort(np.array(a, float)), hash=False) for a in arrays]
+    got = _select.distributed_median(threads_client, parts)
+    values = np.concatenate([np.array(a, float) for a in arrays])
+    if len(values):
+        assert got == np.median(values)
+    else:
+        assert np.isnan(got)
