@@ -10,5 +10,12 @@ See the "Scaling out" page of the documentation.
 """
 
 from .consensus import DistributedConsensus, find_consensus, partition_clicks, read_cells
+from .patches import write_patches
 
-__all__ = ["DistributedConsensus", "find_consensus", "partition_clicks", "read_cells"]
+__all__ = [
+    "DistributedConsensus",
+    "find_consensus",
+    "partition_clicks",
+    "read_cells",
+    "write_patches",
+]

@@ -248,6 +248,21 @@ def _encoding(ds: xr.Dataset, chunk: int, clevel: int) -> dict:
     return encoding
 
 
+def _create_group(zstore, plan: pd.DataFrame, size: int, channels: int, chunk: int, clevel: int):
+    """An empty size group: every array of the layout with zero cells."""
+    template = _template(plan, size, channels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)
+        template.to_zarr(
+            zstore,
+            group=group_name(size),
+            mode="w",
+            encoding=_encoding(template, chunk, clevel),
+            zarr_format=3,
+            consolidated=False,
+        )
+
+
 def _consolidate(store) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)  # "not part of the v3 spec"
@@ -267,6 +282,15 @@ def read_root(store) -> dict | None:
         return None
     attrs = root.attrs.get(ROOT_KEY)
     return dict(attrs) if attrs else None
+
+
+def plan_values(plan: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The plan's columns at ``rows``, typed as the store's coordinates."""
+    out = {}
+    for column, values in plan.items():
+        taken = values[rows]
+        out[column] = taken.astype(np.dtypes.StringDType()) if taken.dtype == object else taken
+    return out
 
 
 class _SizeWriter:
@@ -314,11 +338,7 @@ class _SizeWriter:
             rows = np.concatenate([r for _, _, r, _ in self.parts])
             extra = {k: np.concatenate([c[k] for *_, c in self.parts]) for k in PATCH_COLUMNS}
             block = {"patches": pixels[:m], **{k: v[:m] for k, v in extra.items()}}
-            for column, values in self.plan.items():
-                taken = values[rows[:m]]
-                block[column] = (
-                    taken.astype(np.dtypes.StringDType()) if taken.dtype == object else taken
-                )
+            block.update(plan_values(self.plan, rows[:m]))
             for name, values in block.items():
                 array = self.group[name]
                 array.resize((self.n_store + m, *array.shape[1:]))
@@ -358,6 +378,84 @@ class _SizeWriter:
 
 
 # -- the build ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    """What both builders (serial and on a cluster) derive from their arguments."""
+
+    sizes: list[int]
+    source: ImageSource
+    zstore: Any
+    location: str
+    settings: dict
+    given: pd.DataFrame
+    split: Any
+    plan: pd.DataFrame
+    cells_sha256: str
+
+
+def _prepare(
+    cells,
+    images,
+    store,
+    sizes,
+    split,
+    border,
+    channels,
+    fill,
+    min_contrast,
+    chunk_size,
+    clevel,
+    on_error,
+    mode,
+    modes,
+    storage_options,
+) -> _Job:
+    """Validate the arguments and make the plan (cells in build order, without splits)."""
+    sizes = sorted({int(s) for s in ([sizes] if isinstance(sizes, int | np.integer) else sizes)})
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"sizes must be positive integers, got {sizes}")
+    if border not in BORDERS:
+        raise ValueError(f"border must be one of {BORDERS}, got {border!r}")
+    if channels not in ("auto", 1, 3):
+        raise ValueError(f"channels must be 'auto', 1 or 3, got {channels!r}")
+    if mode not in modes:
+        raise ValueError(f"mode must be one of {modes}, got {mode!r}")
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    source = as_image_source(images)
+    zstore = open_store(store, storage_options)
+    location = os.fspath(store) if isinstance(store, str | os.PathLike) else repr(store)
+    settings = {
+        "sizes": sizes,
+        "border": border,
+        "channels": channels,
+        "fill": fill,
+        "min_contrast": min_contrast,
+        "chunk_size": chunk_size,
+        "clevel": clevel,
+        "on_error": on_error,
+    }
+    given = cells
+    if isinstance(split, pd.Series):
+        # Align by index, then carry the values through the plan's sorting as a column.
+        aligned = split.reindex(cells.index)
+        if aligned.isna().any():
+            raise ValueError("split has no value for some cells (align it with cells' index)")
+        cells = cells.assign(**{GIVEN_SPLIT: aligned.astype(str).to_numpy()})
+        split = GIVEN_SPLIT
+    return _Job(
+        sizes,
+        source,
+        zstore,
+        location,
+        settings,
+        given,
+        split,
+        _plan(cells),
+        _sha256_table(_plan(given)),
+    )
 
 
 def write_patches(
@@ -465,40 +563,31 @@ def write_patches(
     True
     """
     started = time.perf_counter()
-    sizes = sorted({int(s) for s in ([sizes] if isinstance(sizes, int | np.integer) else sizes)})
-    if not sizes or min(sizes) < 1:
-        raise ValueError(f"sizes must be positive integers, got {sizes}")
-    if border not in BORDERS:
-        raise ValueError(f"border must be one of {BORDERS}, got {border!r}")
-    if channels not in ("auto", 1, 3):
-        raise ValueError(f"channels must be 'auto', 1 or 3, got {channels!r}")
-    if mode not in ("auto", "w", "a"):
-        raise ValueError(f"mode must be 'auto', 'w' or 'a', got {mode!r}")
-    if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-    source = as_image_source(images)
-    zstore = open_store(store, storage_options)
-    location = os.fspath(store) if isinstance(store, str | os.PathLike) else repr(store)
-    settings = {
-        "sizes": sizes,
-        "border": border,
-        "channels": channels,
-        "fill": fill,
-        "min_contrast": min_contrast,
-        "chunk_size": chunk_size,
-        "clevel": clevel,
-        "on_error": on_error,
-    }
-    given = cells
-    if isinstance(split, pd.Series):
-        # Align by index, then carry the values through the plan's sorting as a column.
-        aligned = split.reindex(cells.index)
-        if aligned.isna().any():
-            raise ValueError("split has no value for some cells (align it with cells' index)")
-        cells = cells.assign(**{GIVEN_SPLIT: aligned.astype(str).to_numpy()})
-        split = GIVEN_SPLIT
-    plan = _plan(cells)
-    cells_sha256 = _sha256_table(_plan(given))
+    job = _prepare(
+        cells,
+        images,
+        store,
+        sizes,
+        split,
+        border,
+        channels,
+        fill,
+        min_contrast,
+        chunk_size,
+        clevel,
+        on_error,
+        mode,
+        ("auto", "w", "a"),
+        storage_options,
+    )
+    sizes, source, zstore, location, settings = (
+        job.sizes,
+        job.source,
+        job.zstore,
+        job.location,
+        job.settings,
+    )
+    split, plan = job.split, job.plan
     existing = read_root(zstore) if mode != "w" else None
 
     # What this run does, and from which state.
@@ -590,17 +679,7 @@ def write_patches(
     for size in sizes:
         name = group_name(size)
         if fresh:
-            template = _template(plan, size, n_channels)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", category=UserWarning)
-                template.to_zarr(
-                    zstore,
-                    group=name,
-                    mode="w",
-                    encoding=_encoding(template, chunk, clevel),
-                    zarr_format=3,
-                    consolidated=False,
-                )
+            _create_group(zstore, plan, size, n_channels, chunk, clevel)
         group = zarr.open_group(zstore, path=name, mode="a", zarr_format=3)
         stored = dict(group.attrs.get("progress") or {})
         if action == "appended" and not resuming:
@@ -650,37 +729,16 @@ def write_patches(
     for writer in writers.values():
         writer.flush(final=True)
 
-    history = list(attrs.get("history") or [])
-    history.append(
-        {
-            "action": "append" if base else "build",
-            "cells_sha256": cells_sha256,
-            "n_cells": len(plan),
-            "n_images": len(image_order),
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
+    _finish(
+        zstore,
+        attrs,
+        job,
+        digests,
+        len(plan),
+        len(image_order),
+        base,
+        (split, fractions, groups, seed, provenance),
     )
-    attrs.update(
-        complete=True,
-        base=None,
-        updated=datetime.now(UTC).isoformat(timespec="seconds"),
-        image_sha256=digests,
-        history=history,
-        provenance=_provenance(
-            given,
-            cells_sha256,
-            source,
-            digests,
-            settings,
-            split,
-            fractions,
-            groups,
-            seed,
-            provenance,
-            attrs.get("provenance"),
-        ),
-    )
-    _set_root(zstore, attrs)
     report = StoreReport(
         store=location,
         action=action,
@@ -691,6 +749,42 @@ def write_patches(
     )
     logger.info("%s", report)
     return report
+
+
+def _finish(zstore, attrs, job: _Job, digests, n_cells, n_images, base, split_args) -> None:
+    """Record history and provenance, then mark the store complete (the last write)."""
+    split, fractions, groups, seed, provenance = split_args
+    history = list(attrs.get("history") or [])
+    history.append(
+        {
+            "action": "append" if base else "build",
+            "cells_sha256": job.cells_sha256,
+            "n_cells": n_cells,
+            "n_images": n_images,
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
+    attrs.update(
+        complete=True,
+        base=None,
+        updated=datetime.now(UTC).isoformat(timespec="seconds"),
+        image_sha256=digests,
+        history=history,
+        provenance=_provenance(
+            job.given,
+            job.cells_sha256,
+            job.source,
+            digests,
+            job.settings,
+            split,
+            fractions,
+            groups,
+            seed,
+            provenance,
+            attrs.get("provenance"),
+        ),
+    )
+    _set_root(zstore, attrs)
 
 
 def _remove_partial_files(store) -> None:

@@ -1,0 +1,428 @@
+"""Build a patch store on a Dask cluster: every worker writes its own chunk-aligned region.
+
+How a parallel build stays safe
+-------------------------------
+1. The plan (cells in build order, splits, fingerprint) is made exactly as by
+   :func:`cellconsensus.store.write_patches`, so both builders make the same store.
+2. Where each patch goes must be known before any is written. When no patch
+   can be dropped (``border`` other than ``"drop"``, no ``min_contrast``,
+   ``on_error="raise"``) patch *i* is cell *i* of the plan. Otherwise a first
+   pass on the workers decodes and crops every image and returns which cells
+   keep a patch (a few bytes per cell); the images are then decoded twice.
+3. The client creates every array at its final length, with the root's
+   ``complete`` flag false, and writes the coordinates it already knows.
+4. Task *k* owns patch chunks ``[k * C, (k + 1) * C)`` of every size group: it
+   decodes the images those patches come from, crops, writes its chunks (no two
+   tasks write one chunk), then its patch flags into its own chunk of a
+   scratch array and, last, its ``done`` entry (with the images' digests).
+5. Re-running with the same inputs resumes: tasks whose ``done`` entry is set
+   are skipped. When every task is done the client copies the patch flags into
+   the coordinates, deletes the scratch arrays, writes the provenance and sets
+   ``complete`` -- the last write, as in the serial build.
+
+A worker that dies mid-task loses nothing: the task runs again elsewhere and
+rewrites the same chunks with the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import zarr
+
+from ..errors import CellConsensusInputError
+from ..patches import PATCH_COLUMNS, PatchReport
+from ..store.layout import FORMAT, FORMAT_VERSION, default_chunk_size, group_name, open_store
+from ..store.write import (
+    StoreReport,
+    _create_group,
+    _finish,
+    _first_channels,
+    _prepare,
+    _set_root,
+    _sha256_table,
+    _sha256_text,
+    _splits,
+    _work,
+    plan_values,
+    read_root,
+)
+from .consensus import _client
+
+__all__ = ["write_patches"]
+
+logger = logging.getLogger(__name__)
+
+#: Scratch group of a parallel build (deleted when it completes).
+SCRATCH = "_parallel"
+#: Patches per task, about (rounded to whole chunks).
+TASK_PATCHES = 4096
+
+
+def task_ranges(lengths: list[int], chunk: int, task_patches: int) -> tuple[int, int]:
+    """Patches per task (whole chunks) and the number of tasks covering arrays of ``lengths``.
+
+    Task ``k`` owns positions ``[k * per_task, (k + 1) * per_task)`` of every
+    array: chunk-aligned, so no two tasks write one chunk.
+
+    Examples
+    --------
+    >>> task_ranges([1000, 700], chunk=64, task_patches=300)
+    (320, 4)
+    """
+    per_task = chunk * max(1, -(-task_patches // chunk))
+    return per_task, max((-(-n // per_task) for n in lengths), default=0)
+
+
+def _units(image_ids: np.ndarray, x: np.ndarray, y: np.ndarray) -> list[tuple[str, tuple]]:
+    """Per image (in order of first appearance): its id and the cells' x, y."""
+    order = np.argsort(pd.factorize(image_ids)[0], kind="stable")
+    ids, xs, ys = image_ids[order], x[order], y[order]
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else []
+    ends = np.r_[starts[1:], len(ids)].astype(int) if len(ids) else []
+    return [(str(ids[a]), (xs[a:b], ys[a:b])) for a, b in zip(starts, ends, strict=True)], order
+
+
+def _survivors(units, source, sizes, border, channels, fill, min_contrast):
+    """First pass: per image, which of its cells keep a patch at each size, and the counts."""
+    out = []
+    for image_id, digest, error, _, per_size in _work(
+        units, source, sizes, border, channels, fill, min_contrast
+    ):
+        kept = {size: patches.rows for size, (patches, _) in per_size.items()}
+        reports = {size: report for size, (_, report) in per_size.items()}
+        out.append((image_id, digest, error, kept, reports))
+    return out
+
+
+def _write_task(k: int, store, storage_options, source, todo: dict, settings: dict) -> int:
+    """Crop and write the chunks of task ``k``; returns how many patches it wrote."""
+    zstore = open_store(store, storage_options)
+    done = zarr.open_array(zstore, path=f"{SCRATCH}/done", mode="r+")
+    if done[k]:
+        return 0  # finished by an earlier run (or an earlier attempt of this one)
+    sizes = sorted(todo)
+    ids = np.concatenate([todo[s]["image_id"] for s in sizes])
+    x = np.concatenate([todo[s]["x"] for s in sizes])
+    y = np.concatenate([todo[s]["y"] for s in sizes])
+    units, order = _units(ids, x, y)
+    results = _work(
+        units,
+        source,
+        sizes,
+        settings["border"],
+        settings["channels"],
+        settings["fill"],
+        settings["min_contrast"],
+    )
+    # Where each unit row came from: (size, position within the task's region).
+    which = np.concatenate([np.full(len(todo[s]["x"]), s) for s in sizes])[order]
+    where = np.concatenate([np.arange(len(todo[s]["x"])) for s in sizes])[order]
+    buffers = {s: {} for s in sizes}
+    digests, first = {}, 0
+    for (image_id, (ux, _)), (_, digest, error, _, per_size) in zip(units, results, strict=True):
+        if error is not None:
+            raise error
+        digests[image_id] = digest
+        span = slice(first, first + len(ux))
+        first += len(ux)
+        for size in sizes:
+            patches, _ = per_size[size]
+            wanted = which[span] == size
+            # Rows of this image wanted at this size; the first pass kept all of them.
+            local = np.flatnonzero(wanted)
+            at = np.searchsorted(patches.rows, local)
+            if not np.array_equal(patches.rows[at], local):  # pragma: no cover - a guard
+                raise RuntimeError(f"{image_id}: a planned patch was not made at {size} px")
+            buffers[size][image_id] = (where[span][local], patches, at)
+    written = 0
+    for size in sizes:
+        start, n = todo[size]["start"], len(todo[size]["x"])
+        group = zarr.open_group(zstore, path=group_name(size), mode="r+")
+        pixels = np.zeros((n, *group["patches"].shape[1:]), np.uint8)
+        flags = np.zeros((n, len(PATCH_COLUMNS)), np.float64)
+        for positions, patches, at in buffers[size].values():
+            pixels[positions] = patches.pixels[at]
+            columns = patches.columns()
+            flags[positions] = np.stack([columns[c][at] for c in PATCH_COLUMNS], axis=1)
+        group["patches"][start : start + n] = pixels
+        zarr.open_array(zstore, path=f"{SCRATCH}/flags_{size}", mode="r+")[start : start + n] = (
+            flags
+        )
+        written += n
+    done[k] = json.dumps(digests)  # last: the task is done
+    return written
+
+
+def write_patches(
+    cells: pd.DataFrame,
+    images,
+    store: str,
+    sizes: int | list[int] = 95,
+    *,
+    split: str | pd.Series | None = "auto",
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    groups: str | pd.Series | dict | None = None,
+    seed: int = 0,
+    border: str = "reflect",
+    channels: Any = "auto",
+    fill: int = 0,
+    min_contrast: float | None = None,
+    chunk_size: int | None = None,
+    clevel: int = 3,
+    on_error: Literal["raise", "skip"] = "raise",
+    mode: Literal["auto", "w"] = "auto",
+    storage_options: dict | None = None,
+    provenance: dict | None = None,
+    task_patches: int = TASK_PATCHES,
+    client=None,
+) -> StoreReport:
+    """Build a patch store with the workers of a Dask cluster; the store equals a serial build's.
+
+    Parameters are those of :func:`cellconsensus.store.write_patches` (except
+    ``mode="a"``: append with the serial builder), plus:
+
+    Parameters
+    ----------
+    cells, images, store, sizes, split, fractions, groups, seed, border, channels, fill
+        As in :func:`cellconsensus.store.write_patches`. ``images`` and
+        ``store`` must be reachable from every worker under the same name
+        (a shared file system or an fsspec URL such as ``s3://``).
+    min_contrast, chunk_size, clevel, on_error, storage_options, provenance
+        As in :func:`cellconsensus.store.write_patches`.
+    mode : {"auto", "w"}, default "auto"
+        ``"auto"``: build, resume an interrupted parallel build of the same
+        inputs, or do nothing when complete. ``"w"``: rebuild.
+    task_patches : int, default 4096
+        Patches per task (rounded up to whole chunks).
+    client : distributed.Client, optional
+        Default: the current client.
+
+    Returns
+    -------
+    StoreReport
+
+    Examples
+    --------
+    >>> from distributed import Client
+    >>> from cellconsensus.synthetic import make_images
+    >>> from cellconsensus.store import open_patches
+    >>> data = make_images(4, style="brightfield", seed=0)
+    >>> with Client(processes=False, dashboard_address=":0") as client:  # doctest: +SKIP
+    ...     report = write_patches(data.truth, data.images, "patches.zarr", [32], client=client)
+    >>> open_patches("patches.zarr", 32)["patches"].shape[0] == len(data.truth)  # doctest: +SKIP
+    True
+    """
+    started = time.perf_counter()
+    client = _client(client)
+    job = _prepare(
+        cells,
+        images,
+        store,
+        sizes,
+        split,
+        border,
+        channels,
+        fill,
+        min_contrast,
+        chunk_size,
+        clevel,
+        on_error,
+        mode,
+        ("auto", "w"),
+        storage_options,
+    )
+    zstore, settings, sizes = job.zstore, job.settings, job.sizes
+    split_values, group_values = _splits(
+        job.plan, job.split, fractions, groups, seed, job.source, None
+    )
+    plan = job.plan.assign(split=split_values, group=group_values).drop(
+        columns=["_given_split"], errors="ignore"
+    )
+    fingerprint = _sha256_text(None, _sha256_table(plan), sorted(settings.items()))
+    existing = read_root(zstore) if mode != "w" else None
+    action = "built"
+    if existing is not None:
+        if existing.get("fingerprint") != fingerprint:
+            raise CellConsensusInputError(
+                "the store exists and was built from other cells, images or settings; "
+                "pass mode='w' to rebuild it",
+                source=job.location,
+            )
+        if existing.get("complete"):
+            return StoreReport(job.location, "up to date", seconds=time.perf_counter() - started)
+        if not existing.get("parallel"):
+            raise CellConsensusInputError(
+                "an interrupted serial build: finish it with cellconsensus.store.write_patches "
+                "or rebuild with mode='w'",
+                source=job.location,
+            )
+        action = "resumed"
+
+    ids = plan["image_id"].to_numpy()
+    x, y = plan["cell_x"].to_numpy(float), plan["cell_y"].to_numpy(float)
+    image_order = list(pd.unique(ids))
+    n_channels = (existing or {}).get("channels") or (channels if channels != "auto" else None)
+    if n_channels is None:
+        n_channels = _first_channels(job.source, [str(i) for i in image_order], on_error)
+    work = (settings["border"], n_channels, settings["fill"], settings["min_contrast"])
+
+    # Which plan rows keep a patch, per size.
+    can_drop = border == "drop" or min_contrast is not None or on_error == "skip"
+    reports = {s: PatchReport() for s in sizes}
+    digests: dict[str, str] = {}
+    if can_drop:
+        units, order = _units(ids, x, y)
+        chunks = [units[i : i + 32] for i in range(0, len(units), 32)]
+        futures = client.map(
+            _survivors,
+            chunks,
+            source=job.source,
+            sizes=sizes,
+            border=work[0],
+            channels=work[1],
+            fill=work[2],
+            min_contrast=work[3],
+            pure=False,
+        )
+        kept = {s: [] for s in sizes}
+        first = 0
+        results = [r for part in client.gather(futures) for r in part]
+        for (_, (ux, _)), (image_id, digest, error, rows, per_size) in zip(
+            units, results, strict=True
+        ):
+            span = order[first : first + len(ux)]  # the plan rows of this image
+            first += len(ux)
+            if error is not None:
+                if on_error == "raise":
+                    raise error
+                logger.warning("skipped an unreadable image: %s", error)
+                lost = PatchReport(
+                    n_cells=len(span), n_dropped_error=len(span), errors=[str(error)]
+                )
+                for s in sizes:
+                    reports[s].merge(lost)
+                continue
+            digests[image_id] = digest
+            for s in sizes:
+                kept[s].append(span[rows[s]])
+                reports[s].merge(per_size[s])
+        kept = {s: np.sort(np.concatenate(v)) if v else np.zeros(0, int) for s, v in kept.items()}
+    else:
+        kept = {s: np.arange(len(plan)) for s in sizes}
+
+    chunk = chunk_size or default_chunk_size(max(sizes), n_channels)
+    per_task, n_tasks = task_ranges([len(v) for v in kept.values()], chunk, task_patches)
+    attrs = dict(existing) if existing else {}
+    attrs.update(
+        format=FORMAT,
+        format_version=FORMAT_VERSION,
+        complete=False,
+        fingerprint=fingerprint,
+        settings=settings,
+        base=None,
+        channels=n_channels,
+        parallel={"n_tasks": n_tasks, "task_patches": per_task},
+    )
+    if existing is None:
+        attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
+        zarr.open_group(zstore, mode="w", zarr_format=3)
+        _set_root(zstore, attrs)
+        plan_columns = {c: plan[c].to_numpy() for c in plan.columns}
+        for s in sizes:
+            _create_group(zstore, plan, s, n_channels, chunk, clevel)
+            group = zarr.open_group(zstore, path=group_name(s), mode="r+")
+            for _, array in group.arrays():
+                array.resize((len(kept[s]), *array.shape[1:]))
+            for name, values in plan_values(plan_columns, kept[s]).items():
+                group[name][:] = values
+            zarr.create_array(
+                zstore,
+                name=f"{SCRATCH}/flags_{s}",
+                shape=(len(kept[s]), len(PATCH_COLUMNS)),
+                chunks=(per_task, len(PATCH_COLUMNS)),
+                dtype="float64",
+                fill_value=0.0,
+            )
+        zarr.create_array(
+            zstore,
+            name=f"{SCRATCH}/done",
+            shape=(n_tasks,),
+            chunks=(1,),
+            dtype=str,
+            fill_value="",
+        )
+
+    todo = []
+    for k in range(n_tasks):
+        part = {}
+        for s in sizes:
+            rows = kept[s][k * per_task : (k + 1) * per_task]
+            part[s] = {"start": k * per_task, "image_id": ids[rows], "x": x[rows], "y": y[rows]}
+        todo.append(part)
+    store_name = store if isinstance(store, str) else str(store)
+    futures = [
+        client.submit(
+            _write_task,
+            k,
+            store_name,
+            storage_options,
+            job.source,
+            todo[k],
+            {**settings, "channels": n_channels},
+            pure=False,
+        )
+        for k in range(n_tasks)
+    ]
+    client.gather(futures)
+
+    # Every task done: flags into the coordinates, scratch away, provenance, complete.
+    done = zarr.open_array(zstore, path=f"{SCRATCH}/done", mode="r")[:]
+    for entry in done:
+        digests.update(json.loads(entry))
+    for s in sizes:
+        flags = zarr.open_array(zstore, path=f"{SCRATCH}/flags_{s}", mode="r")[:]
+        group = zarr.open_group(zstore, path=group_name(s), mode="r+")
+        for i, (name, dtype) in enumerate(PATCH_COLUMNS.items()):
+            group[name][:] = flags[:, i].astype(dtype)
+        if not can_drop:
+            reports[s] = PatchReport(
+                n_cells=len(plan),
+                n_patches=len(plan),
+                n_padded=int(flags[:, 0].sum()),
+                n_shifted=int(flags[:, 1].sum()),
+            )
+        group.attrs["progress"] = {
+            "next_image": len(image_order),
+            "n_written": len(kept[s]),
+            "counts": {k: getattr(reports[s], k) for k in PatchReport.COUNTS},
+            "errors": reports[s].errors,
+        }
+    del zarr.open_group(zstore, mode="r+")[SCRATCH]
+    attrs.pop("parallel")
+    _finish(
+        zstore,
+        attrs,
+        job,
+        digests,
+        len(plan),
+        len(image_order),
+        None,
+        (job.split, fractions, groups, seed, provenance),
+    )
+    report = StoreReport(
+        store=job.location,
+        action=action,
+        sizes={s: asdict(r) for s, r in reports.items()},
+        n_images=len(image_order),
+        seconds=time.perf_counter() - started,
+    )
+    logger.info("%s", report)
+    return report
