@@ -121,6 +121,8 @@ def make_dataset(
     cache_limit: int = 2 * 2**30,
     buffer_chunks: int = 4,
     with_index: bool = False,
+    shard: tuple[int, int] | None = None,
+    drop_remainder: bool = False,
     storage_options: dict | None = None,
 ) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` of ``(patches, target, weight)`` batches from a store.
@@ -149,6 +151,14 @@ def make_dataset(
         Shuffle buffer depth in chunks when streaming.
     with_index : bool, default False
         Add the store row of every patch as a fourth element (for evaluation).
+    shard : (n, i), optional
+        Only the rows of input pipeline ``i`` of ``n`` (e.g. one worker of a
+        ``tf.distribute.MultiWorkerMirroredStrategy``): whole store chunks
+        ``k`` with ``k % n == i``, so each worker reads only its own chunks.
+        The ``n`` shards are disjoint and together hold the split.
+    drop_remainder : bool, default False
+        Drop the last batch when it is incomplete (replicas that train in step
+        need batches of one shape).
     storage_options : dict, optional
         For fsspec URLs.
 
@@ -171,16 +181,27 @@ def make_dataset(
         sample_weight=sample_weight,
         class_weight=class_weight,
     )
+    if shard is not None:
+        mine = _shard(rows, source, shard)
+        rows, y, w = rows[mine], y[mine], w[mine]
     s, c = source.size, source.channels
     nbytes = len(rows) * s * s * c
     if cache == "auto":
         cache = nbytes <= cache_limit
     if cache:
-        ds = _cached(source, rows, y, w, with_index, batch_size, shuffle, seed)
+        ds = _cached(source, rows, y, w, with_index, batch_size, shuffle, seed, drop_remainder)
     else:
         ds = _streamed(source, rows, y, w, with_index, shuffle, seed, buffer_chunks)
-        ds = ds.batch(batch_size)
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _shard(rows: np.ndarray, source: PatchStore, shard: tuple[int, int]) -> np.ndarray:
+    """Which rows belong to input pipeline ``i`` of ``n``: those of chunks ``k % n == i``."""
+    n, i = (int(v) for v in shard)
+    if not 0 <= i < n:
+        raise ValueError(f"shard must be (n, i) with 0 <= i < n, got {shard}")
+    return (rows // source.chunk) % n == i
 
 
 def _shapes(s: int, c: int, with_index: bool):
@@ -197,7 +218,7 @@ def _shapes(s: int, c: int, with_index: bool):
     return shape
 
 
-def _cached(source: PatchStore, rows, y, w, with_index, batch_size, shuffle, seed):
+def _cached(source: PatchStore, rows, y, w, with_index, batch_size, shuffle, seed, drop_remainder):
     """The split in memory; an epoch shuffles row *indices* and gathers whole batches
     (no per-patch work in ``tf.data``, and no 2 GB graph constant)."""
     x = np.zeros((len(rows), source.size, source.size, source.channels), np.uint8)
@@ -215,7 +236,7 @@ def _cached(source: PatchStore, rows, y, w, with_index, batch_size, shuffle, see
     ds = tf.data.Dataset.range(len(rows))
     if shuffle:
         ds = ds.shuffle(max(len(rows), 1), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder).map(
         lambda i: tf.numpy_function(gather, [i], (tf.uint8, tf.float32, tf.float32, tf.int64)),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,

@@ -175,6 +175,17 @@ def train(
         ``"auto"``: on when a GPU is present.
     distribute : tf.distribute.Strategy, optional
         Default: MirroredStrategy over several GPUs, else the default strategy.
+        With several replicas each input pipeline reads its own shard of the
+        store's chunks (:func:`cellcnn.data.make_dataset` ``shard=``), batched
+        per replica; shards repeat and an epoch is ``n // global batch`` steps,
+        the same on every worker (replicas step together on full batches), so
+        validation metrics leave out up to one global batch; evaluate the saved
+        model with :func:`cellcnn.evaluate.evaluate` for exact test figures.
+        Under ``MultiWorkerMirroredStrategy`` (every worker runs the same call,
+        ``TF_CONFIG`` set) only the chief writes ``out_dir``; the other workers
+        write ``out_dir/workers/<index>``. Keras 3 (3.15 checked) cannot yet
+        ``fit`` under that strategy (tensorflow/tensorflow#72388): see the
+        "Scaling out" page. See the "Scaling out" documentation page.
     cache : bool or "auto", default "auto"
         See :func:`cellcnn.data.make_dataset`.
     storage_options : dict, optional
@@ -224,14 +235,37 @@ def train(
         "cache": cache,
     }
     global_batch = batch_size * distribute.num_replicas_in_sync
-    train_ds = make_dataset(source, split="train", batch_size=global_batch, seed=seed, **common)
-    val_ds = make_dataset(
-        source,
-        split="val",
-        batch_size=global_batch,
-        shuffle=False,
-        **{**common, "class_weight": None},
-    )
+    n_workers, worker, chief = _cluster_role(distribute)
+    if not chief:  # other workers of a multi-worker run write into a folder of their own
+        out = out / "workers" / str(worker)
+        out.mkdir(parents=True, exist_ok=True)
+    fit_steps: dict[str, int] = {}
+    if distribute.num_replicas_in_sync == 1:
+        train_ds = make_dataset(source, split="train", batch_size=global_batch, seed=seed, **common)
+        val_ds = make_dataset(
+            source,
+            split="val",
+            batch_size=global_batch,
+            shuffle=False,
+            **{**common, "class_weight": None},
+        )
+    else:
+        train_ds = _per_worker_input(distribute, source, "train", global_batch, seed=seed, **common)
+        val_ds = _per_worker_input(
+            distribute,
+            source,
+            "val",
+            global_batch,
+            shuffle=False,
+            **{**common, "class_weight": None},
+        )
+        # Shards differ in length and replicas step together: every input pipeline repeats,
+        # and an epoch is the number of whole global batches in the split.
+        n_val = len(targets(source, source.rows("val"), target=target, unsure=unsure)[0])
+        fit_steps = {
+            "steps_per_epoch": max(1, len(y_train) // global_batch),
+            "validation_steps": max(1, n_val // global_batch),
+        }
     with distribute.scope():
         net = build_model(
             model,
@@ -275,6 +309,8 @@ def train(
             "mixed_precision": bool(mixed_precision),
             "jit_compile": bool(jit_compile),
             "replicas": distribute.num_replicas_in_sync,
+            "workers": n_workers,
+            "strategy": type(distribute).__name__,
         },
         "normalisation": {"mean": mean.tolist(), "variance": variance.tolist()},
         "n_train": int(len(y_train)),
@@ -312,6 +348,7 @@ def train(
         callbacks=[*own, *(callbacks or [])],
         verbose=verbose,
         shuffle=False,  # the dataset shuffles itself
+        **fit_steps,
     )
     seconds = time.perf_counter() - started
     log = _read_log(out / "log.csv")
@@ -327,6 +364,41 @@ def train(
         _learning_curves(out / "log.csv", out / "learning_curves.png")
     keras.mixed_precision.set_global_policy("float32")
     return TrainResult(out, {k: list(v) for k, v in history.history.items()}, best, run)
+
+
+def _cluster_role(strategy: tf.distribute.Strategy) -> tuple[int, int, bool]:
+    """Workers of the run, this one's index among them, and whether it is the chief.
+
+    Read from the strategy's cluster resolver (``TF_CONFIG``): the ``chief`` task,
+    else ``worker`` 0, is the chief; one worker when there is no cluster.
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    spec = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    tasks = [(kind, i) for kind in ("chief", "worker") for i in range(len(spec.get(kind, [])))]
+    if len(tasks) <= 1:
+        return 1, 0, True
+    me = tasks.index((resolver.task_type, int(resolver.task_id)))
+    return len(tasks), me, me == 0
+
+
+def _per_worker_input(strategy, source, split, global_batch, **kwargs):
+    """A distributed dataset: each input pipeline reads its own shard of the store's chunks,
+    batched per replica (``tf.distribute``'s ``distribute_datasets_from_function``)."""
+
+    def dataset(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        ds = make_dataset(
+            source,
+            split=split,
+            batch_size=context.get_per_replica_batch_size(global_batch),
+            shard=(context.num_input_pipelines, context.input_pipeline_id),
+            drop_remainder=True,  # replicas step together on batches of one shape
+            **kwargs,
+        )
+        # Floats: Keras reduces a first batch across replicas to build the model, and the
+        # collective ops of MultiWorkerMirroredStrategy refuse uint8.
+        return ds.map(lambda x, *rest: (tf.cast(x, tf.float32), *rest)).repeat()
+
+    return strategy.distribute_datasets_from_function(dataset)
 
 
 def _read_log(path: Path) -> dict[str, list[float]]:
