@@ -79,6 +79,15 @@ SECTIONS = [
         "with shuffling.",
     ),
     (
+        "distributed_scaling",
+        "Scaling out: Dask workers",
+        "python benchmarks/distributed_scaling.py",
+        "`cellconsensus.distributed` on a LocalCluster with 1 and 2 worker processes (one "
+        "thread each) against one process, on this 2-core machine, and a model of 8 to 128 "
+        "workers built from the measured compute per click, scheduler cost per task and round "
+        "trip. See the Scaling out page for what the model assumes.",
+    ),
+    (
         "crop_size_ldc",
         "The thesis' crop-size table, redone: LDC",
         "python benchmarks/crop_size.py --dataset ldc",

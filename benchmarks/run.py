@@ -31,6 +31,7 @@ SUITE = [
     ("patch_store", "patch_store.py", ["--n-patches", "20000"], False),
     ("input_pipeline", "input_pipeline.py", [], False),
     ("synthetic_speed", "synthetic_speed.py", [], False),
+    ("distributed_scaling", "distributed_scaling.py", [], False),
     ("end_to_end", "end_to_end.py", ["--epochs", "8", "--patience", "3"], False),
     (
         "crop_size_ldc",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
 import logging
 import sys
@@ -124,6 +125,34 @@ def _add_consensus(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-jobs", type=int, default=1, help="processes (-1: all cores)")
 
 
+def _add_scheduler(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help=f"run on a Dask cluster: a scheduler address (tcp://host:8786) or local:N for "
+        f"N local worker processes; {what} (needs the 'distributed' extra)",
+    )
+
+
+@contextlib.contextmanager
+def _dask_client(spec: str):
+    """A ``distributed.Client`` for ``--scheduler``: an address, or ``local:N``."""
+    from distributed import Client, LocalCluster
+
+    if spec.startswith("local:"):
+        n = int(spec.split(":", 1)[1])
+        with (
+            LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=":0") as cluster,
+            Client(cluster) as client,
+        ):
+            print(f"Dask: LocalCluster of {n} worker(s), dashboard {client.dashboard_link}")
+            yield client
+    else:
+        with Client(spec) as client:
+            print(f"Dask: {spec}, {len(client.scheduler_info()['workers'])} worker(s)")
+            yield client
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cellconsensus",
@@ -148,6 +177,7 @@ def _parser() -> argparse.ArgumentParser:
     agg.add_argument(
         "--assignments", help="also write the click-to-cell assignments (.csv or .parquet)"
     )
+    _add_scheduler(agg, "-o then names a folder of Parquet parts")
 
     cmp_ = sub.add_parser("compare", help="run several strategies side by side, optionally scored")
     _add_input(cmp_)
@@ -265,6 +295,7 @@ def _parser() -> argparse.ArgumentParser:
         help="auto: build or resume; w: rebuild; a: add new images",
     )
     pat.add_argument("--n-jobs", type=int, default=1, help="processes (-1: all cores)")
+    _add_scheduler(pat, "the images and the store must be reachable from every worker")
 
     ins = sub.add_parser("inspect", help="summarise a patch store (counts, padding, provenance)")
     ins.add_argument("store", help="zarr store (path or fsspec URL)")
@@ -297,6 +328,26 @@ def _consensus_kwargs(args) -> dict:
 
 def _cmd_aggregate(args) -> int:
     clicks = _read_input(args)
+    if args.scheduler:
+        if args.assignments:
+            raise SystemExit("--assignments is not available with --scheduler")
+        from .distributed import find_consensus as find_consensus_on_cluster
+
+        with _dask_client(args.scheduler) as client:
+            result = find_consensus_on_cluster(
+                clicks,
+                args.strategy,
+                _aggregator(args),
+                params=_params(args.param),
+                output=args.out,
+                min_support=args.min_support,
+                min_annotators=args.min_annotators,
+                overwrite=True,
+                client=client,
+            )
+        print(result.report)
+        print(f"wrote {result.report.n_cells} cells to {args.out}/ ({result.n_partitions} parts)")
+        return 0
     result = find_consensus(
         clicks,
         args.strategy,
@@ -401,24 +452,31 @@ def _cmd_synthetic(args) -> int:
 def _cmd_patches(args) -> int:
     cells = read_cells(args.cells) if args.cells else read_truth(args.truth)
     images = ImageFolder(args.images, pattern=args.pattern)
-    report = write_patches(
-        cells,
-        images,
-        args.store,
-        args.size,
-        groups=args.groups,
-        fractions=tuple(args.fractions),
-        seed=args.seed,
-        border=args.border,
-        channels=args.channels if args.channels == "auto" else int(args.channels),
-        min_contrast=args.min_contrast,
-        chunk_size=args.chunk_size,
-        on_error=args.on_error,
-        mode=args.mode,
-        n_jobs=args.n_jobs,
-        provenance={"cells_file": args.cells or args.truth, "images": args.images},
-        progress=True,
-    )
+    common = {
+        "groups": args.groups,
+        "fractions": tuple(args.fractions),
+        "seed": args.seed,
+        "border": args.border,
+        "channels": args.channels if args.channels == "auto" else int(args.channels),
+        "min_contrast": args.min_contrast,
+        "chunk_size": args.chunk_size,
+        "on_error": args.on_error,
+        "mode": args.mode,
+        "provenance": {"cells_file": args.cells or args.truth, "images": args.images},
+    }
+    if args.scheduler:
+        if args.mode == "a":
+            raise SystemExit("--mode a (append) is not available with --scheduler")
+        from .distributed import write_patches as write_patches_on_cluster
+
+        with _dask_client(args.scheduler) as client:
+            report = write_patches_on_cluster(
+                cells, images, args.store, args.size, client=client, **common
+            )
+    else:
+        report = write_patches(
+            cells, images, args.store, args.size, n_jobs=args.n_jobs, progress=True, **common
+        )
     print(report)
     return 0
 

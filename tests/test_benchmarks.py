@@ -117,6 +117,19 @@ def test_synthetic_speed_smoke(results):
     assert all(run["images_per_s"] > 0 for run in runs.values())
 
 
+def test_distributed_scaling_smoke(results):
+    pytest.importorskip("distributed")
+    out = _run("distributed_scaling.py", "--quick")
+    assert "Parallel efficiency falls under 50 %" in out
+    result = json.loads((results / "distributed_scaling.json").read_text())
+    assert {"consensus dbscan, majority, 2 worker(s)", "patches, 2 worker(s)"} <= set(
+        result["runs"]
+    )
+    workers = {row["workers"] for row in result["predictions"]}
+    assert workers == {1, 2, 8, 32, 128}
+    assert all(row["seconds"] > 0 for row in result["predictions"])
+
+
 def test_patch_store_smoke(results):
     out = _run("patch_store.py", "--quick")
     assert "png folders" in out and "store n_jobs=1" in out
@@ -162,6 +175,7 @@ def test_end_to_end_smoke(ldc_images, results):
         "input_pipeline.py",
         "synthetic_speed.py",
         "patch_store.py",
+        "distributed_scaling.py",
         "run.py",
         "report.py",
     ],

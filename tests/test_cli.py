@@ -185,3 +185,29 @@ def test_patches_then_inspect_with_a_contact_sheet(tmp_path, capsys):
     assert main(["patches", "--truth", str(syn / "truth.csv"), *args[3:]]) == 2
     assert "mode='w'" in capsys.readouterr().err
     assert main(["inspect", str(tmp_path / "nothing.zarr")]) == 2
+
+
+def test_aggregate_and_patches_on_a_local_cluster(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    from cellconsensus.distributed import read_cells
+
+    syn = tmp_path / "syn"
+    assert main(["synthetic", str(syn), "--n-images", "6", "--style", "brightfield"]) == 0
+    export = [str(syn / "crowd" / "task_runs.json"), "--tasks", str(syn / "crowd" / "tasks.json")]
+    single, parts = tmp_path / "cells.parquet", tmp_path / "cells-parts"
+    assert main(["aggregate", *export, "-o", str(single)]) == 0
+    assert main(["aggregate", *export, "-o", str(parts), "--scheduler", "local:2"]) == 0
+    assert "LocalCluster of 2 worker(s)" in capsys.readouterr().out
+    expected = pd.read_parquet(single).sort_values(["image_id", "cell_id"], ignore_index=True)
+    got = read_cells(parts)
+    pd.testing.assert_frame_equal(
+        got[["image_id", "cell_id", "x", "y", "label"]],
+        expected[["image_id", "cell_id", "x", "y", "label"]],
+        check_dtype=False,
+        check_categorical=False,
+    )
+    store = tmp_path / "p.zarr"
+    args = ["patches", "--cells", str(single), "--images", str(syn / "images"), "--store"]
+    assert main([*args, str(store), "--size", "32", "--scheduler", "local:2"]) == 0
+    assert "built" in capsys.readouterr().out
+    assert main(["inspect", str(store)]) == 0

@@ -57,8 +57,14 @@ def test_custom_strategy(tmp_path):
     assert "average-linkage (auto)" in out
 
 
+def test_scale_out(tmp_path):
+    out = _run(tmp_path, "scale_out.py")
+    assert "same as one process: True" in out and "train" in out
+
+
 @pytest.mark.parametrize(
-    "script", ["aggregate_pybossa.py", "compare_strategies.py", "custom_strategy.py"]
+    "script",
+    ["aggregate_pybossa.py", "compare_strategies.py", "custom_strategy.py", "scale_out.py"],
 )
 def test_real_data_variants(tmp_path, cellspotting_csv, ldc_images, script):
     assert _run(tmp_path, script, "--real")

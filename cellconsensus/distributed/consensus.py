@@ -93,6 +93,9 @@ def _as_dask(table, kind: str):
         n = max(1, min(32, len(table) // 200_000 + 1))
         plain = table.copy(deep=False)
         plain.attrs = {}  # a reader's report and runs table: not data to partition
+        # In the task graph, not scattered: data a dead worker held is recomputed from the
+        # graph, while scattered data would be lost. Large tables are better read from
+        # Parquet by the workers themselves.
         return dd.from_pandas(plain, npartitions=n)
     paths = [os.fspath(p) for p in (table if isinstance(table, list | tuple) else [table])]
     if all(p.endswith((".csv", ".csv.gz")) for p in paths):
@@ -153,8 +156,10 @@ def partition_clicks(clicks, runs=None, *, npartitions: int | None = None):
 def _plain_click_columns(part: pd.DataFrame, flag: str, value: bool) -> pd.DataFrame:
     out = part.copy()
     for column in ("image_id", "annotator_id", "label", *(["run_id"] if "run_id" in out else [])):
-        out[column] = out[column].astype(object).where(out[column].notna(), None)
-        out[column] = out[column].map(lambda v: None if v is None else str(v)).astype(object)
+        missing = out[column].isna().to_numpy()
+        text = out[column].astype(str).astype(object)
+        text[missing] = None  # stays missing: validation names the row
+        out[column] = text
     out[flag] = value
     return out
 
@@ -191,11 +196,11 @@ def _part_scale_samples(part: pd.DataFrame) -> np.ndarray:
 @dataclass
 class _PartResult:
     cells: pd.DataFrame
-    votes: pd.DataFrame
+    votes: pd.DataFrame | None  # only when labels are learned across partitions
     report: dict
 
 
-def _part_consensus(part, strategy, labels, min_support, min_annotators) -> _PartResult:
+def _part_consensus(part, strategy, labels, min_support, min_annotators, votes) -> _PartResult:
     clicks = _split(part)
     runs = clicks.attrs.get("runs")
     if not len(clicks):
@@ -204,11 +209,11 @@ def _part_consensus(part, strategy, labels, min_support, min_annotators) -> _Par
             _empty_clicks(), strategy, labels, min_support=min_support, min_annotators=1
         )
         report = empty.report.to_dict() | {"n_images": orphans}
-        return _PartResult(empty.cells, _votes(empty), report)
+        return _PartResult(empty.cells, _votes(empty) if votes else None, report)
     result = _engine.find_consensus(
         clicks, strategy, labels, min_support=min_support, min_annotators=min_annotators
     )
-    return _PartResult(result.cells, _votes(result), result.report.to_dict())
+    return _PartResult(result.cells, _votes(result) if votes else None, result.report.to_dict())
 
 
 def _empty_clicks() -> pd.DataFrame:
@@ -405,6 +410,7 @@ def find_consensus(
         labels=local,
         min_support=min_support,
         min_annotators=min_annotators,
+        votes=global_labels,
         pure=False,
     )
     if global_labels:

@@ -1,0 +1,70 @@
+"""Consensus and a patch store on a Dask cluster (a LocalCluster here), checked against one process.
+
+python examples/scale_out.py          # synthetic images and crowd (seconds)
+python examples/scale_out.py --real   # the real Cell Spotting export
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from _common import parser, real
+from distributed import Client, LocalCluster
+
+from cellconsensus import find_consensus, make_truth, read_cellspotting_csv, simulate_crowd
+from cellconsensus.distributed import find_consensus as find_consensus_on_cluster
+from cellconsensus.distributed import read_cells, write_patches
+from cellconsensus.store import open_patches
+from cellconsensus.synthetic import make_images
+
+
+def main() -> None:
+    p = parser(__doc__)
+    p.add_argument("--workers", type=int, default=2)
+    args = p.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.real:
+        clicks = read_cellspotting_csv(real("cellspotting", "runs", "task_runs_1000.csv"))
+    else:
+        clicks = simulate_crowd(make_truth(n_images=60, seed=0), n_annotators=5, seed=0)
+
+    # On a real cluster: Client("tcp://scheduler:8786") instead of a LocalCluster.
+    with (
+        LocalCluster(
+            n_workers=args.workers, threads_per_worker=1, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        result = find_consensus_on_cluster(
+            clicks,
+            "dbscan",
+            "dawid-skene",
+            params={"eps": "auto"},
+            output=args.out / "cells",
+            overwrite=True,
+            client=client,
+        )
+        print(result.report)
+        cells = read_cells(result.path)
+
+        # The same cells as one process finds (p_alive to rounding).
+        single = find_consensus(clicks, "dbscan", "dawid-skene", params={"eps": "auto"}).cells
+        single = single.sort_values(["image_id", "cell_id"], ignore_index=True)
+        same = cells[["image_id", "cell_id", "x", "y"]].equals(
+            single[["image_id", "cell_id", "x", "y"]]
+        )
+        print(
+            f"{len(cells)} cells in {result.n_partitions} partitions; same as one process: {same}"
+        )
+
+        # Patches: workers decode and crop, each writing its own chunks of the store.
+        data = make_images(12, style="brightfield", seed=0)
+        report = write_patches(
+            data.truth, data.images, str(args.out / "patches.zarr"), [32], mode="w", client=client
+        )
+        print(report)
+    ds = open_patches(args.out / "patches.zarr", 32)
+    print(pd.Series(ds["split"].values).value_counts().to_string())
+
+
+if __name__ == "__main__":
+    main()
