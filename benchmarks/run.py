@@ -25,10 +25,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 #: (name, script, extra arguments of a full run, compares with peers): the suite, in order.
 SUITE = [
-    ("consensus_accuracy", "consensus_accuracy.py", [], True),
+    ("consensus_accuracy", "consensus_accuracy.py", ["--seeds", "2"], True),
     ("label_aggregation", "label_aggregation.py", [], True),
     ("consensus_speed", "consensus_speed.py", ["--budget", "60"], True),
-    ("patch_store", "patch_store.py", ["--n-patches", "20000"], False),
+    ("patch_store", "patch_store.py", ["--n-patches", "10000"], False),
     ("input_pipeline", "input_pipeline.py", [], False),
     ("synthetic_speed", "synthetic_speed.py", [], False),
     ("distributed_scaling", "distributed_scaling.py", [], False),
@@ -43,8 +43,8 @@ SUITE = [
         "crop_size_synthetic",
         "crop_size.py",
         [
-            *("--dataset", "synthetic", "--n-images", "150"),
-            *("--models", "compact", "--epochs", "6", "--patience", "3"),
+            *("--dataset", "synthetic", "--n-images", "100"),
+            *("--models", "compact", "--epochs", "4", "--patience", "2"),
         ],
         False,
     ),
