@@ -209,3 +209,25 @@ def test_task_ranges_are_chunk_aligned_and_cover(lengths, chunk, task_patches):
         assert (covered == 1).all()  # every patch written by exactly one task
         # Task k's first chunk index: its own, never shared with task k - 1.
         assert all((k * per_task) % chunk == 0 for k in range(n_tasks))
+
+
+def test_serial_builder_finishes_an_interrupted_parallel_build(client, data, tmp_path):
+    write_patches(data.truth, data.images, tmp_path / "s.zarr", SIZES, chunk_size=8)
+    failing = _FailsOn(dict(data.images))
+    failing.victim = str(data.truth["image_id"].iloc[-1])
+    target = tmp_path / "p.zarr"
+    with pytest.raises(RuntimeError, match="interrupted"):
+        write_patches_on_cluster(
+            data.truth, failing, str(target), SIZES, chunk_size=8, task_patches=20, client=client
+        )
+    assert (target / "_parallel").exists()
+    assert write_patches(data.truth, data.images, target, SIZES, chunk_size=8).action == "resumed"
+    assert not (target / "_parallel").exists()
+    _assert_same_store(tmp_path / "s.zarr", target)
+
+
+def test_store_must_be_a_path_workers_can_open(client, data):
+    import zarr
+
+    with pytest.raises(TypeError, match="path or URL"):
+        write_patches_on_cluster(data.truth, data.images, zarr.storage.MemoryStore(), SIZES)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -39,8 +40,16 @@ import zarr
 
 from ..errors import CellConsensusInputError
 from ..patches import PATCH_COLUMNS, PatchReport
-from ..store.layout import FORMAT, FORMAT_VERSION, default_chunk_size, group_name, open_store
+from ..store.layout import (
+    FORMAT,
+    FORMAT_VERSION,
+    SCRATCH,
+    default_chunk_size,
+    group_name,
+    open_store,
+)
 from ..store.write import (
+    GIVEN_SPLIT,
     StoreReport,
     _create_group,
     _finish,
@@ -51,6 +60,7 @@ from ..store.write import (
     _sha256_text,
     _splits,
     _work,
+    drop_scratch,
     plan_values,
     read_root,
 )
@@ -60,8 +70,6 @@ __all__ = ["write_patches"]
 
 logger = logging.getLogger(__name__)
 
-#: Scratch group of a parallel build (deleted when it completes).
-SCRATCH = "_parallel"
 #: Patches per task, about (rounded to whole chunks).
 TASK_PATCHES = 4096
 
@@ -164,7 +172,7 @@ def _write_task(k: int, store, storage_options, source, todo: dict, settings: di
 def write_patches(
     cells: pd.DataFrame,
     images,
-    store: str,
+    store: str | os.PathLike,
     sizes: int | list[int] = 95,
     *,
     split: str | pd.Series | None = "auto",
@@ -221,6 +229,11 @@ def write_patches(
     True
     """
     started = time.perf_counter()
+    if not isinstance(store, str | os.PathLike):
+        raise TypeError(
+            "store must be a path or URL every worker can open (a shared file system or an "
+            f"fsspec URL such as s3://...), got {type(store).__name__}"
+        )
     client = _client(client)
     job = _prepare(
         cells,
@@ -244,7 +257,7 @@ def write_patches(
         job.plan, job.split, fractions, groups, seed, job.source, None
     )
     plan = job.plan.assign(split=split_values, group=group_values).drop(
-        columns=["_given_split"], errors="ignore"
+        columns=[GIVEN_SPLIT], errors="ignore"
     )
     fingerprint = _sha256_text(None, _sha256_table(plan), sorted(settings.items()))
     existing = read_root(zstore) if mode != "w" else None
@@ -367,7 +380,7 @@ def write_patches(
             rows = kept[s][k * per_task : (k + 1) * per_task]
             part[s] = {"start": k * per_task, "image_id": ids[rows], "x": x[rows], "y": y[rows]}
         todo.append(part)
-    store_name = store if isinstance(store, str) else str(store)
+    store_name = os.fspath(store)
     futures = [
         client.submit(
             _write_task,
@@ -405,7 +418,7 @@ def write_patches(
             "counts": {k: getattr(reports[s], k) for k in PatchReport.COUNTS},
             "errors": reports[s].errors,
         }
-    del zarr.open_group(zstore, mode="r+")[SCRATCH]
+    drop_scratch(zstore)
     attrs.pop("parallel")
     _finish(
         zstore,

@@ -30,6 +30,7 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "ROOT_KEY",
+    "SCRATCH",
     "group_name",
     "default_chunk_size",
     "open_store",
@@ -40,6 +41,9 @@ FORMAT = "cellconsensus-patches"
 FORMAT_VERSION = 1
 #: Key of the library's attributes in the root group's ``zarr.json``.
 ROOT_KEY = "cellconsensus"
+#: Scratch group of a build on a Dask cluster (:mod:`cellconsensus.distributed`), removed
+#: when the build completes.
+SCRATCH = "_parallel"
 #: Uncompressed bytes per chunk the default chunk size aims at (see the store benchmark).
 CHUNK_BYTES = 4 * 2**20
 

@@ -48,6 +48,7 @@ from .layout import (
     FORMAT,
     FORMAT_VERSION,
     ROOT_KEY,
+    SCRATCH,
     compressor,
     default_chunk_size,
     group_name,
@@ -649,6 +650,10 @@ def write_patches(
     if resuming:
         _remove_partial_files(zstore)
     attrs = dict(existing) if existing else {}
+    if attrs.pop("parallel", None):
+        # An interrupted build on a cluster: this builder starts it over (its progress
+        # records are not ours) and drops its scratch arrays.
+        drop_scratch(zstore)
     attrs.update(
         format=FORMAT,
         format_version=FORMAT_VERSION,
@@ -785,6 +790,14 @@ def _finish(zstore, attrs, job: _Job, digests, n_cells, n_images, base, split_ar
         ),
     )
     _set_root(zstore, attrs)
+
+
+def drop_scratch(zstore) -> None:
+    """Delete the scratch group of a build on a cluster, if there is one."""
+    # Past the consolidated metadata, which may predate the scratch group.
+    root = zarr.open_group(zstore, mode="r+", zarr_format=3, use_consolidated=False)
+    if SCRATCH in root:
+        del root[SCRATCH]
 
 
 def _remove_partial_files(store) -> None:
