@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -30,3 +32,48 @@ def ldc_images() -> Path:
 @pytest.fixture(scope="session")
 def cellspotting_images() -> Path:
     return _need(DATA / "cellspotting" / "app_images")
+
+
+@pytest.fixture(scope="session")
+def separable(tmp_path_factory):
+    """Bright blobs are alive, dark blobs dead: trivially separable, with soft p_alive."""
+    rng = np.random.default_rng(0)
+    n = 400
+    images, rows = {}, []
+    for k in range(n // 4):
+        image = rng.normal(100, 4, (64, 64, 1))
+        for j, (x, y) in enumerate([(16, 16), (48, 16), (16, 48), (48, 48)]):
+            alive = (k + j) % 3 != 0
+            yy, xx = np.mgrid[:64, :64]
+            image[..., 0] += (60 if alive else -60) * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 30)
+            rows.append(
+                {
+                    "image_id": f"im{k:03d}",
+                    "cell_id": j,
+                    "x": x + 0.5,
+                    "y": y + 0.5,
+                    "label": "alive" if alive else "dead",
+                    "p_alive": 0.9 if alive else 0.2,
+                    "support": 1.0 if j else 0.5,
+                }
+            )
+        images[f"im{k:03d}"] = np.clip(image, 0, 255).astype(np.uint8)
+    cells = pd.DataFrame(rows)
+    cells.loc[cells.index % 50 == 7, "label"] = "unsure"
+    store = tmp_path_factory.mktemp("cnn") / "sep.zarr"
+    from cellconsensus.store import write_patches
+
+    write_patches(cells, images, store, [24], chunk_size=32, seed=0)
+    return store, cells, images
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A LocalCluster of two worker processes (one thread each), shared by the tests."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )
+    with distributed.Client(cluster) as client:
+        yield client
+    cluster.close()

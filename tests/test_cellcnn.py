@@ -16,40 +16,8 @@ from cellcnn.models import RandomDihedral, available_models, build_model
 from cellcnn.predict import predict, predict_cells, training_crops
 from cellcnn.store import PatchStore, StoreError
 from cellcnn.train import class_weights, train
-from cellconsensus.store import write_patches
 
 TINY = {"widths": (8, 16)}
-
-
-@pytest.fixture(scope="module")
-def separable(tmp_path_factory):
-    """Bright blobs are alive, dark blobs dead: trivially separable, with soft p_alive."""
-    rng = np.random.default_rng(0)
-    n = 400
-    images, rows = {}, []
-    for k in range(n // 4):
-        image = rng.normal(100, 4, (64, 64, 1))
-        for j, (x, y) in enumerate([(16, 16), (48, 16), (16, 48), (48, 48)]):
-            alive = (k + j) % 3 != 0
-            yy, xx = np.mgrid[:64, :64]
-            image[..., 0] += (60 if alive else -60) * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 30)
-            rows.append(
-                {
-                    "image_id": f"im{k:03d}",
-                    "cell_id": j,
-                    "x": x + 0.5,
-                    "y": y + 0.5,
-                    "label": "alive" if alive else "dead",
-                    "p_alive": 0.9 if alive else 0.2,
-                    "support": 1.0 if j else 0.5,
-                }
-            )
-        images[f"im{k:03d}"] = np.clip(image, 0, 255).astype(np.uint8)
-    cells = pd.DataFrame(rows)
-    cells.loc[cells.index % 50 == 7, "label"] = "unsure"
-    store = tmp_path_factory.mktemp("cnn") / "sep.zarr"
-    write_patches(cells, images, store, [24], chunk_size=32, seed=0)
-    return store, cells, images
 
 
 def test_pipeline_shapes_dtypes_streaming_and_cached(separable):

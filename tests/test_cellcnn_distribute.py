@@ -13,41 +13,19 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 pytest.importorskip("tensorflow")
 
-from cellcnn.data import make_dataset
+from cellcnn.data import make_dataset, targets
 from cellcnn.store import PatchStore
-from cellconsensus.store import write_patches
 
 HELPER = Path(__file__).with_name("_distributed_training.py")
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Path:
-    rng = np.random.default_rng(1)
-    images, rows = {}, []
-    for k in range(60):
-        image = rng.normal(100, 4, (64, 64, 1))
-        yy, xx = np.mgrid[:64, :64]
-        for j, (x, y) in enumerate([(16, 16), (48, 16), (16, 48), (48, 48)]):
-            alive = (k + j) % 3 != 0
-            image[..., 0] += (60 if alive else -60) * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 30)
-            rows.append(
-                {
-                    "image_id": f"im{k:03d}",
-                    "cell_id": j,
-                    "x": x + 0.5,
-                    "y": y + 0.5,
-                    "label": "alive" if alive else "dead",
-                }
-            )
-        images[f"im{k:03d}"] = np.clip(image, 0, 255).astype(np.uint8)
-    path = tmp_path_factory.mktemp("dist") / "patches.zarr"
-    write_patches(pd.DataFrame(rows), images, path, [24], chunk_size=16, seed=0)
-    return path
+def store(separable) -> Path:
+    return separable[0]
 
 
 @pytest.mark.parametrize("cache", [False, True])
@@ -63,7 +41,8 @@ def test_shards_are_disjoint_cover_the_split_and_follow_chunks(store, cache, n):
         assert ((rows // source.chunk) % n == i).all()
         seen.append(rows)
     every = np.concatenate(seen)
-    assert len(every) == len(set(every)) == len(source.rows("train"))
+    labelled = targets(source, source.rows("train"))[0]  # unsure cells are left out
+    assert len(every) == len(set(every)) and set(every) == set(labelled)
 
 
 def test_bad_shard_is_refused(store):
@@ -126,12 +105,12 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Keras 3 cannot fit under MultiWorkerMirroredStrategy: it reduces scalar logs "
-    "with axis=0 and a first data batch as a nest (tensorflow/tensorflow#72388; Keras 3.15). "
-    "Strict: this test starts failing the xfail the day Keras fixes it.",
-)
+#: What Keras 3 (3.15) prints when ``fit`` fails under MultiWorkerMirroredStrategy: it
+#: reduces a first data batch as a nest, and scalar logs with axis=0
+#: (tensorflow/tensorflow#72388).
+KERAS_MULTIWORKER_BUG = ("Invalid reduction dimension 0", "Attempt to convert a value (PerReplica")
+
+
 def test_multi_worker_mirrored_two_processes(store, tmp_path):
     cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}
     procs = [
@@ -146,10 +125,18 @@ def test_multi_worker_mirrored_two_processes(store, tmp_path):
         for i in range(2)
     ]
     try:
-        settings = [_settings(p) for p in procs]
+        chief_out, chief_err = procs[0].communicate(timeout=300)
+        if procs[0].returncode and any(sign in chief_err for sign in KERAS_MULTIWORKER_BUG):
+            # Exactly the known upstream failure; the day Keras fixes it, this test runs through.
+            pytest.xfail("Keras 3 cannot fit under MultiWorkerMirroredStrategy (tensorflow#72388)")
+        assert procs[0].returncode == 0, chief_err[-3000:]
+        other_out, other_err = procs[1].communicate(timeout=120)
+        assert procs[1].returncode == 0, other_err[-3000:]
     finally:
         for p in procs:  # a worker left waiting for its peer's collectives
-            p.kill()
+            if p.poll() is None:
+                p.kill()
+    settings = [json.loads(out.strip().splitlines()[-1]) for out in (chief_out, other_out)]
     assert all(s["workers"] == 2 and s["replicas"] == 2 for s in settings)
     # The chief (worker 0) writes the run folder; worker 1 its own sub-folder.
     assert (tmp_path / "run" / "model.keras").exists()

@@ -37,13 +37,8 @@ KILL_MARKER = "CELLCONSENSUS_TEST_KILL_MARKER"
 
 
 @pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    )
-    with distributed.Client(cluster) as c:
-        yield c
-    cluster.close()
+def client(dask_client):
+    return dask_client
 
 
 @pytest.fixture(scope="module")

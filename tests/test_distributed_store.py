@@ -31,13 +31,8 @@ KILL_MARKER = "CELLCONSENSUS_TEST_KILL_MARKER"
 
 
 @pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    )
-    with distributed.Client(cluster) as c:
-        yield c
-    cluster.close()
+def client(dask_client):
+    return dask_client
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +170,8 @@ def test_killed_worker_store_complete_and_identical(data, tmp_path, monkeypatch)
     _assert_same_store(tmp_path / "s.zarr", tmp_path / "p.zarr")
 
 
-def test_interrupted_build_is_incomplete_then_resumes(client, data, tmp_path):
+def _interrupted_parallel_build(client, data, tmp_path) -> str:
+    """A serial reference store, and a parallel build of the same that fails on one image."""
     write_patches(data.truth, data.images, tmp_path / "s.zarr", SIZES, chunk_size=8)
     failing = _FailsOn(dict(data.images))
     failing.victim = str(data.truth["image_id"].iloc[-1])
@@ -184,6 +180,11 @@ def test_interrupted_build_is_incomplete_then_resumes(client, data, tmp_path):
         write_patches_on_cluster(
             data.truth, failing, target, SIZES, chunk_size=8, task_patches=20, client=client
         )
+    return target
+
+
+def test_interrupted_build_is_incomplete_then_resumes(client, data, tmp_path):
+    target = _interrupted_parallel_build(client, data, tmp_path)
     with pytest.raises(StoreIncompleteError):
         open_patches(target, 24)
     report = write_patches_on_cluster(
@@ -212,14 +213,7 @@ def test_task_ranges_are_chunk_aligned_and_cover(lengths, chunk, task_patches):
 
 
 def test_serial_builder_finishes_an_interrupted_parallel_build(client, data, tmp_path):
-    write_patches(data.truth, data.images, tmp_path / "s.zarr", SIZES, chunk_size=8)
-    failing = _FailsOn(dict(data.images))
-    failing.victim = str(data.truth["image_id"].iloc[-1])
-    target = tmp_path / "p.zarr"
-    with pytest.raises(RuntimeError, match="interrupted"):
-        write_patches_on_cluster(
-            data.truth, failing, str(target), SIZES, chunk_size=8, task_patches=20, client=client
-        )
+    target = Path(_interrupted_parallel_build(client, data, tmp_path))
     assert (target / "_parallel").exists()
     assert write_patches(data.truth, data.images, target, SIZES, chunk_size=8).action == "resumed"
     assert not (target / "_parallel").exists()
