@@ -178,7 +178,7 @@ def test_append_adds_new_images_and_keeps_stored_cells(data, tmp_path):
     first = data.truth[data.truth["image_id"].isin(ids[:6])]
     store = tmp_path / "p.zarr"
     write_patches(first, data.images, store, 32, chunk_size=8)
-    before = open_patches(store)
+    before = open_patches(store).load()  # a snapshot: the store changes underneath
     kept = before["split"].values.astype(object).copy()
     report = write_patches(data.truth, data.images, store, 32, mode="a", chunk_size=8)
     assert report.action == "appended"
