@@ -66,30 +66,25 @@ def test_parallel_store_equals_serial(client, data, tmp_path, policy):
     serial = write_patches(
         data.truth, data.images, tmp_path / "s.zarr", SIZES, chunk_size=8, **policy
     )
-    parallel = write_patches_on_cluster(
-        data.truth,
-        data.images,
-        str(tmp_path / "p.zarr"),
-        SIZES,
-        chunk_size=8,
-        task_patches=20,
-        client=client,
-        **policy,
-    )
+
+    def on_cluster():
+        return write_patches_on_cluster(
+            data.truth,
+            data.images,
+            str(tmp_path / "p.zarr"),
+            SIZES,
+            chunk_size=8,
+            task_patches=20,
+            client=client,
+            **policy,
+        )
+
+    parallel = on_cluster()
     assert parallel.sizes == serial.sizes
     _assert_same_store(tmp_path / "s.zarr", tmp_path / "p.zarr")
     if policy.get("min_contrast"):
         assert serial.sizes[40]["n_dropped_border"] + serial.sizes[40]["n_dropped_contrast"] > 0
-    again = write_patches_on_cluster(
-        data.truth,
-        data.images,
-        str(tmp_path / "p.zarr"),
-        SIZES,
-        chunk_size=8,
-        task_patches=20,
-        client=client,
-        **policy,
-    )
+    again = on_cluster()
     assert again.action == "up to date"
 
 
