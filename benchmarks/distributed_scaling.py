@@ -75,9 +75,7 @@ def model(costs: dict, n_clicks: int, workers: int, case: dict) -> float:
     """Predicted seconds of one run on ``workers`` workers (see the module docstring)."""
     partitions = 4 * workers
     tasks = case["tasks_per_partition"] * partitions
-    seconds = (
-        costs["fixed_s"] + n_clicks * case["t_click_s"] / workers + tasks * costs["per_task_s"]
-    )
+    seconds = case["fixed_s"] + n_clicks * case["t_click_s"] / workers + tasks * costs["per_task_s"]
     seconds += case["iterations"] * (costs["round_trip_s"] + 2 * partitions * costs["per_task_s"])
     return seconds
 
@@ -203,13 +201,12 @@ def main() -> None:
                 * (base["round_trip_s"] + 2 * one["partitions"] * base["per_task_s"]),
             ),
         }
-    predictions = []
+    predictions, stops = [], {}
     for name, case in model_cases.items():
-        c = {**base, "fixed_s": case["fixed_s"]}
         for n in (n_clicks, LARGE):
-            t1 = model(c, n, 1, case)
+            t1 = model(base, n, 1, case)
             for w in MODEL_WORKERS:
-                t = model(c, n, w, case)
+                t = model(base, n, w, case)
                 predictions.append(
                     {
                         "case": name,
@@ -220,13 +217,8 @@ def main() -> None:
                         "efficiency": t1 / (w * t),
                     }
                 )
-    stops = {}
-    for name, case in model_cases.items():
-        c = {**base, "fixed_s": case["fixed_s"]}
-        for n in (n_clicks, LARGE):
-            t1 = model(c, n, 1, case)
             w = 1
-            while w < 100_000 and t1 / (w * model(c, n, w, case)) >= 0.5:
+            while w < 100_000 and t1 / (w * model(base, n, w, case)) >= 0.5:
                 w *= 2
             stops[f"{name}, {n:,} clicks"] = w
     for row in predictions:

@@ -185,7 +185,7 @@ def train(
         ``TF_CONFIG`` set) only the chief writes ``out_dir``; the other workers
         write ``out_dir/workers/<index>``. Keras 3 (3.15 checked) cannot yet
         ``fit`` under that strategy (tensorflow/tensorflow#72388): see the
-        "Scaling out" page. See the "Scaling out" documentation page.
+        "Scaling out" documentation page.
     cache : bool or "auto", default "auto"
         See :func:`cellcnn.data.make_dataset`.
     storage_options : dict, optional
@@ -239,26 +239,16 @@ def train(
     if not chief:  # other workers of a multi-worker run write into a folder of their own
         out = out / "workers" / str(worker)
         out.mkdir(parents=True, exist_ok=True)
+
+    def dataset(split: str, **kwargs):
+        if distribute.num_replicas_in_sync == 1:
+            return make_dataset(source, split=split, batch_size=global_batch, **kwargs)
+        return _per_worker_input(distribute, source, split, global_batch, **kwargs)
+
+    train_ds = dataset("train", seed=seed, **common)
+    val_ds = dataset("val", shuffle=False, **{**common, "class_weight": None})
     fit_steps: dict[str, int] = {}
-    if distribute.num_replicas_in_sync == 1:
-        train_ds = make_dataset(source, split="train", batch_size=global_batch, seed=seed, **common)
-        val_ds = make_dataset(
-            source,
-            split="val",
-            batch_size=global_batch,
-            shuffle=False,
-            **{**common, "class_weight": None},
-        )
-    else:
-        train_ds = _per_worker_input(distribute, source, "train", global_batch, seed=seed, **common)
-        val_ds = _per_worker_input(
-            distribute,
-            source,
-            "val",
-            global_batch,
-            shuffle=False,
-            **{**common, "class_weight": None},
-        )
+    if distribute.num_replicas_in_sync > 1:
         # Shards differ in length and replicas step together: every input pipeline repeats,
         # and an epoch is the number of whole global batches in the split.
         n_val = len(targets(source, source.rows("val"), target=target, unsure=unsure)[0])
@@ -394,9 +384,7 @@ def _per_worker_input(strategy, source, split, global_batch, **kwargs):
             drop_remainder=True,  # replicas step together on batches of one shape
             **kwargs,
         )
-        # Floats: Keras reduces a first batch across replicas to build the model, and the
-        # collective ops of MultiWorkerMirroredStrategy refuse uint8.
-        return ds.map(lambda x, *rest: (tf.cast(x, tf.float32), *rest)).repeat()
+        return ds.repeat()
 
     return strategy.distribute_datasets_from_function(dataset)
 

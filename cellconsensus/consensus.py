@@ -142,6 +142,16 @@ class Consensus:
     aggregator: BaseAggregator
 
 
+def canonical_positions(clicks: pd.DataFrame, codes) -> tuple[np.ndarray, np.ndarray]:
+    """Click positions and the canonical order (image, x, y, annotator, label) of encoded clicks.
+
+    Everything computed in that order is independent of the input's row order, and a
+    subset of whole images gives exactly its images' part of the full result.
+    """
+    X = clicks[["x", "y"]].to_numpy(dtype="float64")
+    return X, canonical_order(codes.image, X, codes.annotator * 3 + codes.label)
+
+
 def _chunks(image_index: np.ndarray, n_chunks: int) -> list[tuple[int, int]]:
     """Split sorted clicks into about ``n_chunks`` runs of whole images."""
     n = len(image_index)
@@ -265,8 +275,7 @@ def find_consensus(
     aggregator = get_aggregator(labels)
 
     img, ann, lab, images = codes.image, codes.annotator, codes.label, codes.images
-    X = clicks[["x", "y"]].to_numpy(dtype="float64")
-    order = canonical_order(img, X, ann * 3 + lab)
+    X, order = canonical_positions(clicks, codes)
     Xs, imgs, anns = X[order], img[order], ann[order]
 
     # Annotators per image: those who clicked, plus runs without any click.

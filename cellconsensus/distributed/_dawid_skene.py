@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 class _State:
     votes: csr_matrix
     votes_t: csr_matrix
+    total: np.ndarray  # all votes per (annotator, answer): fixed, summed once
     p: np.ndarray
     delta: float = np.inf
 
@@ -40,28 +41,24 @@ def _init(votes: pd.DataFrame, n_cells: int, annotators: pd.Index) -> _State:
     label = votes["answer"].to_numpy(np.int64)
     p = MeanAggregator()._fit_arrays(task, worker, label, n_cells)
     matrix = vote_matrix(task, worker, label, n_cells, len(annotators))
-    return _State(matrix, matrix.T.tocsr(), p)
+    return _State(matrix, matrix.T.tocsr(), np.asarray(matrix.sum(axis=0)).ravel(), p)
 
 
 def _step(state: _State, prior: float, errors: np.ndarray) -> _State:
     new = e_step(state.votes, prior, errors) if len(state.p) else state.p
     delta = float(np.abs(new - state.p).max()) if len(new) else 0.0
-    return _State(state.votes, state.votes_t, new, delta)
+    return _State(state.votes, state.votes_t, state.total, new, delta)
 
 
-def _statistics(state: _State) -> tuple[np.ndarray, np.ndarray, float, int, float]:
-    total = np.asarray(state.votes.sum(axis=0)).ravel()
-    return state.votes_t @ state.p, total, float(state.p.sum()), len(state.p), state.delta
+def _statistics(state: _State) -> tuple[np.ndarray, float, int, float]:
+    return state.votes_t @ state.p, float(state.p.sum()), len(state.p), state.delta
 
 
-def _reduce(client, states) -> tuple[np.ndarray, np.ndarray, float, int, float]:
+def _reduce(client, states) -> tuple[np.ndarray, float, int, float]:
     parts = client.gather(client.map(_statistics, states, pure=False))
-    alive = np.sum([a for a, *_ in parts], axis=0)
-    total = np.sum([t for _, t, *_ in parts], axis=0)
     return (
-        alive,
-        total,
-        float(sum(s for *_, s, _, _ in parts)),
+        np.sum([a for a, *_ in parts], axis=0),
+        float(sum(s for _, s, _, _ in parts)),
         int(sum(n for *_, n, _ in parts)),
         float(max(d for *_, d in parts)),
     )
@@ -97,7 +94,8 @@ def fit_dawid_skene(
         client.submit(_init, v, n, annotators, pure=False)
         for v, n in zip(votes, n_cells, strict=True)
     ]
-    alive, total, p_sum, n_total, _ = _reduce(client, states)
+    total = np.sum(client.gather(client.map(lambda s: s.total, states, pure=False)), axis=0)
+    alive, p_sum, n_total, _ = _reduce(client, states)
     aggregator.n_iter_ = 0
     prior, errors = 0.5, np.zeros((len(annotators), 2, 3))
     if n_total:
@@ -105,7 +103,7 @@ def fit_dawid_skene(
             aggregator.n_iter_ += 1
             prior, errors = m_step(alive, total, p_sum, n_total, aggregator.smoothing)
             states = client.map(_step, states, prior=prior, errors=errors, pure=False)
-            alive, _, p_sum, _, delta = _reduce(client, states)
+            alive, p_sum, _, delta = _reduce(client, states)
             if delta <= aggregator.tol:
                 break
     logger.info("distributed Dawid-Skene: %d iterations", aggregator.n_iter_)

@@ -47,7 +47,6 @@ import numpy as np
 import pandas as pd
 
 from .. import consensus as _engine
-from .._one_vote import canonical_order
 from ..errors import CellConsensusInputError
 from ..labels import BaseAggregator, DawidSkeneAggregator, get_aggregator, label_from_proba
 from ..strategies import BaseStrategy, get_strategy, scale_from_median, scale_samples
@@ -84,6 +83,21 @@ def _client(client):
         ) from exc
 
 
+def gather_all(client, futures: list) -> list:
+    """Gather results; on a failure, first wait until every other task has stopped.
+
+    Dask cannot interrupt running tasks: without the wait, tasks of a failed build would
+    go on writing after the error reached the caller (who may be cleaning up or rerunning).
+    """
+    try:
+        return client.gather(futures)
+    except BaseException:
+        from distributed import wait
+
+        wait(futures)
+        raise
+
+
 def _as_dask(table, kind: str):
     import dask.dataframe as dd
 
@@ -98,9 +112,10 @@ def _as_dask(table, kind: str):
         # Parquet by the workers themselves.
         return dd.from_pandas(plain, npartitions=n)
     paths = [os.fspath(p) for p in (table if isinstance(table, list | tuple) else [table])]
-    if all(p.endswith((".csv", ".csv.gz")) for p in paths):
+    csv = [p.endswith((".csv", ".csv.gz")) for p in paths]
+    if all(csv):
         return dd.read_csv(paths, dtype={"image_id": str, "annotator_id": str})
-    if not any(p.endswith((".csv", ".csv.gz")) for p in paths):
+    if not any(csv):
         return dd.read_parquet(paths)
     raise CellConsensusInputError(f"{kind}: mix of CSV and Parquet paths", source=str(paths))
 
@@ -184,12 +199,8 @@ def _split(part: pd.DataFrame) -> pd.DataFrame:
 
 
 def _part_scale_samples(part: pd.DataFrame) -> np.ndarray:
-    clicks = _split(part)
-    if not len(clicks):
-        return np.zeros(0)
-    clicks, codes = encode_clicks(clicks, source="<distributed clicks>")
-    X = clicks[["x", "y"]].to_numpy(dtype="float64")
-    order = canonical_order(codes.image, X, codes.annotator * 3 + codes.label)
+    clicks, codes = encode_clicks(_split(part), source="<distributed clicks>")
+    X, order = _engine.canonical_positions(clicks, codes)
     return np.sort(scale_samples(X[order], codes.image[order], codes.annotator[order]))
 
 
@@ -201,25 +212,11 @@ class _PartResult:
 
 
 def _part_consensus(part, strategy, labels, min_support, min_annotators, votes) -> _PartResult:
-    clicks = _split(part)
-    runs = clicks.attrs.get("runs")
-    if not len(clicks):
-        orphans = int(runs["image_id"].nunique()) if runs is not None else 0
-        empty = _engine.find_consensus(
-            _empty_clicks(), strategy, labels, min_support=min_support, min_annotators=1
-        )
-        report = empty.report.to_dict() | {"n_images": orphans}
-        return _PartResult(empty.cells, _votes(empty) if votes else None, report)
+    # A partition may hold no clicks (only runs, or nothing): the engine handles both.
     result = _engine.find_consensus(
-        clicks, strategy, labels, min_support=min_support, min_annotators=min_annotators
+        _split(part), strategy, labels, min_support=min_support, min_annotators=min_annotators
     )
     return _PartResult(result.cells, _votes(result) if votes else None, result.report.to_dict())
-
-
-def _empty_clicks() -> pd.DataFrame:
-    return pd.DataFrame(
-        {"image_id": [], "annotator_id": [], "x": [], "y": [], "label": pd.Categorical([])}
-    ).astype({"image_id": object, "annotator_id": object, "x": float, "y": float})
 
 
 def _votes(result) -> pd.DataFrame:
@@ -237,7 +234,7 @@ def _votes(result) -> pd.DataFrame:
     )
 
 
-def _write_part(result: _PartResult, p_alive, unsure_margin: float, folder: str, i: int) -> int:
+def _write_part(result: _PartResult, p_alive, unsure_margin: float, folder: str, i: int) -> None:
     cells = result.cells
     if p_alive is not None:
         cells = cells.assign(
@@ -249,7 +246,6 @@ def _write_part(result: _PartResult, p_alive, unsure_margin: float, folder: str,
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     cells.to_parquet(tmp, index=False)
     os.replace(tmp, path)  # a retried task replaces its file, never adds a second one
-    return len(cells)
 
 
 @dataclass
@@ -413,9 +409,10 @@ def find_consensus(
         votes=global_labels,
         pure=False,
     )
+    reports = client.gather(client.map(lambda r: r.report, results, pure=False))
     if global_labels:
         votes = client.map(lambda r: r.votes, results, pure=False)
-        n_cells = client.gather(client.map(lambda r: len(r.cells), results, pure=False))
+        n_cells = [r["n_cells"] for r in reports]
         annotators = pd.Index(
             sorted(set().union(*client.gather(client.map(_annotators, votes, pure=False))))
         )
@@ -423,15 +420,14 @@ def find_consensus(
         p_alive = fit_dawid_skene(client, votes, n_cells, annotators, aggregator)
     else:
         p_alive = [None] * len(results)
-    written = [
-        client.submit(_write_part, r, p, aggregator.unsure_margin, str(staging), i, pure=False)
-        for i, (r, p) in enumerate(zip(results, p_alive, strict=True))
-    ]
-    n_written = sum(client.gather(written))
-    reports = client.gather(client.map(lambda r: r.report, results, pure=False))
+    gather_all(
+        client,
+        [
+            client.submit(_write_part, r, p, aggregator.unsure_margin, str(staging), i, pure=False)
+            for i, (r, p) in enumerate(zip(results, p_alive, strict=True))
+        ],
+    )
     report = _sum_reports(reports, strategy, aggregator, scale, started)
-    if n_written != report.n_cells:  # pragma: no cover - a guard, not a path
-        raise RuntimeError(f"wrote {n_written} cells, expected {report.n_cells}")
     (staging / REPORT_FILE).write_text(
         json.dumps(report.to_dict() | {"n_partitions": len(parts)}, indent=2)
     )

@@ -61,10 +61,11 @@ from ..store.write import (
     _splits,
     _work,
     drop_scratch,
+    image_units,
     plan_values,
     read_root,
 )
-from .consensus import _client
+from .consensus import _client, gather_all
 
 __all__ = ["write_patches"]
 
@@ -89,84 +90,55 @@ def task_ranges(lengths: list[int], chunk: int, task_patches: int) -> tuple[int,
     return per_task, max((-(-n // per_task) for n in lengths), default=0)
 
 
-def _units(image_ids: np.ndarray, x: np.ndarray, y: np.ndarray) -> list[tuple[str, tuple]]:
-    """Per image (in order of first appearance): its id and the cells' x, y."""
-    order = np.argsort(pd.factorize(image_ids)[0], kind="stable")
-    ids, xs, ys = image_ids[order], x[order], y[order]
-    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else []
-    ends = np.r_[starts[1:], len(ids)].astype(int) if len(ids) else []
-    return [(str(ids[a]), (xs[a:b], ys[a:b])) for a, b in zip(starts, ends, strict=True)], order
-
-
-def _survivors(units, source, sizes, border, channels, fill, min_contrast):
+def _survivors(units, source, sizes, crop):
     """First pass: per image, which of its cells keep a patch at each size, and the counts."""
-    out = []
-    for image_id, digest, error, _, per_size in _work(
-        units, source, sizes, border, channels, fill, min_contrast
-    ):
-        kept = {size: patches.rows for size, (patches, _) in per_size.items()}
-        reports = {size: report for size, (_, report) in per_size.items()}
-        out.append((image_id, digest, error, kept, reports))
-    return out
+    return [
+        (
+            digest,
+            error,
+            {size: patches.rows for size, (patches, _) in per_size.items()},
+            {size: report for size, (_, report) in per_size.items()},
+        )
+        for _, digest, error, _, per_size in _work(units, source, sizes, **crop)
+    ]
 
 
-def _write_task(k: int, store, storage_options, source, todo: dict, settings: dict) -> int:
-    """Crop and write the chunks of task ``k``; returns how many patches it wrote."""
+def _write_task(k: int, store, storage_options, source, task: dict, crop: dict) -> None:
+    """Crop and write the chunks of task ``k`` (every size), its flags, then its done entry.
+
+    ``task["cells"]`` holds the plan rows any size needs (in plan order, so grouped by
+    image): each is cropped once per size. ``task["positions"][size]`` picks, for each
+    store row ``start, start + 1, ...`` of that size, its cell among them.
+    """
     zstore = open_store(store, storage_options)
     done = zarr.open_array(zstore, path=f"{SCRATCH}/done", mode="r+")
     if done[k]:
-        return 0  # finished by an earlier run (or an earlier attempt of this one)
-    sizes = sorted(todo)
-    ids = np.concatenate([todo[s]["image_id"] for s in sizes])
-    x = np.concatenate([todo[s]["x"] for s in sizes])
-    y = np.concatenate([todo[s]["y"] for s in sizes])
-    units, order = _units(ids, x, y)
-    results = _work(
-        units,
-        source,
-        sizes,
-        settings["border"],
-        settings["channels"],
-        settings["fill"],
-        settings["min_contrast"],
-    )
-    # Where each unit row came from: (size, position within the task's region).
-    which = np.concatenate([np.full(len(todo[s]["x"]), s) for s in sizes])[order]
-    where = np.concatenate([np.arange(len(todo[s]["x"])) for s in sizes])[order]
-    buffers = {s: {} for s in sizes}
-    digests, first = {}, 0
-    for (image_id, (ux, _)), (_, digest, error, _, per_size) in zip(units, results, strict=True):
+        return  # finished by an earlier run (or an earlier attempt of this one)
+    units, starts = image_units(task["cells"])
+    positions = task["positions"]
+    groups = {s: zarr.open_group(zstore, path=group_name(s), mode="r+") for s in positions}
+    n = len(task["cells"])
+    pixels = {s: np.zeros((n, *g["patches"].shape[1:]), np.uint8) for s, g in groups.items()}
+    flags = {s: np.zeros((n, len(PATCH_COLUMNS))) for s in positions}
+    digests = {}
+    made = _work(units, source, sorted(positions), **crop)
+    for first, (image_id, digest, error, _, per_size) in zip(starts, made, strict=True):
         if error is not None:
             raise error
         digests[image_id] = digest
-        span = slice(first, first + len(ux))
-        first += len(ux)
-        for size in sizes:
-            patches, _ = per_size[size]
-            wanted = which[span] == size
-            # Rows of this image wanted at this size; the first pass kept all of them.
-            local = np.flatnonzero(wanted)
-            at = np.searchsorted(patches.rows, local)
-            if not np.array_equal(patches.rows[at], local):  # pragma: no cover - a guard
-                raise RuntimeError(f"{image_id}: a planned patch was not made at {size} px")
-            buffers[size][image_id] = (where[span][local], patches, at)
-    written = 0
-    for size in sizes:
-        start, n = todo[size]["start"], len(todo[size]["x"])
-        group = zarr.open_group(zstore, path=group_name(size), mode="r+")
-        pixels = np.zeros((n, *group["patches"].shape[1:]), np.uint8)
-        flags = np.zeros((n, len(PATCH_COLUMNS)), np.float64)
-        for positions, patches, at in buffers[size].values():
-            pixels[positions] = patches.pixels[at]
+        for size, (patches, _) in per_size.items():
+            rows = first + patches.rows
+            pixels[size][rows] = patches.pixels
             columns = patches.columns()
-            flags[positions] = np.stack([columns[c][at] for c in PATCH_COLUMNS], axis=1)
-        group["patches"][start : start + n] = pixels
-        zarr.open_array(zstore, path=f"{SCRATCH}/flags_{size}", mode="r+")[start : start + n] = (
-            flags
-        )
-        written += n
+            flags[size][rows] = np.stack([columns[c] for c in PATCH_COLUMNS], axis=1)
+    for size, group in groups.items():
+        pick = positions[size]
+        region = slice(task["start"], task["start"] + len(pick))
+        group["patches"][region] = pixels[size][pick]
+        zarr.open_array(zstore, path=f"{SCRATCH}/flags_{size}", mode="r+")[region] = flags[size][
+            pick
+        ]
     done[k] = json.dumps(digests)  # last: the task is done
-    return written
 
 
 def write_patches(
@@ -279,55 +251,45 @@ def write_patches(
             )
         action = "resumed"
 
-    ids = plan["image_id"].to_numpy()
-    x, y = plan["cell_x"].to_numpy(float), plan["cell_y"].to_numpy(float)
-    image_order = list(pd.unique(ids))
+    image_order = list(pd.unique(plan["image_id"]))
     n_channels = (existing or {}).get("channels") or (channels if channels != "auto" else None)
     if n_channels is None:
         n_channels = _first_channels(job.source, [str(i) for i in image_order], on_error)
-    work = (settings["border"], n_channels, settings["fill"], settings["min_contrast"])
+    crop = {
+        "border": settings["border"],
+        "channels": n_channels,
+        "fill": settings["fill"],
+        "min_contrast": settings["min_contrast"],
+    }
 
     # Which plan rows keep a patch, per size.
     can_drop = border == "drop" or min_contrast is not None or on_error == "skip"
     reports = {s: PatchReport() for s in sizes}
     digests: dict[str, str] = {}
     if can_drop:
-        units, order = _units(ids, x, y)
-        chunks = [units[i : i + 32] for i in range(0, len(units), 32)]
+        units, starts = image_units(plan)
+        batches = [units[i : i + 32] for i in range(0, len(units), 32)]
         futures = client.map(
-            _survivors,
-            chunks,
-            source=job.source,
-            sizes=sizes,
-            border=work[0],
-            channels=work[1],
-            fill=work[2],
-            min_contrast=work[3],
-            pure=False,
+            _survivors, batches, source=job.source, sizes=sizes, crop=crop, pure=False
         )
+        results = [r for batch in client.gather(futures) for r in batch]
         kept = {s: [] for s in sizes}
-        first = 0
-        results = [r for part in client.gather(futures) for r in part]
-        for (_, (ux, _)), (image_id, digest, error, rows, per_size) in zip(
-            units, results, strict=True
+        for (image_id, (ux, _)), first, (digest, error, rows, per_size) in zip(
+            units, starts, results, strict=True
         ):
-            span = order[first : first + len(ux)]  # the plan rows of this image
-            first += len(ux)
             if error is not None:
                 if on_error == "raise":
                     raise error
                 logger.warning("skipped an unreadable image: %s", error)
-                lost = PatchReport(
-                    n_cells=len(span), n_dropped_error=len(span), errors=[str(error)]
-                )
+                lost = PatchReport(n_cells=len(ux), n_dropped_error=len(ux), errors=[str(error)])
                 for s in sizes:
                     reports[s].merge(lost)
                 continue
             digests[image_id] = digest
             for s in sizes:
-                kept[s].append(span[rows[s]])
+                kept[s].append(first + rows[s])
                 reports[s].merge(per_size[s])
-        kept = {s: np.sort(np.concatenate(v)) if v else np.zeros(0, int) for s, v in kept.items()}
+        kept = {s: np.concatenate(v) if v else np.zeros(0, int) for s, v in kept.items()}
     else:
         kept = {s: np.arange(len(plan)) for s in sizes}
 
@@ -373,28 +335,28 @@ def write_patches(
             fill_value="",
         )
 
-    todo = []
+    futures = []
     for k in range(n_tasks):
-        part = {}
-        for s in sizes:
-            rows = kept[s][k * per_task : (k + 1) * per_task]
-            part[s] = {"start": k * per_task, "image_id": ids[rows], "x": x[rows], "y": y[rows]}
-        todo.append(part)
-    store_name = os.fspath(store)
-    futures = [
-        client.submit(
-            _write_task,
-            k,
-            store_name,
-            storage_options,
-            job.source,
-            todo[k],
-            {**settings, "channels": n_channels},
-            pure=False,
+        rows = {s: v[k * per_task : (k + 1) * per_task] for s, v in kept.items()}
+        union = np.unique(np.concatenate(list(rows.values())))
+        task = {
+            "start": k * per_task,
+            "cells": plan.iloc[union][["image_id", "cell_x", "cell_y"]],
+            "positions": {s: np.searchsorted(union, r) for s, r in rows.items() if len(r)},
+        }
+        futures.append(
+            client.submit(
+                _write_task,
+                k,
+                os.fspath(store),
+                storage_options,
+                job.source,
+                task,
+                crop,
+                pure=False,
+            )
         )
-        for k in range(n_tasks)
-    ]
-    client.gather(futures)
+    gather_all(client, futures)  # on a failure: no task still writing when it is raised
 
     # Every task done: flags into the coordinates, scratch away, provenance, complete.
     done = zarr.open_array(zstore, path=f"{SCRATCH}/done", mode="r")[:]

@@ -226,6 +226,19 @@ def _work(units, source: ImageSource, sizes, border, channels, fill, min_contras
 # -- zarr ----------------------------------------------------------------------------------
 
 
+def image_units(plan: pd.DataFrame) -> tuple[list[tuple[str, tuple]], np.ndarray]:
+    """The plan's images in order, each with its cells' x and y, and each image's first row.
+
+    The plan is sorted by image, so each image's cells are one contiguous run of rows.
+    """
+    ids = plan["image_id"].to_numpy()
+    x, y = plan["cell_x"].to_numpy(float), plan["cell_y"].to_numpy(float)
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, int)
+    ends = np.r_[starts[1:], len(ids)].astype(int)[: len(starts)]
+    units = [(str(ids[a]), (x[a:b], y[a:b])) for a, b in zip(starts, ends, strict=True)]
+    return units, starts
+
+
 def _template(plan: pd.DataFrame, size: int, channels: int) -> xr.Dataset:
     coords = {}
     for column in plan.columns:
@@ -668,12 +681,9 @@ def write_patches(
     _set_root(zstore, attrs)
 
     # The plan is sorted by image: each image's cells are one contiguous run of rows.
-    ids = plan["image_id"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, int)
-    ends = np.r_[starts[1:], len(ids)].astype(int)
-    image_order = [str(ids[i]) for i in starts]
+    units, starts = image_units(plan)
+    image_order = [image_id for image_id, _ in units]
     plan_columns = {c: plan[c].to_numpy() for c in plan.columns}
-    x_all, y_all = plan["cell_x"].to_numpy(float), plan["cell_y"].to_numpy(float)
     n_channels = attrs.get("channels") or (channels if channels != "auto" else None)
     if n_channels is None:
         n_channels = _first_channels(source, image_order, on_error)
@@ -694,10 +704,7 @@ def write_patches(
 
     start = min(w.next_image for w in writers.values())
     digests: dict[str, str] = dict(attrs.get("image_sha256") or {})
-    todo = [
-        (image_order[k], (x_all[starts[k] : ends[k]], y_all[starts[k] : ends[k]]))
-        for k in range(start, len(image_order))
-    ]
+    todo = units[start:]
     results = map_chunks(
         _work,
         todo,
@@ -725,7 +732,7 @@ def write_patches(
             if index < writer.next_image:
                 continue
             if error is not None:
-                n = int(ends[index] - starts[index])
+                n = len(units[index][1][0])
                 report = PatchReport(n_cells=n, n_dropped_error=n, errors=[str(error)])
                 writer.add(index, None, report, int(starts[index]))
             else:
