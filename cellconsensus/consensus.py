@@ -320,8 +320,11 @@ def find_consensus(
         extra = None
         p_alive_all = None
 
-    needed = np.minimum(min_annotators, n_runs[cell_img])
-    keep = (stats["support"] >= min_support) & (stats["n_annotators"] >= needed)
+    if strategy.defines_cells:  # such a strategy's cells are final (the thesis keeps all)
+        keep = np.ones(len(cell_img), bool)
+    else:
+        needed = np.minimum(min_annotators, n_runs[cell_img])
+        keep = (stats["support"] >= min_support) & (stats["n_annotators"] >= needed)
     report.n_filtered_cells = int((~keep).sum())
     in_dropped_cell = np.append(~keep, False)[cid]  # cid -1 reads the appended False
     status = np.where(in_dropped_cell, 3, np.where(cid >= 0, 0, np.where(taken_out, 2, 1)))

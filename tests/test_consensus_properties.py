@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cellconsensus import find_consensus
-from cellconsensus.strategies import ThesisRadiusStrategy
-from cellconsensus.tables import LABEL_VALUES
 
 PARTITIONING = ["dbscan", "hdbscan", "radius", "kmeans", "agglomerative"]
 SCALE_BASED = ["dbscan", "radius", "agglomerative"]
@@ -189,80 +187,6 @@ def test_results_identical_for_any_n_jobs():
         two = find_consensus(clicks, strategy, "dawid-skene", n_jobs=2)
         pd.testing.assert_frame_equal(one.cells, two.cells)
         pd.testing.assert_frame_equal(one.assignments, two.assignments)
-
-
-# -- the thesis' rule, against a direct transcription ----------------------------------
-
-
-def thesis_transcription(clicks: pd.DataFrame, R: float = 35.0) -> list[tuple]:
-    """Plain loops, written from the thesis' description, for comparison."""
-    value = {"alive": 1.0, "dead": 0.0, "unsure": 0.5}
-    out = []
-    for image in dict.fromkeys(clicks["image_id"]):
-        rows = clicks[clicks["image_id"] == image]
-        runs = {}
-        for r in rows.itertuples():
-            runs.setdefault(r.annotator_id, []).append((r.x, r.y, r.label))
-        run_list = list(runs.values())
-        if len(run_list) == 1:
-            for x, y, lab in run_list[0]:
-                out.append((image, x, y, value[lab]))
-            continue
-        if len({len(r) for r in run_list}) != 1:
-            continue
-        for x0, y0, _ in run_list[0]:
-            total = 0.0
-            for run in run_list:
-                for x, y, lab in run:
-                    if ((x - x0) ** 2 + (y - y0) ** 2) ** 0.5 <= R:
-                        total += value[lab] / len(run_list)
-            out.append((image, x0, y0, total))
-    return out
-
-
-@st.composite
-def thesis_runs(draw):
-    rows = []
-    for image in ("i1", "i2", "i3"):
-        n_runs = draw(st.integers(1, 3))
-        same = draw(st.booleans())
-        base = draw(st.integers(0, 4))
-        for r in range(n_runs):
-            n = base if same else draw(st.integers(0, 4))
-            for _ in range(n):
-                rows.append((image, f"{image}-r{r}", draw(quarter), draw(quarter), draw(label)))
-    assume(rows)
-    return pd.DataFrame(rows, columns=["image_id", "annotator_id", "x", "y", "label"])
-
-
-@settings(max_examples=200, deadline=None)
-@given(clicks=thesis_runs(), radius=st.sampled_from([10.0, 35.0, 80.0]))
-def test_radius_thesis_equals_transcription(clicks, radius):
-    ours, _ = ThesisRadiusStrategy(radius=radius).fit_cells(clicks)
-    expected = thesis_transcription(clicks, radius)
-    got = list(zip(ours["image_id"], ours["x"], ours["y"], ours["thesis_score"], strict=True))
-    assert len(got) == len(expected)
-    for (gi, gx, gy, gs), (ei, ex, ey, es) in zip(got, expected, strict=True):
-        assert (gi, gx, gy) == (ei, ex, ey)
-        assert gs == pytest.approx(es, abs=1e-12)
-
-
-def test_radius_thesis_quirks_documented_behaviour():
-    clicks = pd.DataFrame(
-        {
-            "image_id": ["a", "a", "a", "b", "b", "b"],
-            "annotator_id": ["r1", "r1", "r2", "r3", "r4", "r4"],
-            "x": [10.0, 20.0, 12.0, 5.0, 6.0, 7.0],
-            "y": [10.0, 10.0, 10.0, 5.0, 5.0, 5.0],
-            "label": ["alive", "alive", "alive", "dead", "alive", "alive"],
-        }
-    )
-    cells = find_consensus(clicks, "radius-thesis").cells
-    # Image a: runs with 2 and 1 clicks -> no cell. Image b: 1 and 2 clicks -> no cell either.
-    assert cells.empty
-    single = clicks[clicks["annotator_id"] == "r1"]
-    passed = find_consensus(single, "radius-thesis").cells
-    assert len(passed) == 2 and passed["p_alive"].tolist() == [LABEL_VALUES["alive"]] * 2
 
 
 @settings(max_examples=200, deadline=None)

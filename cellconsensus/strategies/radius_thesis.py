@@ -16,29 +16,41 @@ __all__ = ["ThesisRadiusStrategy"]
 
 
 class ThesisRadiusStrategy(BaseStrategy):
-    """The Cell Spotting thesis' merge rule, quirks included, for comparison only.
+    """The Cell Spotting thesis' merge rule, exactly as its code runs, for comparison only.
 
-    For each image, with its task runs taken in export order:
+    For each image, with its task runs taken in export order and ``n`` the
+    number of runs on the image (runs without clicks included), label values
+    alive 1, dead 0, unsure 0.5:
 
-    1. **One run**: every click passes through as a cell with the click's
-       label value (alive 1, dead 0, unsure 0.5).
+    1. **One run**: every click passes through as a cell at its position,
+       scored by its label value.
     2. **Runs with different numbers of clicks**: the image yields *no cell
-       at all* (quirk: the thesis only merged images where every annotator
-       clicked the same number of cells, even if one of them just missed one).
-    3. **Otherwise**: for every click ``c`` of the *first* run, one cell at
-       ``c``'s position (quirk: not the mean of the merged clicks) whose score
-       is the sum of the label values of *every* click within ``radius`` of
-       ``c`` (``<=``, all runs, ``c`` itself included), each weighted
-       ``1 / n_runs``. Quirks: a click near two first-run clicks counts for
-       both; two clicks of one run near ``c`` both count, so the score can
-       exceed 1; a click further than R from every first-run click is lost;
-       a first-run click nobody else saw still becomes a cell.
+       at all* (the thesis code returns the integer 1, meaning empty, when
+       annotators clicked different numbers of cells, even if one of them
+       just missed one).
+    3. **Otherwise**: start from the first run's ``[value, x, y]`` rows times
+       ``1 / n``; then for every *later* run, every first-run click ``i`` and
+       every click ``j`` of that run strictly closer than ``radius`` to ``i``,
+       add ``[value_j, x_j, y_j] / n`` to row ``i``. Every first-run click
+       becomes one cell at the row's ``(x, y)``, scored by the row's value.
+
+    The thesis code skips a run when it compares ``==`` to the first run's
+    list; at that point the first run's labels are already numbers and the
+    other runs' are still strings, so only the first run itself is skipped
+    (a later run with the very same clicks is added). The quirks this keeps:
+    a cell's position is a weighted *sum*, not a mean (a click nobody else
+    saw is pulled toward the origin, to ``1 / n`` of its coordinates; two
+    matches in one run push it outwards); its score can exceed 1; a click
+    further than ``radius`` from every first-run click is lost; every
+    first-run click becomes a cell, so no ``min_support`` /
+    ``min_annotators`` filter applies to this strategy.
 
     The cell's ``p_alive`` is the score clipped to [0, 1]; the raw score is
     kept in the extra column ``thesis_score``. ``n_annotators`` counts the runs
-    with a click within R, ``support`` divides that by the image's runs,
-    ``spread`` is the RMS distance of those clicks to ``c``. In the click
-    assignments each click goes to the nearest first-run click within R.
+    with a click strictly within ``radius`` of the first-run click (the first
+    run included), ``support`` divides that by ``n``, ``spread`` is the RMS
+    distance of those clicks to the first-run click. In the click assignments
+    each later click goes to the nearest first-run click within ``radius``.
     A run is a ``run_id`` when the input has one, else an annotator. This
     strategy computes its own label scores, so the ``labels`` argument of
     :func:`~cellconsensus.find_consensus` does not apply to it.
@@ -61,7 +73,7 @@ class ThesisRadiusStrategy(BaseStrategy):
     ...     "label": ["alive", "dead", "alive", "alive"]})
     >>> cells, _ = ThesisRadiusStrategy().fit_cells(clicks)
     >>> cells[["x", "y", "thesis_score"]].values.tolist()
-    [[10.0, 10.0, 1.0], [100.0, 100.0, 0.5]]
+    [[11.0, 10.0, 1.0], [102.0, 100.0, 0.5]]
     """
 
     name = "radius-thesis"
@@ -82,7 +94,7 @@ class ThesisRadiusStrategy(BaseStrategy):
             Clicks table (``run_id`` used when present).
         empty_runs : mapping, optional
             Image id -> number of runs on it without any click (they count
-            in ``n_runs``); see :func:`~cellconsensus.tables.count_runs`.
+            in ``n``); see :func:`~cellconsensus.tables.count_runs`.
 
         Returns
         -------
@@ -95,51 +107,56 @@ class ThesisRadiusStrategy(BaseStrategy):
         self._validate_params()
         radius = float(self.radius)
         run_key = clicks["run_id"] if "run_id" in clicks.columns else clicks["annotator_id"]
+        run_codes = pd.factorize(run_key)[0]
         values = clicks["label"].astype(object).map(LABEL_VALUES).to_numpy(dtype="float64")
         xy = clicks[["x", "y"]].to_numpy(dtype="float64")
         extra_runs = dict(empty_runs or {})
         assignment = np.full(len(clicks), -1, np.int64)
-        rows: list[tuple] = []
+        parts: list[tuple] = []
+        n_rows = 0
         groups = pd.Series(np.arange(len(clicks))).groupby(
             clicks["image_id"].to_numpy(), sort=False
         )
         for image_id, positions in groups:
             idx = positions.to_numpy()
-            keys = run_key.to_numpy()[idx]
-            run_order = list(dict.fromkeys(keys))
+            keys = run_codes[idx]
+            run_order = pd.unique(keys)
             counts = [int(np.sum(keys == k)) for k in run_order] + [0] * extra_runs.get(image_id, 0)
-            n_runs = len(counts)
-            if n_runs == 1:
-                for i in idx:
-                    assignment[i] = len(rows)
-                    rows.append((image_id, xy[i, 0], xy[i, 1], 1, 1.0, values[i], 0.0))
-                continue
-            if len(set(counts)) > 1:
+            n = len(counts)
+            if n > 1 and len(set(counts)) > 1:
                 continue  # quirk: annotators disagree on the number of cells -> no cell
-            first = idx[keys == run_order[0]]
-            dist = np.hypot(*(xy[first][:, None, :] - xy[idx][None, :, :]).transpose(2, 0, 1))
-            within = dist <= radius
+            is_first = keys == run_order[0]
+            first, later = idx[is_first], idx[~is_first]
+            # Later-run clicks strictly within R of each first-run click (rows: first run).
+            dist = np.hypot(*(xy[first][:, None, :] - xy[later][None, :, :]).transpose(2, 0, 1))
+            within = dist < radius
+            row = np.column_stack([values[first], xy[first]]) / n
+            row += within.astype("float64") @ np.column_stack([values[later], xy[later]]) / n
+            runs_near = np.array([len(np.unique(keys[~is_first][w])) for w in within], np.int64) + 1
+            matched = within.sum(axis=1) + 1  # the first-run click itself, at distance 0
+            spread = np.sqrt((np.where(within, dist, 0.0) ** 2).sum(axis=1) / matched)
+            assignment[first] = n_rows + np.arange(len(first))
+            hit = within.any(axis=0)
             nearest = np.where(within, dist, np.inf).argmin(axis=0)
-            has = within.any(axis=0)
-            for r, i in enumerate(first):
-                w = within[r]
-                rows.append(
-                    (
-                        image_id,
-                        xy[i, 0],
-                        xy[i, 1],
-                        len(set(keys[w])),
-                        len(set(keys[w])) / n_runs,
-                        values[idx][w].sum() / n_runs,
-                        float(np.sqrt(np.mean(dist[r][w] ** 2))),
-                    )
-                )
-            assignment[idx[has]] = len(rows) - len(first) + nearest[has]
+            assignment[later[hit]] = n_rows + nearest[hit]
+            parts.append((image_id, row, runs_near, n, spread))
+            n_rows += len(first)
         cells = pd.DataFrame(
-            rows,
-            columns=["image_id", "x", "y", "n_annotators", "support", "thesis_score", "spread"],
+            {
+                "image_id": pd.Series(
+                    [p[0] for p in parts for _ in range(len(p[1]))], dtype=object
+                ),
+                "x": _concat([p[1][:, 1] for p in parts]),
+                "y": _concat([p[1][:, 2] for p in parts]),
+                "n_annotators": _concat([p[2] for p in parts]).astype(np.int64),
+                "support": _concat([p[2] / p[3] for p in parts]),
+                "thesis_score": _concat([p[1][:, 0] for p in parts]),
+                "spread": _concat([p[4] for p in parts]),
+            }
         )
-        cells["image_id"] = cells["image_id"].astype(object)
-        cells["n_annotators"] = cells["n_annotators"].astype(np.int64)
         cells["p_alive"] = cells["thesis_score"].clip(0.0, 1.0)
         return cells, assignment
+
+
+def _concat(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(arrays) if arrays else np.zeros(0)
