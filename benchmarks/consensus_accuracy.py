@@ -30,6 +30,7 @@ from __future__ import annotations
 import itertools
 import time
 
+import numpy as np
 import pandas as pd
 from _common import SHARED_DATA, markdown_table, parser, spread, write_result
 from joblib import Parallel, delayed
@@ -40,6 +41,10 @@ from cellconsensus.metrics import score
 from cellconsensus.strategies import available_strategies
 
 METRICS = ("precision", "recall", "f1", "label_accuracy", "localisation_error")
+#: The row of the library's defaults: ``find_consensus(clicks)``, no parameter given.
+DEFAULT = "default"
+#: crowd-kit's Dawid-Skene labelling the default's cells (same cells, same votes).
+CROWDKIT_DS = "crowd-kit DawidSkene (default's cells)"
 REFERENCE = {"n_annotators": 5, "position_noise": 0.1, "label_noise": 0.05, "spam": False}
 
 
@@ -102,16 +107,91 @@ def run_peer(name: str, clicks: pd.DataFrame, truth: pd.DataFrame, params: dict)
     }
 
 
+def calibration(cells: pd.DataFrame, result, truth: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``p_alive`` of the cells matched to a true alive/dead cell, and whether it is alive."""
+    m = result.matches
+    true = truth["label"].astype(str).to_numpy()[m["truth"].to_numpy(int)]
+    decided = np.isin(true, ["alive", "dead"])
+    p = cells["p_alive"].to_numpy(float)[m["cell"].to_numpy(int)]
+    return p[decided], true[decided] == "alive"
+
+
+def expected_calibration_error(p: np.ndarray, alive: np.ndarray, bins: int = 10) -> float:
+    """Mean |observed alive share - mean p_alive| over ten equal-width bins, weighted by size."""
+    index = np.minimum((p * bins).astype(int), bins - 1)
+    return float(
+        sum(
+            (index == b).mean() * abs(alive[index == b].mean() - p[index == b].mean())
+            for b in range(bins)
+            if (index == b).any()
+        )
+    )
+
+
+def default_rows(clicks: pd.DataFrame, truth: pd.DataFrame, crowdkit: bool) -> list[dict]:
+    """The library with no parameter given, and crowd-kit's Dawid-Skene on its cells."""
+    start = time.perf_counter()
+    result = find_consensus(clicks)
+    seconds = time.perf_counter() - start
+    scored = score(result.cells, truth)
+    p, alive = calibration(result.cells, scored, truth)
+    base = {"n_cells": len(result.cells), "family": "ours", "tuned": False}
+    rows = [
+        {
+            **base,
+            "strategy": DEFAULT,
+            "params": repr(result.strategy),
+            "seconds": seconds,
+            "ece": expected_calibration_error(p, alive),
+            "p_alive": p.round(4).tolist(),
+            "alive": alive.tolist(),
+            **{m: getattr(scored, m) for m in METRICS},
+        }
+    ]
+    if crowdkit:
+        from peers import crowdkit_aggregate
+
+        votes = result.assignments[result.assignments["cell_id"] >= 0]
+        votes = votes[votes["label"].isin(["alive", "dead"])]
+        task = votes["image_id"].astype(str) + "/" + votes["cell_id"].astype(str)
+        start = time.perf_counter()
+        labels = crowdkit_aggregate(
+            pd.DataFrame(
+                {"task": task, "worker": votes["annotator_id"], "label": votes["label"].astype(str)}
+            ),
+            "DawidSkene",
+            n_iter=100,
+        )
+        key = result.cells["image_id"].astype(str) + "/" + result.cells["cell_id"].astype(str)
+        cells = result.cells.assign(label=key.map(labels).fillna("unsure").to_numpy())
+        other = score(cells, truth)
+        rows.append(
+            {
+                **base,
+                **{m: getattr(other, m) for m in METRICS},
+                "strategy": CROWDKIT_DS,
+                "family": "peer",
+                "params": "n_iter=100",
+                "seconds": time.perf_counter() - start,
+            }
+        )
+    return rows
+
+
 def evaluate(dataset: str, truth, condition: dict, seed: int, peers: bool, grid: dict) -> list:
     """Every run on one simulated crowd."""
     clicks = crowd(truth, condition, seed)
+    from peers import available
+
+    rows = default_rows(clicks, truth, available()["crowd-kit"])
     table = compare_strategies(
         clicks,
         [s for s in available_strategies() if s != "radius-thesis"],
         truth=truth,
+        labels="majority",
         auto_scale=True,
     )
-    rows = [
+    rows += [
         {**r, "family": "ours", "tuned": False}
         for r in table[["strategy", "params", "n_cells", "seconds", *METRICS]].to_dict("records")
     ]
@@ -148,7 +228,64 @@ def summarise(rows: list[dict]) -> list[dict]:
                 s = spread(runs[m].astype(float))
                 row[m], row[f"{m}_min"], row[f"{m}_max"] = s["median"], s["min"], s["max"]
             row["n_seeds"] = len(runs)
+            if strategy == DEFAULT:  # calibration over every seed's cells together
+                p = np.concatenate([np.asarray(v, float) for v in runs["p_alive"]])
+                alive = np.concatenate([np.asarray(v, bool) for v in runs["alive"]])
+                row["ece"] = expected_calibration_error(p, alive)
             out.append(row)
+    return out
+
+
+def reliability_bins(rows: list[dict], bins: int = 10) -> dict[str, list[dict]]:
+    """The default's ``p_alive`` against the observed alive share, per dataset, in ten bins
+    over every condition and seed (the reliability diagram)."""
+    out: dict[str, list[dict]] = {}
+    for dataset in sorted({r["dataset"] for r in rows}):
+        runs = [r for r in rows if r["dataset"] == dataset and r["strategy"] == DEFAULT]
+        p = np.concatenate([np.asarray(r["p_alive"], float) for r in runs])
+        alive = np.concatenate([np.asarray(r["alive"], bool) for r in runs])
+        index = np.minimum((p * bins).astype(int), bins - 1)
+        out[dataset] = [
+            {
+                "p_alive": float(p[index == b].mean()),
+                "observed": float(alive[index == b].mean()),
+                "n": int((index == b).sum()),
+            }
+            for b in range(bins)
+            if (index == b).any()
+        ]
+        out[dataset].append({"ece": expected_calibration_error(p, alive), "n_cells": len(p)})
+    return out
+
+
+def defaults_against_peers(summary: list[dict]) -> list[dict]:
+    """Per condition: the default's F1 and label accuracy against the best oracle-tuned
+    panoptes reducer and crowd-kit's Dawid-Skene on the same cells."""
+    frame = pd.DataFrame(summary)
+    keys = ["dataset", "n_annotators", "position_noise", "label_noise", "spam"]
+    out = []
+    for key, rows in frame.groupby(keys, sort=True):
+        by = rows.set_index("strategy")
+        if DEFAULT not in by.index:
+            continue
+        tuned = by[by.index.str.startswith("panoptes dbscan") & by.index.str.endswith("(tuned)")]
+        row = dict(zip(keys, key, strict=True))
+        row.update(
+            default_f1=by.loc[DEFAULT, "f1"],
+            peer_f1=tuned["f1"].max() if len(tuned) else float("nan"),
+            peer=tuned["f1"].idxmax() if len(tuned) else "",
+            default_label_accuracy=by.loc[DEFAULT, "label_accuracy"],
+            crowdkit_label_accuracy=(
+                by.loc[CROWDKIT_DS, "label_accuracy"] if CROWDKIT_DS in by.index else float("nan")
+            ),
+            majority_label_accuracy=by.loc["dbscan", "label_accuracy"]
+            if "dbscan" in by.index
+            else float("nan"),
+            ece=by.loc[DEFAULT].get("ece", float("nan")),
+        )
+        row["f1_margin"] = row["default_f1"] - row["peer_f1"]
+        row["label_margin"] = row["default_label_accuracy"] - row["crowdkit_label_accuracy"]
+        out.append(row)
     return out
 
 
@@ -193,6 +330,40 @@ def markdown(summary: list[dict]) -> str:
             f"**{dataset}**, F1 median over every condition with that many annotators "
             "(and over the high-noise conditions):\n\n" + markdown_table(table, columns)
         )
+    versus = defaults_against_peers(summary)
+    if versus:
+        worst_f1 = min(versus, key=lambda r: r["f1_margin"])
+        worst_label = min(versus, key=lambda r: r["label_margin"])
+        for r in versus:
+            r["crowd"] = (
+                f"{r['dataset']}, {r['n_annotators']} ann., noise {r['position_noise']}/"
+                f"{r['label_noise']}{', spam' if r['spam'] else ''}"
+            )
+        parts.append(
+            "**Defaults against the tuned peers**: `find_consensus(clicks)` with no parameter "
+            "given, per crowd condition (medians over seeds), against the best panoptes DBSCAN "
+            "reducer tuned on the very crowds it is scored on, and against crowd-kit's "
+            "`DawidSkene` labelling the default's own cells (same cells, same votes); "
+            "majority = our `dbscan` with majority labels; ECE = expected calibration error "
+            "of `p_alive` (ten bins, every seed's matched cells):\n\n"
+            + markdown_table(
+                versus,
+                {
+                    "crowd": "crowd",
+                    "default_f1:.3f": "default F1",
+                    "peer_f1:.3f": "panoptes tuned F1",
+                    "f1_margin:+.3f": "margin",
+                    "default_label_accuracy:.3f": "default label acc.",
+                    "crowdkit_label_accuracy:.3f": "crowd-kit DS label acc.",
+                    "majority_label_accuracy:.3f": "majority label acc.",
+                    "label_margin:+.3f": "margin ",
+                    "ece:.3f": "ECE",
+                },
+            )
+            + f"\n\nWorst F1 margin: {worst_f1['f1_margin']:+.3f} ({worst_f1['crowd']}); "
+            f"worst label-accuracy margin: {worst_label['label_margin']:+.3f} "
+            f"({worst_label['crowd']}); largest ECE: {max(r['ece'] for r in versus):.3f}."
+        )
     return "\n\n".join(parts)
 
 
@@ -233,6 +404,10 @@ def main() -> None:
     )
     rows = [row for part in results for row in part]
     summary = summarise(rows)
+    reliability = reliability_bins(rows)
+    for row in rows:  # the per-cell calibration data is in the summary's ECE
+        row.pop("p_alive", None)
+        row.pop("alive", None)
     text = markdown(summary)
     print(text)
     payload = {
@@ -246,6 +421,8 @@ def main() -> None:
         "summary": summary,
         "runs": rows,
     }
+    payload["defaults_against_peers"] = defaults_against_peers(summary)
+    payload["reliability"] = reliability
     print("wrote", write_result("consensus_accuracy", payload, text))
     best = {r["strategy"]: r["f1"] for r in summary if r["n_annotators"] == 5}
     if best:

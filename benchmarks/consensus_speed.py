@@ -37,15 +37,25 @@ from cellconsensus import find_consensus, make_truth, simulate_crowd
 from cellconsensus.io import read_cellspotting_csv
 from cellconsensus.strategies import available_strategies
 
-DEFAULT = "dbscan"
+DEFAULT = "default"
 
 
 def contenders(peers: bool) -> dict:
-    """Name -> function(clicks) that runs one consensus."""
+    """Name -> function(clicks) that runs one consensus.
+
+    ``default`` is ``find_consensus(clicks)``: the library with no parameter given
+    (scale estimation and the Dawid-Skene label model included). Every strategy by
+    name runs with its own defaults and majority labels (the clustering's speed).
+    """
     from peers import panoptes_consensus
 
-    out = {name: (lambda c, n=name: find_consensus(c, n)) for name in available_strategies()}
-    out["dbscan n_jobs=2"] = lambda c: find_consensus(c, "dbscan", n_jobs=2)
+    out = {DEFAULT: find_consensus}
+    for name in available_strategies():
+        out[name] = lambda c, n=name: find_consensus(c, n, labels="majority")
+    out["dbscan eps=10"] = lambda c: find_consensus(
+        c, "dbscan", labels="majority", params={"eps": 10.0}
+    )
+    out["dbscan n_jobs=2"] = lambda c: find_consensus(c, "dbscan", labels="majority", n_jobs=2)
     if peers:
         out["panoptes dbscan (tool per label)"] = lambda c: panoptes_consensus(c, "dbscan")
         out["panoptes dbscan (one tool)"] = lambda c: panoptes_consensus(
@@ -91,7 +101,7 @@ def main() -> None:
     n_images = 200 if args.quick else args.n_images
     sizes = [50, 200] if args.quick else [1000, 5000, n_images]
     repeats = 1 if args.quick else args.repeats
-    budget = 1.0 if args.quick else args.budget
+    budget = 10.0 if args.quick else args.budget
     truth = make_truth(n_images, cells_per_image=(5, 40), seed=0)
     clicks = simulate_crowd(truth, 5, seed=0)
     print(f"workload: {n_images} images, {len(truth)} cells, {len(clicks):,} clicks (5 annotators)")

@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 SUITE = [
     ("consensus_accuracy", "consensus_accuracy.py", ["--seeds", "2"], True),
     ("label_aggregation", "label_aggregation.py", [], True),
+    ("real_cellspotting", "real_cellspotting.py", [], False),
     ("consensus_speed", "consensus_speed.py", ["--budget", "60"], True),
     ("patch_store", "patch_store.py", ["--n-patches", "10000"], False),
     ("input_pipeline", "input_pipeline.py", [], False),

@@ -2,7 +2,7 @@
 
 >>> from cellconsensus import find_consensus, read_cellspotting_csv
 >>> clicks = read_cellspotting_csv("../shared/data/cellspotting/runs/task_runs_1000.csv")  # doctest: +SKIP
->>> result = find_consensus(clicks, strategy="dbscan", labels="majority")  # doctest: +SKIP
+>>> result = find_consensus(clicks)  # the measured best defaults  # doctest: +SKIP
 >>> result.cells.head()  # doctest: +SKIP
 """
 

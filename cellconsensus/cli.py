@@ -18,7 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from . import __version__
+from . import __version__, defaults
+from .annotators import ANNOTATOR_COLUMNS
 from .compare import compare_strategies
 from .consensus import find_consensus
 from .errors import CellConsensusInputError
@@ -108,9 +109,28 @@ def _add_input(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_strategy(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--strategy",
+        choices=available_strategies(),
+        default=defaults.STRATEGY,
+        help=f"consensus strategy (default: {defaults.STRATEGY}, its scale estimated)",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="strategy parameter, e.g. eps=auto (repeatable)",
+    )
+
+
 def _add_consensus(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--labels", choices=available_aggregators(), default="majority", help="label aggregation"
+        "--labels",
+        choices=available_aggregators(),
+        default=defaults.LABELS,
+        help=f"label aggregation (default: {defaults.LABELS})",
     )
     p.add_argument(
         "--unsure-margin", type=float, default=0.0, help="half-width of the unsure band around 0.5"
@@ -118,10 +138,15 @@ def _add_consensus(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--min-support",
         type=float,
-        default=0.3,
+        default=defaults.MIN_SUPPORT,
         help="drop cells clicked by fewer than this fraction of the image's annotators",
     )
-    p.add_argument("--min-annotators", type=int, default=2, help="drop cells with fewer annotators")
+    p.add_argument(
+        "--min-annotators",
+        type=int,
+        default=defaults.MIN_ANNOTATORS,
+        help="drop cells with fewer annotators",
+    )
     p.add_argument("--n-jobs", type=int, default=1, help="processes (-1: all cores)")
 
 
@@ -164,20 +189,29 @@ def _parser() -> argparse.ArgumentParser:
 
     agg = sub.add_parser("aggregate", help="find consensus cells and write the Cells table")
     _add_input(agg)
-    agg.add_argument("--strategy", choices=available_strategies(), default="dbscan")
-    agg.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="strategy parameter, e.g. eps=auto (repeatable)",
-    )
+    _add_strategy(agg)
     _add_consensus(agg)
     agg.add_argument("-o", "--out", required=True, help="Cells table to write (.csv or .parquet)")
     agg.add_argument(
         "--assignments", help="also write the click-to-cell assignments (.csv or .parquet)"
     )
     _add_scheduler(agg, "-o then names a folder of Parquet parts")
+
+    ann = sub.add_parser(
+        "annotators",
+        help="how reliable each annotator is (sensitivity, specificity, detection, spam)",
+    )
+    _add_input(ann)
+    _add_strategy(ann)
+    _add_consensus(ann)
+    ann.add_argument(
+        "--sort",
+        choices=list(ANNOTATOR_COLUMNS),
+        default="spammer_score",
+        help="order of the rows, worst first (default: spammer_score, lowest first)",
+    )
+    ann.add_argument("--top", type=int, default=20, help="rows to print (default: 20)")
+    ann.add_argument("-o", "--out", help="write the whole table (.csv or .parquet)")
 
     cmp_ = sub.add_parser("compare", help="run several strategies side by side, optionally scored")
     _add_input(cmp_)
@@ -358,17 +392,45 @@ def _cmd_aggregate(args) -> int:
     )
     write_cells(result.cells, args.out)
     if args.assignments:
-        table = result.assignments
-        atomic_write(
-            args.assignments,
-            lambda tmp: (
-                table.to_parquet(tmp, index=False)
-                if args.assignments.endswith((".parquet", ".pq"))
-                else table.to_csv(tmp, index=False)
-            ),
-        )
+        _write_table(result.assignments, args.assignments)
     print(result.report)
     print(f"wrote {len(result.cells)} cells to {args.out}")
+    return 0
+
+
+def _write_table(table: pd.DataFrame, path: str) -> None:
+    """Write a table atomically: Parquet for ``.parquet``/``.pq``, else CSV."""
+    parquet = path.endswith((".parquet", ".pq"))
+    atomic_write(
+        path,
+        lambda tmp: (
+            table.to_parquet(tmp, index=False) if parquet else table.to_csv(tmp, index=False)
+        ),
+    )
+
+
+def _cmd_annotators(args) -> int:
+    clicks = _read_input(args)
+    result = find_consensus(
+        clicks,
+        args.strategy,
+        _aggregator(args),
+        params=_params(args.param),
+        progress=True,
+        **_consensus_kwargs(args),
+    )
+    # Worst first: low rates and scores, high stray-click and unsure rates.
+    worst_high = args.sort in ("stray_click_rate", "unsure_rate")
+    table = result.annotators_.sort_values(args.sort, ascending=not worst_high, kind="stable")
+    with pd.option_context(
+        "display.width", 200, "display.max_columns", 20, "display.float_format", "{:.3f}".format
+    ):
+        print(table.head(args.top).to_string())
+    if len(table) > args.top:
+        print(f"... {len(table) - args.top} more annotator(s); -o writes them all")
+    if args.out:
+        _write_table(table.reset_index(), args.out)
+        print(f"wrote {len(table)} annotators to {args.out}")
     return 0
 
 
@@ -573,6 +635,7 @@ def _cmd_demo(args) -> int:
 
 COMMANDS = {
     "aggregate": _cmd_aggregate,
+    "annotators": _cmd_annotators,
     "compare": _cmd_compare,
     "simulate": _cmd_simulate,
     "synthetic": _cmd_synthetic,

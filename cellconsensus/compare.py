@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from . import defaults
 from .consensus import find_consensus
 from .metrics import score
 from .strategies import available_strategies, get_strategy
@@ -20,7 +21,7 @@ def compare_strategies(
     strategies: Iterable[str] | None = None,
     *,
     truth: pd.DataFrame | None = None,
-    labels: str = "majority",
+    labels: str = defaults.LABELS,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     auto_scale: bool = False,
     progress: bool = False,
@@ -37,7 +38,7 @@ def compare_strategies(
     truth : DataFrame, optional
         Ground truth (``image_id, x, y, label``, ``size``); adds precision,
         recall, F1, label accuracy and localisation error.
-    labels : str, default "majority"
+    labels : str, default "dawid-skene"
         Label aggregation for every strategy.
     params : mapping, optional
         Per-strategy parameters, e.g. ``{"dbscan": {"eps": 12}}``.

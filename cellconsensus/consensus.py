@@ -18,6 +18,7 @@ One engine serves every strategy:
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -30,9 +31,11 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
+from . import defaults
 from ._one_vote import canonical_order, dense_labels, enforce_one_vote
+from .annotators import annotator_table
 from .labels import BaseAggregator, get_aggregator, label_from_proba
-from .strategies import BaseStrategy, estimate_scale, get_strategy
+from .strategies import BaseStrategy, estimate_scale, get_strategy, scale_image_sample
 from .strategies._validation import Interval, validate_params
 from .tables import count_runs, encode_clicks
 
@@ -133,6 +136,10 @@ class Consensus:
         The strategy with ``"auto"`` parameters resolved.
     aggregator : BaseAggregator
         The fitted label aggregator (e.g. Dawid-Skene's ``errors_``).
+    annotators_ : DataFrame
+        Reliability of every annotator (votes, images, sensitivity,
+        specificity, unsure, detection and stray-click rates, spammer score),
+        computed on first access: see :func:`~cellconsensus.annotators.annotator_table`.
     """
 
     cells: pd.DataFrame
@@ -140,6 +147,11 @@ class Consensus:
     report: ConsensusReport
     strategy: BaseStrategy
     aggregator: BaseAggregator
+
+    @functools.cached_property
+    def annotators_(self) -> pd.DataFrame:
+        """Reliability of every annotator (see :func:`~cellconsensus.annotators.annotator_table`)."""
+        return annotator_table(self)
 
 
 def canonical_positions(clicks: pd.DataFrame, codes) -> tuple[np.ndarray, np.ndarray]:
@@ -203,12 +215,12 @@ def _cluster(strategy, X, img, ann, single, n_jobs, progress) -> tuple[np.ndarra
 
 def find_consensus(
     clicks: pd.DataFrame,
-    strategy: str | BaseStrategy = "dbscan",
-    labels: str | BaseAggregator = "majority",
+    strategy: str | BaseStrategy = defaults.STRATEGY,
+    labels: str | BaseAggregator = defaults.LABELS,
     *,
     params: dict[str, Any] | None = None,
-    min_support: float = 0.3,
-    min_annotators: int = 2,
+    min_support: float = defaults.MIN_SUPPORT,
+    min_annotators: int = defaults.MIN_ANNOTATORS,
     n_jobs: int = 1,
     progress: bool = False,
 ) -> Consensus:
@@ -221,10 +233,13 @@ def find_consensus(
         ``image_id, annotator_id, x, y, label``).
     strategy : str or BaseStrategy, default "dbscan"
         A name from :func:`~cellconsensus.strategies.available_strategies` or
-        an instance.
-    labels : str or BaseAggregator, default "majority"
+        an instance (see :mod:`cellconsensus.defaults`). With a scale set to
+        ``"auto"``, ``result.strategy`` shows the resolved value, e.g.
+        ``DBSCANStrategy(eps=11.3)``.
+    labels : str or BaseAggregator, default "dawid-skene"
         Label aggregation: ``mean``, ``majority``, ``dawid-skene`` or an
-        instance (its ``unsure_margin`` sets the ``unsure`` band).
+        instance (its ``unsure_margin`` sets the ``unsure`` band). The
+        default is the measured best (:mod:`cellconsensus.defaults`).
     params : dict, optional
         Strategy parameters, e.g. ``{"eps": "auto"}``.
     min_support : float in [0, 1], default 0.3
@@ -283,8 +298,14 @@ def find_consensus(
     n_runs = clicked_annotators + empty
 
     scale = None
-    if strategy.needs_scale:
-        scale = estimate_scale(Xs, imgs, anns)
+    # Without an image two annotators clicked there is nothing to cluster (every image
+    # passes through), and no scale to estimate.
+    if strategy.needs_scale and (clicked_annotators >= 2).any():
+        sampled = scale_image_sample(images, len(clicks))[imgs]
+        try:
+            scale = estimate_scale(Xs[sampled], imgs[sampled], anns[sampled])
+        except ValueError:  # the sampled images had no two annotators: look at all
+            scale = estimate_scale(Xs, imgs, anns)
         strategy = strategy.with_scale(scale)
         logger.info("estimated click noise %.2f px -> %r", scale, strategy)
 

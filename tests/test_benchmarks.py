@@ -43,9 +43,27 @@ def test_consensus_accuracy_smoke(results):
     assert max(r["f1"] for r in reference) > 0.8  # some strategy finds the cells
     assert all(0 <= r["f1_min"] <= r["f1"] <= r["f1_max"] <= 1 for r in result["summary"])
     assert "| strategy |" in (results / "consensus_accuracy.md").read_text() and "F1" in out
-    # The report draws its F1-against-annotators plot from the JSON.
+    # The defaults, row by row against the tuned peers, with their calibration.
+    assert "default" in strategies
+    versus = result["defaults_against_peers"]
+    assert {r["n_annotators"] for r in versus} == {r["n_annotators"] for r in reference} | {3}
+    assert all(0 <= r["ece"] <= 1 and r["default_f1"] > 0 for r in versus)
+    bins = result["reliability"]["synthetic"]
+    assert sum(b.get("n", 0) for b in bins) == next(b["n_cells"] for b in bins if "ece" in b)
+    assert "Defaults against the tuned peers" in (results / "consensus_accuracy.md").read_text()
+    # The report draws its F1-against-annotators and calibration plots from the JSON.
     _run("report.py", "--results", str(results), "--out", str(results / "page" / "b.md"))
-    assert (results / "page" / "benchmarks" / "consensus_accuracy.png").stat().st_size > 0
+    for plot in ("consensus_accuracy.png", "calibration.png"):
+        assert (results / "page" / "benchmarks" / plot).stat().st_size > 0
+
+
+def test_real_cellspotting(cellspotting_csv, results):
+    out = _run("real_cellspotting.py")
+    result = json.loads((results / "real_cellspotting.json").read_text())
+    lone = result["agreement"][0]
+    assert lone["cells"] == "one volunteer" and lone["agree"] >= 0.99
+    assert result["majority_dead_to_alive"] < 10
+    assert "spammer score" in out
 
 
 def test_label_aggregation_smoke(results):
@@ -84,6 +102,7 @@ def test_consensus_speed_smoke(results):
     runs = {(r["strategy"], r["n_images"]): r for r in result["runs"]}
     assert runs[("dbscan", 200)]["clicks_per_s"] > 0
     assert runs[("dbscan", 200)]["n_clicks"] == runs[("dbscan n_jobs=2", 200)]["n_clicks"]
+    assert runs[("default", 200)]["n_clicks"] == runs[("dbscan", 200)]["n_clicks"]
 
 
 def test_input_pipeline_smoke(results):
@@ -176,6 +195,7 @@ def test_end_to_end_smoke(ldc_images, results):
         "synthetic_speed.py",
         "patch_store.py",
         "distributed_scaling.py",
+        "real_cellspotting.py",
         "run.py",
         "report.py",
     ],

@@ -9,7 +9,8 @@ from cellconsensus.cli import main
 
 
 @pytest.mark.parametrize(
-    "command", ["aggregate", "compare", "simulate", "synthetic", "patches", "inspect", "demo"]
+    "command",
+    ["aggregate", "annotators", "compare", "simulate", "synthetic", "patches", "inspect", "demo"],
 )
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as info:

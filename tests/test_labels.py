@@ -67,7 +67,10 @@ def test_all_agree_gives_zero_or_one(name):
         }
     )
     p = get_aggregator(name).fit_predict_proba(votes)
-    np.testing.assert_allclose(p.to_numpy(), [1.0, 0.0], atol=1e-6)
+    # Dawid-Skene's pooled prior keeps six votes from absolute certainty (0.997).
+    np.testing.assert_allclose(
+        p.to_numpy(), [1.0, 0.0], atol=0.01 if name == "dawid-skene" else 1e-6
+    )
 
 
 def test_mean_is_the_thesis_rule():

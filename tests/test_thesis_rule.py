@@ -62,6 +62,8 @@ def expected_cells(runs_by_image: dict[str, list[list[list]]], R: float) -> pd.D
 
 def assert_same_cells(ours: pd.DataFrame, expected: pd.DataFrame) -> None:
     keys = ["image_id", "y", "x"]
+    ours = ours.astype({"x": float, "y": float, "thesis_score": float})
+    expected = expected.astype({"x": float, "y": float, "thesis_score": float})
     a = ours[[*keys, "thesis_score"]].sort_values(keys).reset_index(drop=True)
     b = expected[[*keys, "thesis_score"]].sort_values(keys).reset_index(drop=True)
     assert len(a) == len(b)

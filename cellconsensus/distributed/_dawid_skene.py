@@ -1,25 +1,25 @@
 """Dawid-Skene EM across the partitions of a cluster.
 
-Each partition keeps its cells' votes (a sparse task x (annotator, answer)
-matrix over the *global* annotator list) and posteriors on its worker. Per
-iteration the workers run the E-step and return the M-step's sufficient
-statistics (expected alive votes per annotator and answer, the sum of
-posteriors, the number of cells); the client adds them up and runs the
-M-step of :mod:`cellconsensus.labels.dawid_skene` itself. The arithmetic is
+Each partition keeps its cells' votes (coded over the *global* annotator
+list) and posteriors on its worker. Per iteration the workers run the E-step
+and return the M-step's sufficient statistics (expected alive votes per
+annotator and answer, the sum of posteriors, the number of cells, all over
+the cells with two votes or more); the client adds them up and runs the
+M-step of :mod:`cellconsensus.labels.dawid_skene` itself (pooled confusion,
+learnt strength, annotator confusions). The arithmetic is
 that of the single-machine aggregator; only the order of the sums differs.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import csr_matrix
 
 from ..labels import DawidSkeneAggregator, MeanAggregator
-from ..labels.dawid_skene import e_step, m_step, vote_matrix
+from ..labels.dawid_skene import MStep, e_step, m_step, statistics
 
 __all__ = ["fit_dawid_skene"]
 
@@ -28,30 +28,42 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class _State:
-    votes: csr_matrix
-    votes_t: csr_matrix
-    total: np.ndarray  # all votes per (annotator, answer): fixed, summed once
+    task: np.ndarray
+    column: np.ndarray  # annotator * 3 + answer, per vote
+    informative: np.ndarray  # cells with two votes or more: they teach the model
+    total: np.ndarray  # all votes per (annotator, answer) on those cells: fixed, summed once
     p: np.ndarray
+    n_workers: int
     delta: float = np.inf
+
+    def taught(self) -> tuple[np.ndarray, np.ndarray]:
+        """``column`` and ``task`` of the votes on informative cells."""
+        used = self.informative[self.task]
+        return self.column[used], self.task[used]
 
 
 def _init(votes: pd.DataFrame, n_cells: int, annotators: pd.Index) -> _State:
     task = votes["task"].to_numpy(np.int64)
-    worker = annotators.get_indexer(votes["annotator_id"].astype(str))
+    worker = annotators.get_indexer(votes["annotator_id"].astype(str)).astype(np.int64)
     label = votes["answer"].to_numpy(np.int64)
     p = MeanAggregator()._fit_arrays(task, worker, label, n_cells)
-    matrix = vote_matrix(task, worker, label, n_cells, len(annotators))
-    return _State(matrix, matrix.T.tocsr(), np.asarray(matrix.sum(axis=0)).ravel(), p)
+    column = worker * 3 + label
+    state = _State(
+        task, column, np.bincount(task, minlength=n_cells) >= 2, None, p, len(annotators)
+    )
+    state.total = statistics(*state.taught(), p, state.informative, state.n_workers)[1]
+    return state
 
 
-def _step(state: _State, prior: float, errors: np.ndarray) -> _State:
-    new = e_step(state.votes, prior, errors) if len(state.p) else state.p
+def _step(state: _State, fit: MStep) -> _State:
+    new = e_step(state.task, state.column, len(state.p), fit)
     delta = float(np.abs(new - state.p).max()) if len(new) else 0.0
-    return _State(state.votes, state.votes_t, state.total, new, delta)
+    return replace(state, p=new, delta=delta)
 
 
 def _statistics(state: _State) -> tuple[np.ndarray, float, int, float]:
-    return state.votes_t @ state.p, float(state.p.sum()), len(state.p), state.delta
+    alive, _, p_sum, n = statistics(*state.taught(), state.p, state.informative, state.n_workers)
+    return alive, p_sum, n, state.delta
 
 
 def _reduce(client, states) -> tuple[np.ndarray, float, int, float]:
@@ -97,17 +109,16 @@ def fit_dawid_skene(
     total = np.sum(client.gather(client.map(lambda s: s.total, states, pure=False)), axis=0)
     alive, p_sum, n_total, _ = _reduce(client, states)
     aggregator.n_iter_ = 0
-    prior, errors = 0.5, np.zeros((len(annotators), 2, 3))
+    fit = m_step(alive, total, p_sum, n_total, aggregator.shrinkage)
     if n_total:
         for _ in range(aggregator.max_iter):
             aggregator.n_iter_ += 1
-            prior, errors = m_step(alive, total, p_sum, n_total, aggregator.smoothing)
-            states = client.map(_step, states, prior=prior, errors=errors, pure=False)
+            states = client.map(_step, states, fit=fit, pure=False)
             alive, p_sum, _, delta = _reduce(client, states)
-            if delta <= aggregator.tol:
+            if delta <= aggregator.tol or aggregator.n_iter_ == aggregator.max_iter:
                 break
+            fit = m_step(alive, total, p_sum, n_total, aggregator.shrinkage)
     logger.info("distributed Dawid-Skene: %d iterations", aggregator.n_iter_)
-    aggregator.priors_ = np.array([prior, 1 - prior])
-    aggregator.errors_ = errors
+    fit.store(aggregator)
     aggregator.annotators_ = annotators
     return client.map(lambda s: s.p, states, pure=False)

@@ -47,9 +47,16 @@ import numpy as np
 import pandas as pd
 
 from .. import consensus as _engine
+from .. import defaults
 from ..errors import CellConsensusInputError
 from ..labels import BaseAggregator, DawidSkeneAggregator, get_aggregator, label_from_proba
-from ..strategies import BaseStrategy, get_strategy, scale_from_median, scale_samples
+from ..strategies import (
+    BaseStrategy,
+    get_strategy,
+    scale_from_median,
+    scale_image_sample,
+    scale_samples,
+)
 from ..strategies._validation import validate_params
 from ..tables import CLICK_COLUMNS, encode_clicks, label_codes
 from ._dawid_skene import fit_dawid_skene
@@ -198,10 +205,16 @@ def _split(part: pd.DataFrame) -> pd.DataFrame:
     return clicks
 
 
-def _part_scale_samples(part: pd.DataFrame) -> np.ndarray:
+def _part_scale_samples(part: pd.DataFrame, n_clicks: int) -> np.ndarray:
     clicks, codes = encode_clicks(_split(part), source="<distributed clicks>")
     X, order = _engine.canonical_positions(clicks, codes)
+    sampled = scale_image_sample(codes.images, n_clicks)[codes.image[order]]
+    order = order[sampled]
     return np.sort(scale_samples(X[order], codes.image[order], codes.annotator[order]))
+
+
+def _n_clicks(part: pd.DataFrame) -> int:
+    return int((~part[RUN_ROW].to_numpy(bool)).sum())
 
 
 @dataclass
@@ -306,13 +319,13 @@ def read_cells(path: str | os.PathLike) -> pd.DataFrame:
 def find_consensus(
     clicks,
     strategy: str | BaseStrategy = "dbscan",
-    labels: str | BaseAggregator = "majority",
+    labels: str | BaseAggregator = defaults.LABELS,
     *,
     output: str | os.PathLike,
     runs=None,
     params: dict[str, Any] | None = None,
-    min_support: float = 0.3,
-    min_annotators: int = 2,
+    min_support: float = defaults.MIN_SUPPORT,
+    min_annotators: int = defaults.MIN_ANNOTATORS,
     npartitions: int | None = None,
     overwrite: bool = False,
     client=None,
@@ -384,13 +397,20 @@ def find_consensus(
 
     scale = None
     if strategy.needs_scale:
-        samples = client.map(_part_scale_samples, parts, pure=False)
+        # The images one process would sample (see scale_image_sample), then, if none of
+        # them has two annotators, all of them, as one process does.
+        n_clicks = sum(client.gather(client.map(_n_clicks, parts, pure=False)))
+        samples = client.map(_part_scale_samples, parts, n_clicks=n_clicks, pure=False)
         median = distributed_median(client, samples)
         if not np.isfinite(median):
-            raise ValueError("cannot estimate a scale: no image has clicks from two annotators")
-        scale = scale_from_median(median)
-        strategy = strategy.with_scale(scale)
-        say("estimated click noise %.2f px -> %r", scale, strategy)
+            samples = client.map(_part_scale_samples, parts, n_clicks=0, pure=False)
+            median = distributed_median(client, samples)
+        if np.isfinite(median):
+            scale = scale_from_median(median)
+            strategy = strategy.with_scale(scale)
+            say("estimated click noise %.2f px -> %r", scale, strategy)
+        else:  # no image two annotators clicked: nothing to cluster, as in one process
+            say("no image has clicks from two annotators: every click is its own cell")
 
     global_labels = isinstance(aggregator, DawidSkeneAggregator) and not strategy.defines_cells
     if not (aggregator.per_task or global_labels or strategy.defines_cells):

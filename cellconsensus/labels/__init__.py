@@ -3,7 +3,7 @@
 ===============  ==========================================================
 ``mean``         the thesis: alive 1, dead 0, unsure 0.5, averaged
 ``majority``     alive vs dead majority; unsure votes abstain
-``dawid-skene``  EM over annotator confusion matrices, across all images
+``dawid-skene``  EM over annotator confusions shrunk toward the crowd's, all images
 ===============  ==========================================================
 """
 
@@ -49,7 +49,7 @@ def get_aggregator(name: str | BaseAggregator, **params: Any) -> BaseAggregator:
     Examples
     --------
     >>> get_aggregator("dawid-skene", max_iter=50)
-    DawidSkeneAggregator(unsure_margin=0.0, max_iter=50, tol=1e-06, smoothing=0.01)
+    DawidSkeneAggregator(unsure_margin=0.0, max_iter=50, tol=1e-06, shrinkage='auto')
     """
     if isinstance(name, BaseAggregator):
         aggregator = name

@@ -1,35 +1,66 @@
-"""Dawid-Skene: EM over per-annotator confusion matrices, across all images."""
+"""Dawid-Skene with annotator confusions shrunk toward the crowd's pooled confusion."""
 
 from __future__ import annotations
 
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.special import expit
+from scipy.optimize import minimize_scalar
+from scipy.special import expit, gammaln
 
-from ..strategies._validation import Interval
-from ._base import BaseAggregator
+from ..strategies._validation import Interval, StrOptions
+from ._base import UNSURE, BaseAggregator
 from .mean import MeanAggregator
 
-__all__ = ["DawidSkeneAggregator"]
+__all__ = ["DawidSkeneAggregator", "statistics", "m_step", "e_step"]
 
 N_CLASSES = 2  # true classes: alive, dead
 N_ANSWERS = 3  # answers: alive, dead, unsure
+#: Pseudo-votes of the pooled confusion's own prior, per row: spread like all answers, and
+#: on the right answer (see :func:`m_step`).
+POOLED_PRIOR = (1.0, 0.005)
+#: Range searched for the learnt strength (pseudo-votes of the pooled confusion).
+STRENGTH_RANGE = (1e-2, 1e6)
 
 
 class DawidSkeneAggregator(BaseAggregator):
-    """Dawid & Skene (1979): learn each annotator's confusion matrix and the cells' labels jointly.
+    """Dawid & Skene (1979) with a hierarchical prior: each annotator's confusion is shrunk
+    toward the crowd's pooled confusion by a strength learnt from the data.
 
     True classes are ``alive`` and ``dead``; each annotator answers
     ``alive``, ``dead`` or ``unsure`` according to a 2 x 3 confusion matrix.
-    EM starts from the mean rule, then alternates the M-step (class priors and
-    confusion matrices, with ``smoothing`` pseudo-counts) and the E-step
-    (posterior of each cell's class). With two classes the E-step is one
-    log-likelihood ratio per (annotator, answer), summed per cell. The vote
-    counts are one sparse (cell x annotator-answer) matrix built once, so each
-    EM iteration is two sparse products. When the data has no annotator ids,
-    readers make each run its own annotator.
+    Every annotator's rows have a Dirichlet prior centred on the pooled rows
+    (all annotators' expected answers to each class) with ``strength_``
+    pseudo-votes, so the estimate is
+
+    ``errors_[w, c, a] = (n[w, c, a] + strength_ * pooled_errors_[c, a]) / (n[w, c] + strength_)``
+
+    with ``n`` the annotator's expected answer counts. An annotator with one
+    vote is, in effect, the pooled annotator; a prolific one earns their own
+    matrix. With ``shrinkage="auto"`` the strength maximises the
+    Dirichlet-multinomial marginal likelihood of the annotators' counts at
+    every M-step (empirical Bayes; :func:`learn_strength`).
+
+    Three rules keep it right on any crowd shape:
+
+    - only cells with votes from two annotators or more teach the model (a
+      lone vote cannot be checked against anyone); every cell gets a
+      posterior. On a crowd of one-off runs (the Cell Spotting export: each
+      run its own annotator) lone votes would otherwise fit their annotator
+      to themselves and EM would drift until single ``dead`` votes read
+      ``alive``. A crowd with no such cell has nothing to learn from: the
+      mean rule's probabilities are returned.
+    - ``unsure`` is an answer with its own pooled rate, never a pseudo-count
+      added to every annotator, so it does not dilute the alive/dead evidence.
+    - one strength for both classes (see :func:`learn_strength`).
+
+    ``shrinkage=0`` is the classic maximum-likelihood Dawid-Skene (as
+    crowd-kit's ``DawidSkene``, on the cells with two votes or more). EM
+    starts from the mean rule, then alternates the M-step (class prior, pooled
+    confusion, strength, annotator confusions) and the E-step (posterior of
+    each cell: prior log-odds plus one log-likelihood ratio per vote). A
+    posterior of exactly 0.5 gets the label ``unsure`` (with
+    ``unsure_margin=0``).
 
     Parameters
     ----------
@@ -37,9 +68,9 @@ class DawidSkeneAggregator(BaseAggregator):
         Maximum EM iterations.
     tol : float, default 1e-6
         Stop when no posterior moves by more than this.
-    smoothing : float, default 0.01
-        Dirichlet pseudo-count added to every confusion-matrix cell, so that an
-        annotator with few votes never gets a probability of exactly 0.
+    shrinkage : "auto" or float >= 0, default "auto"
+        Strength (pseudo-votes) of the pooled confusion in every annotator's
+        estimate; ``"auto"`` learns it from the data.
     unsure_margin : float, default 0.0
         Half-width of the ``unsure`` band around 0.5.
 
@@ -51,6 +82,10 @@ class DawidSkeneAggregator(BaseAggregator):
         Class priors (alive, dead).
     errors_ : ndarray of shape (n_workers, 2, 3)
         Confusion matrices: ``errors_[w, c, a]`` = P(answer a | class c).
+    pooled_errors_ : ndarray of shape (2, 3)
+        The crowd's pooled confusion matrix.
+    strength_ : float
+        Pseudo-votes of the pooled confusion in every annotator's estimate.
     n_iter_ : int
         Iterations run.
 
@@ -69,7 +104,7 @@ class DawidSkeneAggregator(BaseAggregator):
         **BaseAggregator._parameter_constraints,
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "smoothing": [Interval(Real, 0, None, closed="left")],
+        "shrinkage": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
     }
 
     def __init__(
@@ -77,90 +112,234 @@ class DawidSkeneAggregator(BaseAggregator):
         *,
         max_iter: int = 100,
         tol: float = 1e-6,
-        smoothing: float = 0.01,
+        shrinkage: float | str = "auto",
         unsure_margin: float = 0.0,
     ) -> None:
         super().__init__(unsure_margin=unsure_margin)
         self.max_iter = max_iter
         self.tol = tol
-        self.smoothing = smoothing
+        self.shrinkage = shrinkage
 
     def _fit_arrays(self, task, worker, label, n_tasks) -> np.ndarray:
-        if n_tasks == 0:
-            self.n_iter_, self.priors_, self.errors_ = (
-                0,
-                np.full(N_CLASSES, 0.5),
-                np.zeros((0, N_CLASSES, N_ANSWERS)),
-            )
-            return np.zeros(0)
-        n_workers = int(worker.max()) + 1
-        p = MeanAggregator()._fit_arrays(task, worker, label, n_tasks)
-        # Vote counts per (task, (worker, answer)), built once: both EM steps are
-        # then one sparse product each.
-        votes = vote_matrix(task, worker, label, n_tasks, n_workers)
-        votes_t = votes.T.tocsr()
-        total = np.asarray(votes.sum(axis=0)).ravel()
         self.n_iter_ = 0
-        for _ in range(self.max_iter):
-            self.n_iter_ += 1
-            prior, errors = m_step(votes_t @ p, total, p.sum(), len(p), self.smoothing)
-            new = e_step(votes, prior, errors)
-            delta = float(np.abs(new - p).max())
-            p = new
-            if delta <= self.tol:
-                break
-        self.priors_ = np.array([prior, 1 - prior])
-        self.errors_ = errors
+        n_workers = int(worker.max()) + 1 if len(worker) else 0
+        p = MeanAggregator()._fit_arrays(task, worker, label, n_tasks)
+        informative = np.bincount(task, minlength=n_tasks) >= 2
+        column = worker * N_ANSWERS + label
+        used = informative[task]
+        taught = (column[used], task[used], informative, n_workers)
+        fit = m_step(*statistics(taught[0], taught[1], p, *taught[2:]), self.shrinkage)
+        if informative.any():
+            for _ in range(self.max_iter):
+                self.n_iter_ += 1
+                new = e_step(task, column, n_tasks, fit)
+                delta = float(np.abs(new - p).max())
+                p = new
+                if delta <= self.tol or self.n_iter_ == self.max_iter:
+                    break
+                fit = m_step(*statistics(taught[0], taught[1], p, *taught[2:]), self.shrinkage)
+        # The posteriors are those of the stored model.
+        fit.store(self)
         return p
 
 
-# The two EM steps as functions of sufficient statistics, so that the same arithmetic runs
-# on one machine (above) and across the partitions of a cluster
-# (:mod:`cellconsensus.distributed`, which sums the statistics over workers).
+# The EM steps as functions of sufficient statistics, so that the same arithmetic runs on
+# one machine (above) and across the partitions of a cluster (:mod:`cellconsensus.distributed`,
+# which sums the statistics over workers).
 
 
-def vote_matrix(task, worker, label, n_tasks: int, n_workers: int) -> csr_matrix:
-    """Sparse vote counts: rows tasks, columns ``worker * 3 + answer``."""
-    return csr_matrix(
-        (np.ones(len(task)), (task, worker * N_ANSWERS + label)),
-        shape=(n_tasks, n_workers * N_ANSWERS),
-    )
+def statistics(
+    column: np.ndarray,
+    task: np.ndarray,
+    p: np.ndarray,
+    informative: np.ndarray,
+    n_workers: int,
+) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """The M-step's sufficient statistics, from the ``informative`` cells (two votes or more).
 
-
-def m_step(
-    alive: np.ndarray, total: np.ndarray, p_sum: float, n_tasks: int, smoothing: float
-) -> tuple[float, np.ndarray]:
-    """Class prior and confusion matrices from the expected counts.
+    A lone vote cannot be checked against anyone: it gets a posterior but
+    teaches the model nothing (else EM drifts, fitting one-off annotators to
+    their own answers).
 
     Parameters
     ----------
-    alive : ndarray (n_workers * 3,)
-        Expected votes per (worker, answer) on alive cells: ``votes.T @ p_alive``.
-    total : ndarray (n_workers * 3,)
-        All votes per (worker, answer).
-    p_sum, n_tasks : float, int
-        Sum of ``p_alive`` over the tasks, and their number.
-    smoothing : float
-        Dirichlet pseudo-count.
+    column, task : ndarray
+        The votes on informative cells: ``worker * 3 + answer``, and their cell.
+    p : ndarray (n_tasks,)
+        Current ``p_alive`` of every cell.
+    informative : ndarray of bool (n_tasks,)
+        Cells with two votes or more.
+    n_workers : int
+        Annotator codes are ``0 .. n_workers - 1``.
 
     Returns
     -------
-    prior : float
-        P(alive).
-    errors : ndarray (n_workers, 2, 3)
-        ``errors[w, c, a]`` = P(answer a | class c).
+    alive, total : ndarray (n_workers * 3,)
+        Expected votes on alive cells, and all votes, per (worker, answer).
+    p_sum : float
+        Sum of ``p_alive`` over the informative cells.
+    n_tasks : int
+        Their number.
+
+    Examples
+    --------
+    >>> informative = np.array([True, False])
+    >>> alive, total, p_sum, n = statistics(np.array([0, 4]), np.array([0, 0]),
+    ...                                     np.array([0.8, 1.0]), informative, 2)
+    >>> alive.tolist(), total.tolist(), p_sum, n
+    ([0.8, 0.0, 0.0, 0.0, 0.8, 0.0], [1.0, 0.0, 0.0, 0.0, 1.0, 0.0], 0.8, 1)
     """
-    prior = float(np.clip(p_sum / n_tasks, 1e-6, 1 - 1e-6))
+    size = n_workers * N_ANSWERS
+    alive = np.bincount(column, weights=p[task], minlength=size)
+    total = np.bincount(column, minlength=size).astype("float64")
+    return alive, total, float(p[informative].sum()), int(informative.sum())
+
+
+class MStep:
+    """The M-step's estimates: prior, pooled confusion, strength, annotator counts."""
+
+    def __init__(self, prior: float, pooled: np.ndarray, strength: float, counts: np.ndarray):
+        self.prior, self.pooled, self.strength, self.counts = prior, pooled, strength, counts
+
+    @property
+    def errors(self) -> np.ndarray:
+        """Annotator confusions ``(counts + strength * pooled) / (row total + strength)``."""
+        s = self.strength
+        denominator = self.counts.sum(axis=2, keepdims=True) + s
+        return np.divide(
+            self.counts + s * self.pooled[None],
+            denominator,
+            out=np.broadcast_to(self.pooled, self.counts.shape).copy(),
+            where=denominator > 0,
+        )
+
+    def store(self, aggregator: DawidSkeneAggregator) -> None:
+        """Set the aggregator's fitted attributes."""
+        aggregator.priors_ = np.array([self.prior, 1 - self.prior])
+        aggregator.pooled_errors_ = self.pooled
+        aggregator.strength_ = self.strength
+        aggregator.errors_ = self.errors
+
+
+def m_step(
+    alive: np.ndarray, total: np.ndarray, p_sum: float, n_tasks: int, shrinkage: float | str
+) -> MStep:
+    """Class prior, pooled confusion and strength from expected counts.
+
+    Parameters
+    ----------
+    alive, total : ndarray (n_workers * 3,)
+        Expected votes on alive cells and all votes per (worker, answer), see
+        :func:`statistics`.
+    p_sum, n_tasks : float, int
+        Sum of ``p_alive`` over the cells that teach the model, and their number.
+    shrinkage : "auto" or float
+        Strength of the pooled confusion (``"auto"``: learnt per class).
+
+    Returns
+    -------
+    MStep
+        ``prior`` (P(alive)), ``pooled`` (2, 3), ``strength`` (2,), ``counts``
+        (n_workers, 2, 3) and ``errors`` with ``errors[w, c, a]`` = P(answer a | class c).
+
+    Examples
+    --------
+    >>> fit = m_step(np.array([2.0, 0, 0, 1, 0, 0]), np.array([2.0, 1, 0, 1, 1, 0]), 1.5, 2, 0.0)
+    >>> fit.errors.round(2).tolist()
+    [[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]]
+    """
+    prior = float(np.clip(p_sum / n_tasks, 1e-6, 1 - 1e-6)) if n_tasks else 0.5
     # With two classes, the dead counts are the totals minus the alive ones.
     dead = np.maximum(total - alive, 0.0)
-    errors = np.stack([alive, dead], axis=1).reshape(-1, N_ANSWERS, N_CLASSES)
-    errors = errors.transpose(0, 2, 1) + smoothing
-    errors /= errors.sum(axis=2, keepdims=True)
-    return prior, errors
+    counts = np.stack([alive, dead], axis=1).reshape(-1, N_ANSWERS, N_CLASSES).transpose(0, 2, 1)
+    pooled_counts = counts.sum(axis=0)
+    # The pooled rows' own prior (POOLED_PRIOR pseudo-votes per row):
+    # - one vote spread like all the answers ("votes may tell nothing"): on a small crowd it
+    #   keeps EM from purifying a row (P(dead answer | alive) -> 0, after which one dead vote
+    #   outweighs any number of alive ones); it leaves a crowd whose votes do tell nothing
+    #   exactly there (crowd-kit's "overlap" crowd stays at p = 2/3);
+    # - a whisper on the right answer, which decides only a row no vote falls in ("annotators
+    #   are more often right than wrong", Dawid-Skene's usual identifying assumption).
+    overall = (pooled_counts.sum(axis=0) + 1e-12) / (pooled_counts.sum() + N_ANSWERS * 1e-12)
+    uninformative, right = POOLED_PRIOR
+    prior_votes = uninformative * overall + right * np.eye(N_CLASSES, N_ANSWERS)
+    pooled = (pooled_counts + prior_votes) / (
+        pooled_counts.sum(axis=1, keepdims=True) + uninformative + right
+    )
+    # ``unsure`` when nobody gave it on a cell that teaches the model says nothing of the class.
+    if pooled_counts[:, UNSURE].sum() == 0:
+        pooled[:, UNSURE] = pooled[:, UNSURE].min()
+    if shrinkage == "auto":
+        strength = learn_strength(counts, pooled)
+    else:
+        strength = float(shrinkage)
+    return MStep(prior, pooled, strength, counts)
 
 
-def e_step(votes: csr_matrix, prior: float, errors: np.ndarray) -> np.ndarray:
-    """Posterior ``p_alive``: prior log-odds plus the sum of the votes' log-likelihood ratios."""
-    log_err = np.log(np.clip(errors, 1e-300, None))
+def learn_strength(counts: np.ndarray, pooled: np.ndarray) -> float:
+    """Strength ``s`` maximising the Dirichlet-multinomial likelihood of the annotators' counts.
+
+    Each annotator's answers to true class ``c`` are modelled as drawn from a
+    Dirichlet(``s * pooled[c]``) row, one ``s`` for both classes (per-class
+    strengths let one class become a catch-all for disagreements, and EM
+    drift into it on crowds of one-off annotators). ``s`` is searched in
+    :data:`STRENGTH_RANGE` on a log scale; where the likelihood cannot tell
+    (it is flat, e.g. one vote per annotator) the largest strength wins: the
+    pooled model.
+
+    Parameters
+    ----------
+    counts : ndarray (n_workers, 2, 3)
+        Expected answers per annotator and true class.
+    pooled : ndarray (2, 3)
+        The pooled confusion.
+
+    Examples
+    --------
+    >>> alike = np.array([[[9.0, 1.0, 0.0], [1.0, 9.0, 0.0]]] * 50)
+    >>> learn_strength(alike, np.array([[0.9, 0.1, 0.0], [0.1, 0.9, 0.0]])) > 1e3
+    True
+    >>> differ = np.array([[[10.0, 0.0, 0.0], [0.0, 10.0, 0.0]], [[0.0, 10.0, 0.0], [10.0, 0.0, 0.0]]] * 25)
+    >>> learn_strength(differ, np.full((2, 3), 0.5) * [1, 1, 0]) < 1
+    True
+    """
+    parts = []
+    for c in range(N_CLASSES):
+        n = counts[:, c].sum(axis=1)
+        used, answers = n > 1e-12, pooled[c] > 0
+        parts.append((counts[used][:, c][:, answers], n[used], pooled[c][answers]))
+    if not any(len(n) for _, n, _ in parts):
+        return STRENGTH_RANGE[1]
+
+    def neg_log_likelihood(log_s: float) -> float:
+        s = np.exp(log_s)
+        total = 0.0
+        for k, n, alpha in parts:
+            total += np.sum(gammaln(s) - gammaln(n + s))
+            total += np.sum(gammaln(k + s * alpha) - gammaln(s * alpha))
+        return -float(total)
+
+    low, high = np.log(STRENGTH_RANGE[0]), np.log(STRENGTH_RANGE[1])
+    best = minimize_scalar(neg_log_likelihood, bounds=(low, high), method="bounded")
+    at_high = neg_log_likelihood(high)
+    # Flat within rounding (1e-6 per annotator): the data cannot tell, pool.
+    if at_high <= best.fun + 1e-6 * (1.0 + sum(len(n) for _, n, _ in parts)):
+        return STRENGTH_RANGE[1]
+    return float(np.exp(best.x))
+
+
+def e_step(task: np.ndarray, column: np.ndarray, n_tasks: int, fit: MStep) -> np.ndarray:
+    """Posterior ``p_alive``: prior log-odds plus the sum of the votes' log-likelihood ratios.
+
+    ``column`` is each vote's ``worker * 3 + answer``.
+
+    Examples
+    --------
+    >>> fit = m_step(np.array([1.0, 0, 0]), np.array([1.0, 1, 0]), 1.0, 2, 0.0)
+    >>> e_step(np.array([0, 1]), np.array([0, 1]), 2, fit).round(3).tolist()
+    [1.0, 0.0]
+    """
+    log_err = np.log(np.clip(fit.errors, 1e-300, None))
     llr = (log_err[:, 0, :] - log_err[:, 1, :]).ravel()
-    return expit(np.log(prior / (1 - prior)) + votes @ llr)
+    votes = np.bincount(task, weights=llr[column], minlength=n_tasks)
+    return expit(np.log(fit.prior / (1 - fit.prior)) + votes)

@@ -18,7 +18,13 @@ from .kmeans import KMeansStrategy
 from .radius import RadiusStrategy
 from .radius_thesis import ThesisRadiusStrategy
 from .registry import ENTRY_POINT_GROUP, available_strategies, get_strategy, register_strategy
-from .scale import estimate_scale, scale_from_median, scale_samples
+from .scale import (
+    SCALE_SAMPLE_CLICKS,
+    estimate_scale,
+    scale_from_median,
+    scale_image_sample,
+    scale_samples,
+)
 
 __all__ = [
     "BaseStrategy",
@@ -35,4 +41,6 @@ __all__ = [
     "estimate_scale",
     "scale_from_median",
     "scale_samples",
+    "scale_image_sample",
+    "SCALE_SAMPLE_CLICKS",
 ]

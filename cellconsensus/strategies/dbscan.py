@@ -27,7 +27,8 @@ class DBSCANStrategy(BaseStrategy):
     ----------
     eps : float or "auto", default 10.0
         Neighbourhood radius in pixels. ``"auto"`` uses three times the click
-        noise estimated by :func:`~cellconsensus.strategies.scale.estimate_scale`.
+        noise estimated by :func:`~cellconsensus.strategies.scale.estimate_scale`
+        from all the clicks :func:`~cellconsensus.find_consensus` is given.
     min_samples : int, default 2
         Clicks within ``eps`` (the click itself included) for a click to be a
         core point. With the default, any two clicks closer than ``eps`` form a
