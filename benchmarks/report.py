@@ -234,8 +234,11 @@ def scaling_plot(data: dict, path: Path) -> None:
     loglog_plot(series, path, "vote rows", "seconds (median)", title="Dawid-Skene", figsize=(5, 4))
 
 
-def reliability_plot(data: dict, path: Path) -> None:
-    """The default's p_alive against the observed alive share (reliability diagram)."""
+def reliability_plot(data: dict, path: Path) -> bool:
+    """The default's p_alive against the observed alive share (reliability diagram);
+    False (nothing drawn) for results measured before it existed."""
+    if not data.get("reliability"):
+        return False
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.plot([0, 1], [0, 1], color="grey", lw=1, ls=":", label="perfectly calibrated")
@@ -259,6 +262,7 @@ def reliability_plot(data: dict, path: Path) -> None:
     ax.legend(fontsize=8)
     fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
+    return True
 
 
 #: Plots drawn here from a result's JSON: name -> [(file, function), ...].
@@ -292,8 +296,8 @@ def section(results: Path, out_dir: Path, name, title, command, what) -> str:
     for file, draw in PLOTS.get(name, []):
         figures = out_dir / "benchmarks"
         figures.mkdir(parents=True, exist_ok=True)
-        draw(data, figures / file)
-        lines += [f"![{title}](benchmarks/{file})", ""]
+        if draw(data, figures / file) is not False:
+            lines += [f"![{title}](benchmarks/{file})", ""]
     return "\n".join(lines)
 
 
