@@ -17,7 +17,10 @@ takes its defaults from here, so a user who passes nothing gets what
   calibration error 0.003-0.03, and on the real Cell Spotting export no lone
   vote overruled (99.7 % of single-volunteer cells agree with the majority,
   the rest being lone ``unsure`` answers; 0 of 1,761 majority-dead cells
-  alive, against 1,511 for classic Dawid-Skene).
+  alive, against 1,511 for classic Dawid-Skene). Open (issue 14): on the
+  consensus grid's hardest 3-annotator crowds it is still behind crowd-kit's
+  ``DawidSkene`` on the same cells (by up to 0.125 label accuracy), while
+  ahead of majority vote in every condition.
 - ``MIN_SUPPORT = 0.3`` and ``MIN_ANNOTATORS = 2``: no change up to six
   annotators; at ten annotators with spammers F1 0.86 -> 0.96 (LDC).
 """
