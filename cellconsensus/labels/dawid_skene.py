@@ -127,8 +127,13 @@ class DawidSkeneAggregator(BaseAggregator):
         informative = np.bincount(task, minlength=n_tasks) >= 2
         column = worker * N_ANSWERS + label
         used = informative[task]
-        taught = (column[used], task[used], informative, n_workers)
-        fit = m_step(*statistics(taught[0], taught[1], p, *taught[2:]), self.shrinkage)
+        taught_column, taught_task = column[used], task[used]
+
+        def refit(p: np.ndarray) -> MStep:
+            stats = statistics(taught_column, taught_task, p, informative, n_workers)
+            return m_step(*stats, self.shrinkage)
+
+        fit = refit(p)
         if informative.any():
             for _ in range(self.max_iter):
                 self.n_iter_ += 1
@@ -137,7 +142,7 @@ class DawidSkeneAggregator(BaseAggregator):
                 p = new
                 if delta <= self.tol or self.n_iter_ == self.max_iter:
                     break
-                fit = m_step(*statistics(taught[0], taught[1], p, *taught[2:]), self.shrinkage)
+                fit = refit(p)
         # The posteriors are those of the stored model.
         fit.store(self)
         return p
