@@ -24,18 +24,6 @@ votes_strategy = st.lists(
 
 
 @pytest.mark.parametrize("name", AGGREGATORS)
-@settings(max_examples=60, deadline=None)
-@given(votes=votes_strategy, seed=st.integers(0, 1000))
-def test_order_and_worker_names_do_not_matter(name, votes, seed):
-    p = get_aggregator(name).fit_predict_proba(votes)
-    shuffled = votes.sample(frac=1, random_state=seed)
-    renamed = shuffled.assign(worker=shuffled["worker"].map(lambda w: f"w{(w * 7 + seed) % 97}"))
-    q = get_aggregator(name).fit_predict_proba(renamed)
-    pd.testing.assert_series_equal(p, q, atol=1e-9)
-    assert p.between(0, 1).all()
-
-
-@pytest.mark.parametrize("name", AGGREGATORS)
 @settings(max_examples=40, deadline=None)
 @given(votes=votes_strategy)
 def test_unanimous_tasks(name, votes):

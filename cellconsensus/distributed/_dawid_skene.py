@@ -93,8 +93,8 @@ def fit_dawid_skene(
     annotators : Index
         Every annotator id (str), sorted: rows of ``aggregator.errors_``.
     aggregator : DawidSkeneAggregator
-        Its parameters are used; ``priors_``, ``errors_``, ``n_iter_`` and
-        ``annotators_`` are set.
+        Its parameters are used; ``priors_``, ``errors_``, ``n_iter_``,
+        ``converged_`` and ``annotators_`` are set.
 
     Returns
     -------
@@ -108,17 +108,24 @@ def fit_dawid_skene(
     ]
     total = np.sum(client.gather(client.map(lambda s: s.total, states, pure=False)), axis=0)
     alive, p_sum, n_total, _ = _reduce(client, states)
-    aggregator.n_iter_ = 0
+    aggregator.n_iter_, aggregator.converged_ = 0, True
     fit = m_step(alive, total, p_sum, n_total, aggregator.shrinkage)
     if n_total:
         for _ in range(aggregator.max_iter):
             aggregator.n_iter_ += 1
             states = client.map(_step, states, fit=fit, pure=False)
             alive, p_sum, _, delta = _reduce(client, states)
-            if delta <= aggregator.tol or aggregator.n_iter_ == aggregator.max_iter:
+            if delta <= aggregator.tol:
+                break
+            if aggregator.n_iter_ == aggregator.max_iter:
+                aggregator.converged_ = False
                 break
             fit = m_step(alive, total, p_sum, n_total, aggregator.shrinkage)
-    logger.info("distributed Dawid-Skene: %d iterations", aggregator.n_iter_)
+    logger.info(
+        "distributed Dawid-Skene: %d iterations, converged: %s",
+        aggregator.n_iter_,
+        aggregator.converged_,
+    )
     fit.store(aggregator)
     aggregator.annotators_ = annotators
     return client.map(lambda s: s.p, states, pure=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from numbers import Integral, Real
 
 import numpy as np
@@ -14,6 +15,8 @@ from .mean import MeanAggregator
 
 __all__ = ["DawidSkeneAggregator", "statistics", "m_step", "e_step"]
 
+logger = logging.getLogger(__name__)
+
 N_CLASSES = 2  # true classes: alive, dead
 N_ANSWERS = 3  # answers: alive, dead, unsure
 #: Pseudo-votes of the pooled confusion's own prior, per row: spread like all answers, and
@@ -21,6 +24,8 @@ N_ANSWERS = 3  # answers: alive, dead, unsure
 POOLED_PRIOR = (1.0, 0.005)
 #: Range searched for the learnt strength (pseudo-votes of the pooled confusion).
 STRENGTH_RANGE = (1e-2, 1e6)
+#: Log-likelihood per annotator that pooling may cost per unit of log strength.
+PREFER_POOLING = 1e-6
 
 
 class DawidSkeneAggregator(BaseAggregator):
@@ -88,6 +93,10 @@ class DawidSkeneAggregator(BaseAggregator):
         Pseudo-votes of the pooled confusion in every annotator's estimate.
     n_iter_ : int
         Iterations run.
+    converged_ : bool
+        False when EM stopped at ``max_iter`` with posteriors still moving by
+        more than ``tol`` (logged; slow drifts of 1e-5 per iteration are
+        common on weakly informative crowds).
 
     Examples
     --------
@@ -121,7 +130,7 @@ class DawidSkeneAggregator(BaseAggregator):
         self.shrinkage = shrinkage
 
     def _fit_arrays(self, task, worker, label, n_tasks) -> np.ndarray:
-        self.n_iter_ = 0
+        self.n_iter_, self.converged_ = 0, True
         n_workers = int(worker.max()) + 1 if len(worker) else 0
         p = MeanAggregator()._fit_arrays(task, worker, label, n_tasks)
         informative = np.bincount(task, minlength=n_tasks) >= 2
@@ -140,7 +149,17 @@ class DawidSkeneAggregator(BaseAggregator):
                 new = e_step(task, column, n_tasks, fit)
                 delta = float(np.abs(new - p).max())
                 p = new
-                if delta <= self.tol or self.n_iter_ == self.max_iter:
+                if delta <= self.tol:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    self.converged_ = False
+                    logger.info(
+                        "Dawid-Skene stopped at max_iter=%d, posteriors still moving by %.2g "
+                        "(tol=%.2g)",
+                        self.max_iter,
+                        delta,
+                        self.tol,
+                    )
                     break
                 fit = refit(p)
         # The posteriors are those of the stored model.
@@ -288,9 +307,9 @@ def learn_strength(counts: np.ndarray, pooled: np.ndarray) -> float:
     Dirichlet(``s * pooled[c]``) row, one ``s`` for both classes (per-class
     strengths let one class become a catch-all for disagreements, and EM
     drift into it on crowds of one-off annotators). ``s`` is searched in
-    :data:`STRENGTH_RANGE` on a log scale; where the likelihood cannot tell
-    (it is flat, e.g. one vote per annotator) the largest strength wins: the
-    pooled model.
+    :data:`STRENGTH_RANGE` on a log scale, with a faint preference
+    (:data:`PREFER_POOLING`) for pooling: where the likelihood cannot tell (it
+    is flat, e.g. one vote per annotator) the strongest pooling wins.
 
     Parameters
     ----------
@@ -316,21 +335,23 @@ def learn_strength(counts: np.ndarray, pooled: np.ndarray) -> float:
     if not any(len(n) for _, n, _ in parts):
         return STRENGTH_RANGE[1]
 
-    def neg_log_likelihood(log_s: float) -> float:
+    # A slope of 1e-6 per annotator toward pooling: where the likelihood is flat (within
+    # rounding) the data cannot tell, and the pooled model wins; elsewhere the optimum moves
+    # continuously with the data (a hard "is it flat?" test would flip on rounding noise).
+    slope = PREFER_POOLING * (1.0 + sum(len(n) for _, n, _ in parts))
+
+    def objective(log_s: float) -> float:
         s = np.exp(log_s)
         total = 0.0
         for k, n, alpha in parts:
             total += np.sum(gammaln(s) - gammaln(n + s))
             total += np.sum(gammaln(k + s * alpha) - gammaln(s * alpha))
-        return -float(total)
+        return -float(total) - slope * log_s
 
     low, high = np.log(STRENGTH_RANGE[0]), np.log(STRENGTH_RANGE[1])
-    best = minimize_scalar(neg_log_likelihood, bounds=(low, high), method="bounded")
-    at_high = neg_log_likelihood(high)
-    # Flat within rounding (1e-6 per annotator): the data cannot tell, pool.
-    if at_high <= best.fun + 1e-6 * (1.0 + sum(len(n) for _, n, _ in parts)):
-        return STRENGTH_RANGE[1]
-    return float(np.exp(best.x))
+    best = minimize_scalar(objective, bounds=(low, high), method="bounded", options={"xatol": 1e-9})
+    # Brent stops within its tolerance of a bound; the bound itself is the answer there.
+    return STRENGTH_RANGE[1] if high - best.x < 1e-6 else float(np.exp(best.x))
 
 
 def e_step(task: np.ndarray, column: np.ndarray, n_tasks: int, fit: MStep) -> np.ndarray:
