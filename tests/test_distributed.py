@@ -67,7 +67,9 @@ def _assert_same_cells(got: pd.DataFrame, expected: pd.DataFrame) -> None:
         check_dtype=False,
         check_categorical=False,
     )
-    np.testing.assert_allclose(got["p_alive"], expected["p_alive"], rtol=0, atol=1e-9)
+    # The sums run in another order: equal up to Dawid-Skene's tolerances (EM's tol=1e-6,
+    # and the precision of the learnt strength where its likelihood is nearly flat).
+    np.testing.assert_allclose(got["p_alive"], expected["p_alive"], rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -108,7 +110,7 @@ def test_dawid_skene_learns_the_same_skills(client, crowd, tmp_path):
     ours = pd.Series(list(result.aggregator.errors_), index=result.aggregator.annotators_)
     for i, name in enumerate(names):
         if name in ours.index:
-            np.testing.assert_allclose(ours[name], single.aggregator.errors_[i], atol=1e-9)
+            np.testing.assert_allclose(ours[name], single.aggregator.errors_[i], atol=1e-6)
 
 
 def test_empty_runs_count_in_support(client, crowd, tmp_path):

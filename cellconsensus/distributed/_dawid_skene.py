@@ -3,7 +3,7 @@
 Each partition keeps its cells' votes (coded over the *global* annotator
 list) and posteriors on its worker. Per iteration the workers run the E-step
 and return the M-step's sufficient statistics (expected alive votes per
-annotator and answer, the sum of posteriors, the number of cells, all over
+annotator and answer, with and without each vote's own evidence, the sum of posteriors, the number of cells, all over
 the cells with two votes or more); the client adds them up and runs the
 M-step of :mod:`cellconsensus.labels.dawid_skene` itself (pooled confusion,
 learnt strength, annotator confusions). The arithmetic is
@@ -35,6 +35,7 @@ class _State:
     p: np.ndarray
     n_workers: int
     delta: float = np.inf
+    fit: MStep | None = None  # the model that gave ``p`` (None: the mean rule)
 
     def taught(self) -> tuple[np.ndarray, np.ndarray]:
         """``column`` and ``task`` of the votes on informative cells."""
@@ -51,28 +52,34 @@ def _init(votes: pd.DataFrame, n_cells: int, annotators: pd.Index) -> _State:
     state = _State(
         task, column, np.bincount(task, minlength=n_cells) >= 2, None, p, len(annotators)
     )
-    state.total = statistics(*state.taught(), p, state.informative, state.n_workers)[1]
+    state.total = statistics(*state.taught(), p, state.informative, state.n_workers)[2]
     return state
 
 
 def _step(state: _State, fit: MStep) -> _State:
     new = e_step(state.task, state.column, len(state.p), fit)
     delta = float(np.abs(new - state.p).max()) if len(new) else 0.0
-    return replace(state, p=new, delta=delta)
+    return replace(state, p=new, delta=delta, fit=fit)
 
 
-def _statistics(state: _State) -> tuple[np.ndarray, float, int, float]:
-    alive, _, p_sum, n = statistics(*state.taught(), state.p, state.informative, state.n_workers)
-    return alive, p_sum, n, state.delta
+def _statistics(state: _State) -> tuple[np.ndarray, np.ndarray, float, int, float]:
+    column, task = state.taught()
+    llr = None if state.fit is None else state.fit.vote_llr(column)
+    alive, cavity, _, p_sum, n = statistics(
+        column, task, state.p, state.informative, state.n_workers, llr
+    )
+    return alive, cavity, p_sum, n, state.delta
 
 
-def _reduce(client, states) -> tuple[np.ndarray, float, int, float]:
+def _reduce(client, states) -> tuple[np.ndarray, np.ndarray, float, int, float]:
     parts = client.gather(client.map(_statistics, states, pure=False))
+    alive, cavity, p_sum, n, delta = zip(*parts, strict=True)
     return (
-        np.sum([a for a, *_ in parts], axis=0),
-        float(sum(s for _, s, _, _ in parts)),
-        int(sum(n for *_, n, _ in parts)),
-        float(max(d for *_, d in parts)),
+        np.sum(alive, axis=0),
+        np.sum(cavity, axis=0),
+        float(sum(p_sum)),
+        int(sum(n)),
+        float(max(delta)),
     )
 
 
@@ -107,20 +114,20 @@ def fit_dawid_skene(
         for v, n in zip(votes, n_cells, strict=True)
     ]
     total = np.sum(client.gather(client.map(lambda s: s.total, states, pure=False)), axis=0)
-    alive, p_sum, n_total, _ = _reduce(client, states)
+    alive, cavity, p_sum, n_total, _ = _reduce(client, states)
     aggregator.n_iter_, aggregator.converged_ = 0, True
-    fit = m_step(alive, total, p_sum, n_total, aggregator.shrinkage)
+    fit = m_step(alive, cavity, total, p_sum, n_total, aggregator.shrinkage)
     if n_total:
         for _ in range(aggregator.max_iter):
             aggregator.n_iter_ += 1
             states = client.map(_step, states, fit=fit, pure=False)
-            alive, p_sum, _, delta = _reduce(client, states)
+            alive, cavity, p_sum, _, delta = _reduce(client, states)
             if delta <= aggregator.tol:
                 break
             if aggregator.n_iter_ == aggregator.max_iter:
                 aggregator.converged_ = False
                 break
-            fit = m_step(alive, total, p_sum, n_total, aggregator.shrinkage)
+            fit = m_step(alive, cavity, total, p_sum, n_total, aggregator.shrinkage)
     logger.info(
         "distributed Dawid-Skene: %d iterations, converged: %s",
         aggregator.n_iter_,

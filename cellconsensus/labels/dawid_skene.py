@@ -7,7 +7,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import expit, gammaln
+from scipy.special import expit, gammaln, logit
 
 from ..strategies._validation import Interval, StrOptions
 from ._base import UNSURE, BaseAggregator
@@ -138,11 +138,12 @@ class DawidSkeneAggregator(BaseAggregator):
         used = informative[task]
         taught_column, taught_task = column[used], task[used]
 
-        def refit(p: np.ndarray) -> MStep:
-            stats = statistics(taught_column, taught_task, p, informative, n_workers)
+        def refit(p: np.ndarray, fit: MStep | None) -> MStep:
+            llr = None if fit is None else fit.vote_llr(taught_column)
+            stats = statistics(taught_column, taught_task, p, informative, n_workers, llr)
             return m_step(*stats, self.shrinkage)
 
-        fit = refit(p)
+        fit = refit(p, None)
         if informative.any():
             for _ in range(self.max_iter):
                 self.n_iter_ += 1
@@ -161,7 +162,7 @@ class DawidSkeneAggregator(BaseAggregator):
                         self.tol,
                     )
                     break
-                fit = refit(p)
+                fit = refit(p, fit)
         # The posteriors are those of the stored model.
         fit.store(self)
         return p
@@ -178,12 +179,21 @@ def statistics(
     p: np.ndarray,
     informative: np.ndarray,
     n_workers: int,
-) -> tuple[np.ndarray, np.ndarray, float, int]:
+    vote_llr: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
     """The M-step's sufficient statistics, from the ``informative`` cells (two votes or more).
 
     A lone vote cannot be checked against anyone: it gets a posterior but
     teaches the model nothing (else EM drifts, fitting one-off annotators to
     their own answers).
+
+    Besides the expected counts, the *cavity* counts weigh each vote by its
+    cell's posterior without that vote (``logit p - vote_llr``): how the
+    annotator agrees with the others. The strength of pooling is learnt from
+    them; learnt from the plain counts, where each annotator's own vote is a
+    third or half of the evidence on a cell of 2-3 votes, every annotator
+    looks like the consensus and EM stays in the pooled model even on a crowd
+    of adversarial annotators.
 
     Parameters
     ----------
@@ -195,11 +205,16 @@ def statistics(
         Cells with two votes or more.
     n_workers : int
         Annotator codes are ``0 .. n_workers - 1``.
+    vote_llr : ndarray, optional
+        Each vote's log-likelihood ratio (alive : dead) under the model that
+        gave ``p`` (:meth:`MStep.vote_llr`); ``None`` when ``p`` comes from no
+        model (the mean rule EM starts from): the cavity counts are the plain ones.
 
     Returns
     -------
-    alive, total : ndarray (n_workers * 3,)
-        Expected votes on alive cells, and all votes, per (worker, answer).
+    alive, cavity, total : ndarray (n_workers * 3,)
+        Expected votes on alive cells, the same without each vote's own
+        evidence, and all votes, per (worker, answer).
     p_sum : float
         Sum of ``p_alive`` over the informative cells.
     n_tasks : int
@@ -208,15 +223,21 @@ def statistics(
     Examples
     --------
     >>> informative = np.array([True, False])
-    >>> alive, total, p_sum, n = statistics(np.array([0, 4]), np.array([0, 0]),
-    ...                                     np.array([0.8, 1.0]), informative, 2)
-    >>> alive.tolist(), total.tolist(), p_sum, n
-    ([0.8, 0.0, 0.0, 0.0, 0.8, 0.0], [1.0, 0.0, 0.0, 0.0, 1.0, 0.0], 0.8, 1)
+    >>> alive, cavity, total, p_sum, n = statistics(
+    ...     np.array([0, 4]), np.array([0, 0]), np.array([0.8, 1.0]), informative, 2,
+    ...     vote_llr=np.array([np.log(2.0), 0.0]))
+    >>> alive.tolist(), cavity.round(3).tolist(), total.tolist(), p_sum, n
+    ([0.8, 0.0, 0.0, 0.0, 0.8, 0.0], [0.667, 0.0, 0.0, 0.0, 0.8, 0.0], [1.0, 0.0, 0.0, 0.0, 1.0, 0.0], 0.8, 1)
     """
     size = n_workers * N_ANSWERS
     alive = np.bincount(column, weights=p[task], minlength=size)
+    if vote_llr is None:
+        cavity = alive
+    else:
+        others = expit(logit(np.clip(p[task], 1e-15, 1 - 1e-15)) - vote_llr)
+        cavity = np.bincount(column, weights=others, minlength=size)
     total = np.bincount(column, minlength=size).astype("float64")
-    return alive, total, float(p[informative].sum()), int(informative.sum())
+    return alive, cavity, total, float(p[informative].sum()), int(informative.sum())
 
 
 class MStep:
@@ -237,6 +258,11 @@ class MStep:
             where=denominator > 0,
         )
 
+    def vote_llr(self, column: np.ndarray) -> np.ndarray:
+        """Each vote's log-likelihood ratio alive : dead (``column = worker * 3 + answer``)."""
+        log_err = np.log(np.clip(self.errors, 1e-300, None))
+        return (log_err[:, 0, :] - log_err[:, 1, :]).ravel()[column]
+
     def store(self, aggregator: DawidSkeneAggregator) -> None:
         """Set the aggregator's fitted attributes."""
         aggregator.priors_ = np.array([self.prior, 1 - self.prior])
@@ -246,19 +272,24 @@ class MStep:
 
 
 def m_step(
-    alive: np.ndarray, total: np.ndarray, p_sum: float, n_tasks: int, shrinkage: float | str
+    alive: np.ndarray,
+    cavity: np.ndarray,
+    total: np.ndarray,
+    p_sum: float,
+    n_tasks: int,
+    shrinkage: float | str,
 ) -> MStep:
     """Class prior, pooled confusion and strength from expected counts.
 
     Parameters
     ----------
-    alive, total : ndarray (n_workers * 3,)
-        Expected votes on alive cells and all votes per (worker, answer), see
-        :func:`statistics`.
+    alive, cavity, total : ndarray (n_workers * 3,)
+        Expected votes on alive cells (with and without each vote's own
+        evidence) and all votes per (worker, answer), see :func:`statistics`.
     p_sum, n_tasks : float, int
         Sum of ``p_alive`` over the cells that teach the model, and their number.
     shrinkage : "auto" or float
-        Strength of the pooled confusion (``"auto"``: learnt per class).
+        Strength of the pooled confusion (``"auto"``: learnt from the cavity counts).
 
     Returns
     -------
@@ -268,14 +299,13 @@ def m_step(
 
     Examples
     --------
-    >>> fit = m_step(np.array([2.0, 0, 0, 1, 0, 0]), np.array([2.0, 1, 0, 1, 1, 0]), 1.5, 2, 0.0)
+    >>> alive = np.array([2.0, 0, 0, 1, 0, 0])
+    >>> fit = m_step(alive, alive, np.array([2.0, 1, 0, 1, 1, 0]), 1.5, 2, 0.0)
     >>> fit.errors.round(2).tolist()
     [[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]]
     """
     prior = float(np.clip(p_sum / n_tasks, 1e-6, 1 - 1e-6)) if n_tasks else 0.5
-    # With two classes, the dead counts are the totals minus the alive ones.
-    dead = np.maximum(total - alive, 0.0)
-    counts = np.stack([alive, dead], axis=1).reshape(-1, N_ANSWERS, N_CLASSES).transpose(0, 2, 1)
+    counts = _by_class(alive, total)
     pooled_counts = counts.sum(axis=0)
     # The pooled rows' own prior (POOLED_PRIOR pseudo-votes per row):
     # - one vote spread like all the answers ("votes may tell nothing"): on a small crowd it
@@ -287,17 +317,58 @@ def m_step(
     overall = (pooled_counts.sum(axis=0) + 1e-12) / (pooled_counts.sum() + N_ANSWERS * 1e-12)
     uninformative, right = POOLED_PRIOR
     prior_votes = uninformative * overall + right * np.eye(N_CLASSES, N_ANSWERS)
-    pooled = (pooled_counts + prior_votes) / (
-        pooled_counts.sum(axis=1, keepdims=True) + uninformative + right
-    )
+    pooled = not_adversarial(pooled_counts + prior_votes)
     # ``unsure`` when nobody gave it on a cell that teaches the model says nothing of the class.
     if pooled_counts[:, UNSURE].sum() == 0:
         pooled[:, UNSURE] = pooled[:, UNSURE].min()
     if shrinkage == "auto":
-        strength = learn_strength(counts, pooled)
+        strength = learn_strength(_by_class(cavity, total), pooled)
     else:
         strength = float(shrinkage)
     return MStep(prior, pooled, strength, counts)
+
+
+def not_adversarial(counts: np.ndarray) -> np.ndarray:
+    """The pooled confusion from its (2, 3) counts, constrained so that the crowd as a whole
+    is not adversarial: an ``alive`` answer is at least as likely from an alive cell as from
+    a dead one, and the same for ``dead``.
+
+    Unconstrained, EM on a small or uninformative crowd can settle where the classes differ
+    only by who says ``unsure`` and a ``dead`` vote counts for alive (an agreeing vote then
+    lowers its class). Where an answer breaks the constraint, its rate is shared by both
+    rows; this is the maximum-likelihood estimate under the constraint (the other answers
+    keep their proportions in each row). Individual annotators may still be adversarial.
+
+    Examples
+    --------
+    >>> not_adversarial(np.array([[8.0, 2.0, 0.0], [3.0, 6.0, 1.0]])).round(2).tolist()
+    [[0.8, 0.2, 0.0], [0.3, 0.6, 0.1]]
+    >>> not_adversarial(np.array([[4.0, 5.0, 1.0], [3.0, 4.0, 3.0]])).round(3).tolist()
+    [[0.44, 0.45, 0.11], [0.275, 0.45, 0.275]]
+    """
+    rows = counts.sum(axis=1, keepdims=True)
+    rates = counts / rows
+    shared = np.zeros(N_ANSWERS, dtype=bool)
+    for answer in range(N_CLASSES):  # answer alive (0) is evidence for class 0, dead for 1
+        other = 1 - answer
+        shared[answer] = rates[answer, answer] < rates[other, answer]
+    if not shared.any():
+        return rates
+    t = counts[:, shared].sum(axis=0) / rows.sum()
+    rest = counts[:, ~shared]
+    out = np.empty_like(rates)
+    out[:, shared] = t
+    kept = rest.sum(axis=1, keepdims=True)
+    out[:, ~shared] = (1.0 - t.sum()) * np.divide(
+        rest, kept, out=np.zeros_like(rest), where=kept > 0
+    )
+    return out
+
+
+def _by_class(alive: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Counts (n_workers, 2, 3) from alive and total votes per (worker, answer)."""
+    dead = np.maximum(total - alive, 0.0)  # two classes: dead = total - alive
+    return np.stack([alive, dead], axis=1).reshape(-1, N_ANSWERS, N_CLASSES).transpose(0, 2, 1)
 
 
 def learn_strength(counts: np.ndarray, pooled: np.ndarray) -> float:
@@ -361,11 +432,10 @@ def e_step(task: np.ndarray, column: np.ndarray, n_tasks: int, fit: MStep) -> np
 
     Examples
     --------
-    >>> fit = m_step(np.array([1.0, 0, 0]), np.array([1.0, 1, 0]), 1.0, 2, 0.0)
+    >>> alive = np.array([1.0, 0, 0])
+    >>> fit = m_step(alive, alive, np.array([1.0, 1, 0]), 1.0, 2, 0.0)
     >>> e_step(np.array([0, 1]), np.array([0, 1]), 2, fit).round(3).tolist()
     [1.0, 0.0]
     """
-    log_err = np.log(np.clip(fit.errors, 1e-300, None))
-    llr = (log_err[:, 0, :] - log_err[:, 1, :]).ravel()
-    votes = np.bincount(task, weights=llr[column], minlength=n_tasks)
+    votes = np.bincount(task, weights=fit.vote_llr(column), minlength=n_tasks)
     return expit(np.log(fit.prior / (1 - fit.prior)) + votes)
