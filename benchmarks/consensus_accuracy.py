@@ -12,8 +12,11 @@ with several seeds (medians and the min-max spread are reported).
 
 Runs per condition and seed:
 
-- ours: every registered strategy with its defaults and with ``"auto"``
-  scale, majority labels (:func:`~cellconsensus.compare.compare_strategies`);
+- ours: ``find_consensus(clicks)`` with no parameter (``default``) and the
+  candidate defaults (:data:`CANDIDATES`: ``eps="auto"``, and the annotator
+  model of which cells are real); every registered strategy with its
+  defaults and with ``"auto"`` scale, majority labels
+  (:func:`~cellconsensus.compare.compare_strategies`);
 - the thesis: ``radius-thesis`` (R = 35 px);
 - panoptes-aggregation (``.[bench]``): ``point_reducer_dbscan`` with one tool
   per label (as Zooniverse projects mark classes) and with a single tool,
@@ -45,6 +48,13 @@ METRICS = ("precision", "recall", "f1", "label_accuracy", "localisation_error")
 DEFAULT = "default"
 #: crowd-kit's Dawid-Skene labelling the default's cells (same cells, same votes).
 CROWDKIT_DS = "crowd-kit DawidSkene (default's cells)"
+#: Configurations measured beside the defaults, to choose the next ones (same cells scored).
+CANDIDATES = {
+    "default, eps auto": {"params": {"eps": "auto"}},
+    "default, eps auto, annotator model": {"params": {"eps": "auto"}, "support_rule": "model"},
+}
+#: The default and the candidates: their rows carry calibration data.
+CONFIGURATIONS = (DEFAULT, *CANDIDATES)
 REFERENCE = {"n_annotators": 5, "position_noise": 0.1, "label_noise": 0.05, "spam": False}
 
 
@@ -129,25 +139,32 @@ def expected_calibration_error(p: np.ndarray, alive: np.ndarray, bins: int = 10)
 
 
 def default_rows(clicks: pd.DataFrame, truth: pd.DataFrame, crowdkit: bool) -> list[dict]:
-    """The library with no parameter given, and crowd-kit's Dawid-Skene on its cells."""
-    start = time.perf_counter()
-    result = find_consensus(clicks)
-    seconds = time.perf_counter() - start
-    scored = score(result.cells, truth)
-    p, alive = calibration(result.cells, scored, truth)
+    """The library with no parameter given (and the candidate defaults), and crowd-kit's
+    Dawid-Skene on the default's cells."""
+    rows = []
+    for name in CONFIGURATIONS:
+        start = time.perf_counter()
+        outcome = find_consensus(clicks, **CANDIDATES.get(name, {}))
+        seconds = time.perf_counter() - start
+        scored = score(outcome.cells, truth)
+        p, alive = calibration(outcome.cells, scored, truth)
+        rows.append(
+            {
+                "n_cells": len(outcome.cells),
+                "family": "ours",
+                "tuned": False,
+                "strategy": name,
+                "params": repr(outcome.strategy),
+                "seconds": seconds,
+                "ece": expected_calibration_error(p, alive),
+                "p_alive": p.round(4).tolist(),
+                "alive": alive.tolist(),
+                **{m: getattr(scored, m) for m in METRICS},
+            }
+        )
+        if name == DEFAULT:
+            result = outcome
     base = {"n_cells": len(result.cells), "family": "ours", "tuned": False}
-    rows = [
-        {
-            **base,
-            "strategy": DEFAULT,
-            "params": repr(result.strategy),
-            "seconds": seconds,
-            "ece": expected_calibration_error(p, alive),
-            "p_alive": p.round(4).tolist(),
-            "alive": alive.tolist(),
-            **{m: getattr(scored, m) for m in METRICS},
-        }
-    ]
     if crowdkit:
         from peers import crowdkit_aggregate
 
@@ -228,7 +245,7 @@ def summarise(rows: list[dict]) -> list[dict]:
                 s = spread(runs[m].astype(float))
                 row[m], row[f"{m}_min"], row[f"{m}_max"] = s["median"], s["min"], s["max"]
             row["n_seeds"] = len(runs)
-            if strategy == DEFAULT:  # calibration over every seed's cells together
+            if strategy in CONFIGURATIONS:  # calibration over every seed's cells together
                 p = np.concatenate([np.asarray(v, float) for v in runs["p_alive"]])
                 alive = np.concatenate([np.asarray(v, bool) for v in runs["alive"]])
                 row["ece"] = expected_calibration_error(p, alive)
@@ -285,7 +302,37 @@ def defaults_against_peers(summary: list[dict]) -> list[dict]:
         )
         row["f1_margin"] = row["default_f1"] - row["peer_f1"]
         row["label_margin"] = row["default_label_accuracy"] - row["crowdkit_label_accuracy"]
+        for name in CANDIDATES:
+            if name in by.index:
+                row[f"{name} f1_margin"] = by.loc[name, "f1"] - row["peer_f1"]
+                row[f"{name} label_margin"] = (
+                    by.loc[name, "label_accuracy"] - row["crowdkit_label_accuracy"]
+                )
         out.append(row)
+    return out
+
+
+def configurations(summary: list[dict]) -> list[dict]:
+    """The default and each candidate over every condition: mean F1 and label accuracy,
+    worst margins to the tuned panoptes reducer and to crowd-kit, largest ECE."""
+    frame = pd.DataFrame(summary)
+    versus = pd.DataFrame(defaults_against_peers(summary))
+    out = []
+    for name in CONFIGURATIONS:
+        rows = frame[frame["strategy"] == name]
+        if rows.empty or versus.empty:
+            continue
+        prefix = "" if name == DEFAULT else f"{name} "
+        out.append(
+            {
+                "configuration": name,
+                "f1": rows["f1"].mean(),
+                "worst_f1_margin": versus[f"{prefix}f1_margin"].min(),
+                "label_accuracy": rows["label_accuracy"].mean(),
+                "worst_label_margin": versus[f"{prefix}label_margin"].min(),
+                "ece": rows["ece"].max(),
+            }
+        )
     return out
 
 
@@ -364,6 +411,22 @@ def markdown(summary: list[dict]) -> str:
             f"worst label-accuracy margin: {worst_label['label_margin']:+.3f} "
             f"({worst_label['crowd']}); largest ECE: {max(r['ece'] for r in versus):.3f}."
         )
+        parts.append(
+            "**Candidate defaults**, over every condition: mean F1 and label accuracy, worst "
+            "margins to the tuned panoptes reducer and to crowd-kit's `DawidSkene`, largest "
+            "ECE (the configuration with the best worst margins becomes the default):\n\n"
+            + markdown_table(
+                configurations(summary),
+                {
+                    "configuration": "configuration",
+                    "f1:.3f": "mean F1",
+                    "worst_f1_margin:+.3f": "worst F1 margin",
+                    "label_accuracy:.3f": "mean label acc.",
+                    "worst_label_margin:+.3f": "worst label margin",
+                    "ece:.3f": "largest ECE",
+                },
+            )
+        )
     return "\n\n".join(parts)
 
 
@@ -422,6 +485,7 @@ def main() -> None:
         "runs": rows,
     }
     payload["defaults_against_peers"] = defaults_against_peers(summary)
+    payload["configurations"] = configurations(summary)
     payload["reliability"] = reliability
     print("wrote", write_result("consensus_accuracy", payload, text))
     best = {r["strategy"]: r["f1"] for r in summary if r["n_annotators"] == 5}

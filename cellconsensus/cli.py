@@ -147,6 +147,13 @@ def _add_consensus(p: argparse.ArgumentParser) -> None:
         default=defaults.MIN_ANNOTATORS,
         help="drop cells with fewer annotators",
     )
+    p.add_argument(
+        "--support-rule",
+        choices=["threshold", "model"],
+        default=defaults.SUPPORT_RULE,
+        help="which clusters are cells: the two options above, or a model of each annotator's "
+        f"detection and stray-click rates (default: {defaults.SUPPORT_RULE})",
+    )
     p.add_argument("--n-jobs", type=int, default=1, help="processes (-1: all cores)")
 
 
@@ -356,6 +363,7 @@ def _consensus_kwargs(args) -> dict:
     return {
         "min_support": args.min_support,
         "min_annotators": args.min_annotators,
+        "support_rule": args.support_rule,
         "n_jobs": args.n_jobs,
     }
 
@@ -363,8 +371,10 @@ def _consensus_kwargs(args) -> dict:
 def _cmd_aggregate(args) -> int:
     clicks = _read_input(args)
     if args.scheduler:
-        if args.assignments:
-            raise SystemExit("--assignments is not available with --scheduler")
+        if args.assignments or args.support_rule != "threshold":
+            raise SystemExit(
+                "--assignments and --support-rule model are not available with --scheduler"
+            )
         from .distributed import find_consensus as find_consensus_on_cluster
 
         with _dask_client(args.scheduler) as client:

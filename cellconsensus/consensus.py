@@ -34,9 +34,10 @@ from tqdm.auto import tqdm
 from . import defaults
 from ._one_vote import canonical_order, dense_labels, enforce_one_vote
 from .annotators import annotator_table
+from .cell_model import support_posterior
 from .labels import BaseAggregator, get_aggregator, label_from_proba
 from .strategies import BaseStrategy, estimate_scale, get_strategy, scale_image_sample
-from .strategies._validation import Interval, validate_params
+from .strategies._validation import Interval, StrOptions, validate_params
 from .tables import count_runs, encode_clicks
 
 __all__ = ["find_consensus", "Consensus", "ConsensusReport", "ASSIGNMENT_STATUS"]
@@ -49,6 +50,7 @@ ASSIGNMENT_STATUS = pd.CategoricalDtype(["cell", "noise", "duplicate", "filtered
 _CONSTRAINTS = {
     "min_support": [Interval(Real, 0, 1, closed="both")],
     "min_annotators": [Interval(Integral, 1, None, closed="left")],
+    "support_rule": [StrOptions({"threshold", "model"})],
     "n_jobs": [Interval(Integral, None, None, closed="neither")],
 }
 
@@ -221,6 +223,7 @@ def find_consensus(
     params: dict[str, Any] | None = None,
     min_support: float = defaults.MIN_SUPPORT,
     min_annotators: int = defaults.MIN_ANNOTATORS,
+    support_rule: str = defaults.SUPPORT_RULE,
     n_jobs: int = 1,
     progress: bool = False,
 ) -> Consensus:
@@ -253,6 +256,17 @@ def find_consensus(
         Drop cells clicked by fewer annotators, capped at the number of
         annotators of the image: on an image that only one person annotated,
         that person's clicks are the consensus.
+    support_rule : {"threshold", "model"}, default "threshold"
+        Which clusters are cells. ``"threshold"``: ``min_support`` and
+        ``min_annotators``. ``"model"``: every cluster and every lone click is
+        a candidate, kept when its posterior of being real is at least 0.5
+        under a model of each annotator's detection and stray-click rates
+        learnt across images (:mod:`cellconsensus.cell_model`, started from
+        the threshold rule); the posterior is the ``p_real`` column. It trusts
+        a cell one careful annotator found where a spammer and a hasty one
+        did not: on 22 simulated crowds (3-10 annotators, eps "auto") mean
+        cell F1 0.841 -> 0.866, +0.06 to +0.11 with spammers, worst -0.008.
+        Not on a cluster yet.
     n_jobs : int, default 1
         Processes for the clustering (-1: all cores). Results are identical
         for any value.
@@ -278,7 +292,12 @@ def find_consensus(
     start = time.perf_counter()
     validate_params(
         _CONSTRAINTS,
-        {"min_support": min_support, "min_annotators": min_annotators, "n_jobs": n_jobs},
+        {
+            "min_support": min_support,
+            "min_annotators": min_annotators,
+            "support_rule": support_rule,
+            "n_jobs": n_jobs,
+        },
         "find_consensus",
     )
     if n_jobs == 0:
@@ -341,12 +360,22 @@ def find_consensus(
         extra = None
         p_alive_all = None
 
+    p_real = None
     if strategy.defines_cells:  # such a strategy's cells are final (the thesis keeps all)
         keep = np.ones(len(cell_img), bool)
     else:
         needed = np.minimum(min_annotators, n_runs[cell_img])
         keep = (stats["support"] >= min_support) & (stats["n_annotators"] >= needed)
     report.n_filtered_cells = int((~keep).sum())
+    if support_rule == "model" and not strategy.defines_cells:
+        lone = (cid < 0) & ~taken_out
+        candidate, model = support_posterior(img, ann, cid, lone, keep, empty)
+        p_real, n_clusters = model.p_real, len(keep)
+        keep = p_real >= 0.5
+        report.n_filtered_cells = int((~keep[:n_clusters]).sum())
+        stats, cell_img = _cluster_stats(X, img, candidate, n_runs)
+        # Lone clicks the model keeps are cells; the others stay noise.
+        cid = np.where(lone & ~np.append(keep, False)[candidate], -1, candidate)
     in_dropped_cell = np.append(~keep, False)[cid]  # cid -1 reads the appended False
     status = np.where(in_dropped_cell, 3, np.where(cid >= 0, 0, np.where(taken_out, 2, 1)))
     # Renumber kept cells 0..n-1; index -1 (no cell) reads the appended -1.
@@ -387,6 +416,8 @@ def find_consensus(
     if extra is not None:
         for column in extra.columns:
             cells[column] = extra[column].to_numpy()[keep]
+    if p_real is not None:
+        cells["p_real"] = p_real[keep]
     cells = cells.iloc[pos].reset_index(drop=True)
 
     assignments = clicks.copy()
@@ -408,6 +439,7 @@ def find_consensus(
         "scale": report.scale,
         "min_support": min_support,
         "min_annotators": min_annotators,
+        "support_rule": support_rule,
         "n_clicks": report.n_clicks,
         "input_sources": list(getattr(clicks.attrs.get("report"), "sources", []) or []),
     }

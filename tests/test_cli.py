@@ -81,6 +81,9 @@ def test_simulate_aggregate_compare(tmp_path, capsys):
     result = pd.read_csv(tmp_path / "cmp.csv")
     assert result["strategy"].tolist() == ["dbscan", "radius-thesis"]
     assert result.loc[0, "f1"] > 0.9
+    modelled = tmp_path / "modelled.csv"
+    assert main(["aggregate", str(clicks), "--support-rule", "model", "-o", str(modelled)]) == 0
+    assert pd.read_csv(modelled)["p_real"].between(0.5, 1).all()
 
 
 def test_bad_input_is_one_line_with_exit_2(tmp_path, capsys):
