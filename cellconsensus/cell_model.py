@@ -106,35 +106,32 @@ class CellModel:
     n_iter: int
 
 
+def _log_nobody(c: CandidateCells, rates: np.ndarray, pooled: float) -> np.ndarray:
+    """Log-chance, per image, that none of its annotators clicks (empty runs at the crowd's
+    rate)."""
+    return np.bincount(
+        c.pair_image, weights=np.log1p(-rates[c.pair_annotator]), minlength=len(c.empty_runs)
+    ) + c.empty_runs * np.log1p(-np.clip(pooled, EPS, 1 - EPS))
+
+
 def _log_likelihoods(c: CandidateCells, rates: np.ndarray, pooled: float) -> np.ndarray:
     """Zero-truncated log-likelihood of every candidate's clickers under per-annotator rates."""
     rates = np.clip(rates, EPS, 1 - EPS)
-    pooled = float(np.clip(pooled, EPS, 1 - EPS))
-    n_images = len(c.empty_runs)
-    # Log-chance that nobody of the image clicks: annotators who clicked there, plus empty runs.
-    none = np.bincount(
-        c.pair_image, weights=np.log1p(-rates[c.pair_annotator]), minlength=n_images
-    ) + c.empty_runs * np.log1p(-pooled)
+    nobody = _log_nobody(c, rates, pooled)[c.image]
     odds = np.log(rates) - np.log1p(-rates)
     clicked = np.bincount(c.vote_candidate, weights=odds[c.vote_annotator], minlength=len(c.image))
-    return clicked + none[c.image] - np.log(-np.expm1(np.minimum(none[c.image], -1e-300)))
+    return clicked + nobody - np.log(-np.expm1(np.minimum(nobody, -1e-300)))
 
 
 def _expected_counts(c: CandidateCells, weight: np.ndarray, rates: np.ndarray, pooled: float):
     """Clicks and (truncation-corrected) chances per annotator, weighted by ``weight``."""
-    rates = np.clip(rates, EPS, 1 - EPS)
-    n_images = len(c.empty_runs)
-    none = np.bincount(
-        c.pair_image, weights=np.log1p(-rates[c.pair_annotator]), minlength=n_images
-    ) + c.empty_runs * np.log1p(-np.clip(pooled, EPS, 1 - EPS))
+    nobody = _log_nobody(c, np.clip(rates, EPS, 1 - EPS), pooled)
     # Each candidate stands for 1 / (1 - q) cells of its kind, q = the chance nobody clicks.
-    per_image = np.bincount(c.image, weights=weight, minlength=n_images) / -np.expm1(
-        np.minimum(none, -1e-300)
+    per_image = np.bincount(c.image, weight, minlength=len(nobody)) / -np.expm1(
+        np.minimum(nobody, -1e-300)
     )
-    hits = np.bincount(c.vote_annotator, weights=weight[c.vote_candidate], minlength=c.n_annotators)
-    chances = np.bincount(
-        c.pair_annotator, weights=per_image[c.pair_image], minlength=c.n_annotators
-    )
+    hits = np.bincount(c.vote_annotator, weight[c.vote_candidate], minlength=c.n_annotators)
+    chances = np.bincount(c.pair_annotator, per_image[c.pair_image], minlength=c.n_annotators)
     return hits, np.maximum(chances, hits)
 
 
@@ -166,10 +163,13 @@ def fit_cell_model(
 
     Examples
     --------
-    >>> c = CandidateCells(image=np.zeros(4, int), vote_candidate=np.array([0, 0, 0, 1, 1, 2]),
-    ...     vote_annotator=np.array([0, 1, 2, 0, 1, 2]), pair_image=np.zeros(3, int),
+    Four candidates on one image of three annotators: clicked by all three, by
+    two, and two lone clicks of the third.
+
+    >>> c = CandidateCells(image=np.zeros(4, int),
+    ...     vote_candidate=np.array([0, 0, 0, 1, 1, 2, 3]),
+    ...     vote_annotator=np.array([0, 1, 2, 0, 1, 2, 2]), pair_image=np.zeros(3, int),
     ...     pair_annotator=np.arange(3), empty_runs=np.zeros(1, int), n_annotators=3)
-    >>> c.vote_candidate = np.r_[c.vote_candidate, 3]; c.vote_annotator = np.r_[c.vote_annotator, 2]
     >>> model = fit_cell_model(c, np.array([1.0, 1.0, 0.0, 0.0]))
     >>> (model.p_real > 0.5).tolist()
     [True, True, False, False]
