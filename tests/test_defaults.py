@@ -49,3 +49,4 @@ def test_command_line_defaults_are_the_library_defaults():
     assert args.strategy == defaults.STRATEGY and args.labels == defaults.LABELS
     assert args.min_support == defaults.MIN_SUPPORT
     assert args.min_annotators == defaults.MIN_ANNOTATORS
+    assert args.support_rule == defaults.SUPPORT_RULE
