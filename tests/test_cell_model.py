@@ -101,3 +101,18 @@ def test_unknown_support_rule_is_refused():
     clicks, _ = spammer_crowd(2)
     with pytest.raises(ValueError, match="support_rule"):
         find_consensus(clicks, support_rule="vote")
+
+
+def test_an_image_with_one_run_keeps_its_clicks_as_with_the_threshold():
+    """One run says nothing of who strays: the clicks are kept, p_real is NaN."""
+    clicks, _ = spammer_crowd(12)
+    alone = pd.DataFrame(
+        {"image_id": "solo", "annotator_id": "spammer", "x": [10.0, 200.0], "y": [10.0, 300.0]}
+    ).assign(label="dead")
+    both = pd.concat([clicks, alone], ignore_index=True)
+    model = find_consensus(both, params={"eps": 5}, support_rule="model")
+    threshold = find_consensus(both, params={"eps": 5})
+    solo = model.cells[model.cells["image_id"] == "solo"]
+    assert len(solo) == 2 == int((threshold.cells["image_id"] == "solo").sum())
+    assert solo["p_real"].isna().all()
+    assert model.cells.loc[model.cells["image_id"] != "solo", "p_real"].notna().all()
