@@ -17,7 +17,7 @@ alternates the posteriors of the candidates and the rates (the exact EM of a
 zero-truncated model: each real candidate stands for ``1 / (1 - q)`` cells,
 ``q`` the chance that every annotator of its image misses a cell). Every
 annotator's rates are shrunk toward the crowd's by a strength learnt like
-Dawid-Skene's (:func:`~cellconsensus.labels.dawid_skene.learn_strength`), so
+Dawid-Skene's (:func:`~cellconsensus.labels.dawid_skene_em.learn_strength`), so
 an annotator seen once is the crowd's annotator. When all annotators are
 alike, the posterior depends only on how many of an image's annotators
 clicked: the model is a support threshold, placed by the data.
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from .labels.dawid_skene import learn_strength
+from .labels.dawid_skene_em import learn_strength
 
 __all__ = ["CandidateCells", "CellModel", "fit_cell_model"]
 

@@ -114,7 +114,7 @@ def _add_strategy(p: argparse.ArgumentParser) -> None:
         "--strategy",
         choices=available_strategies(),
         default=defaults.STRATEGY,
-        help=f"consensus strategy (default: {defaults.STRATEGY}, its scale estimated)",
+        help=f"consensus strategy (default: {defaults.STRATEGY} with its own defaults)",
     )
     p.add_argument(
         "--param",

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from scipy.special import expit
 
 from cellconsensus.labels import DawidSkeneAggregator, available_aggregators, get_aggregator
-from cellconsensus.labels.dawid_skene import not_adversarial
+from cellconsensus.labels.dawid_skene_em import not_adversarial
 
 YES_NO = {"yes": "alive", "no": "dead"}
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..labels import DawidSkeneAggregator, MeanAggregator
-from ..labels.dawid_skene import MStep, e_step, m_step, statistics
+from ..labels.dawid_skene_em import MStep, e_step, m_step, statistics
 
 __all__ = ["fit_dawid_skene"]
 
