@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
+from ._arrays import unique_codes
 from .labels.dawid_skene_em import learn_strength
 
 __all__ = ["CandidateCells", "CellModel", "fit_cell_model"]
@@ -123,16 +124,13 @@ def _log_likelihoods(c: CandidateCells, rates: np.ndarray, pooled: float) -> np.
     return clicked + nobody - np.log(-np.expm1(np.minimum(nobody, -1e-300)))
 
 
-def _expected_counts(c: CandidateCells, weight: np.ndarray, rates: np.ndarray, pooled: float):
-    """Clicks and (truncation-corrected) chances per annotator, weighted by ``weight``."""
+def _chances(c: CandidateCells, mass: np.ndarray, rates: np.ndarray, pooled: float):
+    """Chances per annotator to click a candidate (truncation-corrected), from the weighted
+    candidates per image (``mass``)."""
     nobody = _log_nobody(c, np.clip(rates, EPS, 1 - EPS), pooled)
     # Each candidate stands for 1 / (1 - q) cells of its kind, q = the chance nobody clicks.
-    per_image = np.bincount(c.image, weight, minlength=len(nobody)) / -np.expm1(
-        np.minimum(nobody, -1e-300)
-    )
-    hits = np.bincount(c.vote_annotator, weight[c.vote_candidate], minlength=c.n_annotators)
-    chances = np.bincount(c.pair_annotator, per_image[c.pair_image], minlength=c.n_annotators)
-    return hits, np.maximum(chances, hits)
+    per_image = mass / -np.expm1(np.minimum(nobody, -1e-300))
+    return np.bincount(c.pair_annotator, per_image[c.pair_image], minlength=c.n_annotators)
 
 
 def fit_cell_model(
@@ -198,11 +196,14 @@ def _m_step(c: CandidateCells, r: np.ndarray, shrinkage: float | str):
     pooled = np.empty(2)
     # Two passes: the truncation correction needs rates; start from the crowd's plain rates.
     for kind, weight in enumerate((r, 1.0 - r)):
-        hits, chances = _expected_counts(c, weight, rates, 0.5)
+        # Clicks per annotator, weighted; the chances to click depend on the rates.
+        hits = np.bincount(c.vote_annotator, weight[c.vote_candidate], minlength=c.n_annotators)
+        mass = np.bincount(c.image, weight, minlength=len(c.empty_runs))
+        chances = np.maximum(_chances(c, mass, rates, 0.5), hits)
         for _ in range(3):
             pooled[kind] = hits.sum() / max(chances.sum(), EPS)
             rates = np.full(c.n_annotators, pooled[kind])
-            hits, chances = _expected_counts(c, weight, rates, pooled[kind])
+            chances = np.maximum(_chances(c, mass, rates, pooled[kind]), hits)
         counts.append(np.stack([hits, chances - hits], axis=1))
     stacked = np.stack(counts, axis=1)  # (n_annotators, 2 kinds, clicked / not)
     rows = np.stack([[pooled[0], 1 - pooled[0]], [pooled[1], 1 - pooled[1]]])
@@ -264,8 +265,8 @@ def support_posterior(
     n_candidates = n_clusters + int(lone.sum())
     n_annotators = int(ann.max()) + 1 if len(ann) else 0
     member = candidate >= 0
-    votes = np.unique(candidate[member] * n_annotators + ann[member])
-    pairs = np.unique(img * n_annotators + ann)
+    votes = unique_codes(candidate[member] * n_annotators + ann[member])
+    pairs = unique_codes(img * n_annotators + ann)
     cand_img = np.zeros(n_candidates, np.int64)
     cand_img[candidate[member]] = img[member]
     candidates = CandidateCells(

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..labels import DawidSkeneAggregator, MeanAggregator
-from ..labels.dawid_skene_em import MStep, e_step, m_step, statistics
+from ..labels.dawid_skene_em import MStep, e_step, m_step, statistics, vote_totals
 
 __all__ = ["fit_dawid_skene"]
 
@@ -52,7 +52,7 @@ def _init(votes: pd.DataFrame, n_cells: int, annotators: pd.Index) -> _State:
     state = _State(
         task, column, np.bincount(task, minlength=n_cells) >= 2, None, p, len(annotators)
     )
-    state.total = statistics(*state.taught(), p, state.informative, state.n_workers)[2]
+    state.total = vote_totals(state.taught()[0], state.n_workers)
     return state
 
 
@@ -64,8 +64,8 @@ def _step(state: _State, fit: MStep) -> _State:
 
 def _statistics(state: _State) -> tuple[np.ndarray, np.ndarray, float, int, float]:
     column, task = state.taught()
-    llr = None if state.fit is None else state.fit.vote_llr(column)
-    alive, cavity, _, p_sum, n = statistics(
+    llr = None if state.fit is None else state.fit.llr_table
+    alive, cavity, p_sum, n = statistics(
         column, task, state.p, state.informative, state.n_workers, llr
     )
     return alive, cavity, p_sum, n, state.delta

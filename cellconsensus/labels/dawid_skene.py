@@ -9,7 +9,7 @@ import numpy as np
 
 from ..strategies._validation import Interval, StrOptions
 from ._base import BaseAggregator
-from .dawid_skene_em import N_ANSWERS, MStep, e_step, m_step, statistics
+from .dawid_skene_em import N_ANSWERS, MStep, e_step, m_step, statistics, vote_totals
 from .mean import MeanAggregator
 
 __all__ = ["DawidSkeneAggregator", "statistics", "m_step", "e_step"]
@@ -127,10 +127,14 @@ class DawidSkeneAggregator(BaseAggregator):
         used = informative[task]
         taught_column, taught_task = column[used], task[used]
 
+        total = vote_totals(taught_column, n_workers)
+
         def refit(p: np.ndarray, fit: MStep | None) -> MStep:
-            llr = None if fit is None else fit.vote_llr(taught_column)
-            stats = statistics(taught_column, taught_task, p, informative, n_workers, llr)
-            return m_step(*stats, self.shrinkage)
+            llr = None if fit is None else fit.llr_table
+            alive, cavity, p_sum, n = statistics(
+                taught_column, taught_task, p, informative, n_workers, llr
+            )
+            return m_step(alive, cavity, total, p_sum, n, self.shrinkage)
 
         fit = refit(p, None)
         if informative.any():

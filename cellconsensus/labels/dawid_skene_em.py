@@ -12,14 +12,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import expit, gammaln, logit
+from scipy.special import expit, gammaln
 
 from ._base import UNSURE
 
 if TYPE_CHECKING:
     from .dawid_skene import DawidSkeneAggregator
 
-__all__ = ["statistics", "MStep", "m_step", "not_adversarial", "learn_strength", "e_step"]
+__all__ = [
+    "vote_totals",
+    "statistics",
+    "MStep",
+    "m_step",
+    "not_adversarial",
+    "learn_strength",
+    "e_step",
+]
 
 N_CLASSES = 2  # true classes: alive, dead
 N_ANSWERS = 3  # answers: alive, dead, unsure
@@ -32,14 +40,25 @@ STRENGTH_RANGE = (1e-2, 1e6)
 PREFER_POOLING = 1e-6
 
 
+def vote_totals(column: np.ndarray, n_workers: int) -> np.ndarray:
+    """All votes per (worker, answer): fixed through EM, counted once.
+
+    Examples
+    --------
+    >>> vote_totals(np.array([0, 4, 4]), 2).tolist()
+    [1.0, 0.0, 0.0, 0.0, 2.0, 0.0]
+    """
+    return np.bincount(column, minlength=n_workers * N_ANSWERS).astype("float64")
+
+
 def statistics(
     column: np.ndarray,
     task: np.ndarray,
     p: np.ndarray,
     informative: np.ndarray,
     n_workers: int,
-    vote_llr: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
+    llr_table: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, float, int]:
     """The M-step's sufficient statistics, from the ``informative`` cells (two votes or more).
 
     A lone vote cannot be checked against anyone: it gets a posterior but
@@ -47,12 +66,12 @@ def statistics(
     their own answers).
 
     Besides the expected counts, the *cavity* counts weigh each vote by its
-    cell's posterior without that vote (``logit p - vote_llr``): how the
-    annotator agrees with the others. The strength of pooling is learnt from
-    them; learnt from the plain counts, where each annotator's own vote is a
-    third or half of the evidence on a cell of 2-3 votes, every annotator
-    looks like the consensus and EM stays in the pooled model even on a crowd
-    of adversarial annotators.
+    cell's posterior without that vote (odds ``p / (1 - p)`` divided by the
+    vote's likelihood ratio): how the annotator agrees with the others. The
+    strength of pooling is learnt from them; learnt from the plain counts,
+    where each annotator's own vote is a third or half of the evidence on a
+    cell of 2-3 votes, every annotator looks like the consensus and EM stays
+    in the pooled model even on a crowd of adversarial annotators.
 
     Parameters
     ----------
@@ -64,16 +83,17 @@ def statistics(
         Cells with two votes or more.
     n_workers : int
         Annotator codes are ``0 .. n_workers - 1``.
-    vote_llr : ndarray, optional
-        Each vote's log-likelihood ratio (alive : dead) under the model that
-        gave ``p`` (:meth:`MStep.vote_llr`); ``None`` when ``p`` comes from no
-        model (the mean rule EM starts from): the cavity counts are the plain ones.
+    llr_table : ndarray (n_workers * 3,), optional
+        Log-likelihood ratio (alive : dead) of each (worker, answer) under the
+        model that gave ``p`` (:attr:`MStep.llr_table`); ``None`` when ``p``
+        comes from no model (the mean rule EM starts from): the cavity counts
+        are the plain ones.
 
     Returns
     -------
-    alive, cavity, total : ndarray (n_workers * 3,)
-        Expected votes on alive cells, the same without each vote's own
-        evidence, and all votes, per (worker, answer).
+    alive, cavity : ndarray (n_workers * 3,)
+        Expected votes on alive cells, and the same without each vote's own
+        evidence, per (worker, answer).
     p_sum : float
         Sum of ``p_alive`` over the informative cells.
     n_tasks : int
@@ -82,21 +102,27 @@ def statistics(
     Examples
     --------
     >>> informative = np.array([True, False])
-    >>> alive, cavity, total, p_sum, n = statistics(
+    >>> alive, cavity, p_sum, n = statistics(
     ...     np.array([0, 4]), np.array([0, 0]), np.array([0.8, 1.0]), informative, 2,
-    ...     vote_llr=np.array([np.log(2.0), 0.0]))
-    >>> alive.tolist(), cavity.round(3).tolist(), total.tolist(), p_sum, n
-    ([0.8, 0.0, 0.0, 0.0, 0.8, 0.0], [0.667, 0.0, 0.0, 0.0, 0.8, 0.0], [1.0, 0.0, 0.0, 0.0, 1.0, 0.0], 0.8, 1)
+    ...     llr_table=np.log([2.0, 1, 1, 1, 1, 1]))
+    >>> alive.tolist(), cavity.round(3).tolist(), p_sum, n
+    ([0.8, 0.0, 0.0, 0.0, 0.8, 0.0], [0.667, 0.0, 0.0, 0.0, 0.8, 0.0], 0.8, 1)
     """
     size = n_workers * N_ANSWERS
-    alive = np.bincount(column, weights=p[task], minlength=size)
-    if vote_llr is None:
+    p_vote = p[task]
+    alive = np.bincount(column, weights=p_vote, minlength=size)
+    if llr_table is None:
         cavity = alive
     else:
-        others = expit(logit(np.clip(p[task], 1e-15, 1 - 1e-15)) - vote_llr)
-        cavity = np.bincount(column, weights=others, minlength=size)
-    total = np.bincount(column, minlength=size).astype("float64")
-    return alive, cavity, total, float(p[informative].sum()), int(informative.sum())
+        # Odds without the vote: p / (1 - p) / ratio, as a probability. The table holds
+        # |llr| <= 690 (errors are clipped at 1e-300), so its exponential stays finite, and
+        # the clipped p keeps the denominator positive.
+        p_vote = np.clip(p_vote, 1e-15, 1 - 1e-15)
+        ratio = np.exp(llr_table)[column]
+        cavity = np.bincount(
+            column, weights=p_vote / (p_vote + (1 - p_vote) * ratio), minlength=size
+        )
+    return alive, cavity, float(p[informative].sum()), int(informative.sum())
 
 
 class MStep:
@@ -117,10 +143,11 @@ class MStep:
             where=denominator > 0,
         )
 
-    def vote_llr(self, column: np.ndarray) -> np.ndarray:
-        """Each vote's log-likelihood ratio alive : dead (``column = worker * 3 + answer``)."""
+    @property
+    def llr_table(self) -> np.ndarray:
+        """Log-likelihood ratio alive : dead of every (worker, answer), at ``worker * 3 + answer``."""
         log_err = np.log(np.clip(self.errors, 1e-300, None))
-        return (log_err[:, 0, :] - log_err[:, 1, :]).ravel()[column]
+        return (log_err[:, 0, :] - log_err[:, 1, :]).ravel()
 
     def store(self, aggregator: DawidSkeneAggregator) -> None:
         """Set the aggregator's fitted attributes."""
@@ -144,7 +171,8 @@ def m_step(
     ----------
     alive, cavity, total : ndarray (n_workers * 3,)
         Expected votes on alive cells (with and without each vote's own
-        evidence) and all votes per (worker, answer), see :func:`statistics`.
+        evidence) and all votes per (worker, answer), see :func:`statistics` and
+        :func:`vote_totals`.
     p_sum, n_tasks : float, int
         Sum of ``p_alive`` over the cells that teach the model, and their number.
     shrinkage : "auto" or float
@@ -296,5 +324,5 @@ def e_step(task: np.ndarray, column: np.ndarray, n_tasks: int, fit: MStep) -> np
     >>> e_step(np.array([0, 1]), np.array([0, 1]), 2, fit).round(3).tolist()
     [1.0, 0.0]
     """
-    votes = np.bincount(task, weights=fit.vote_llr(column), minlength=n_tasks)
+    votes = np.bincount(task, weights=fit.llr_table[column], minlength=n_tasks)
     return expit(np.log(fit.prior / (1 - fit.prior)) + votes)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from .._arrays import unique_codes
 from ._geometry import separate_images
 
 __all__ = [
@@ -124,9 +125,11 @@ def scale_samples(
     partner = idx[np.arange(len(X)), first][has]
     d = np.hypot(*(X[has] - X[partner]).T)
     # Other annotators on each click's image.
-    pairs = np.unique(np.stack([image_index, annotators], axis=1), axis=0)
-    n_ann = np.bincount(np.searchsorted(np.unique(image_index), pairs[:, 0]))
-    m = n_ann[np.searchsorted(np.unique(image_index), image_index)] - 1
+    images = unique_codes(image_index)
+    width = int(annotators.max()) + 1
+    pairs = unique_codes(image_index.astype(np.int64) * width + annotators)
+    n_ann = np.bincount(np.searchsorted(images, pairs // width))
+    m = n_ann[np.searchsorted(images, image_index)] - 1
     return d**2 * m[has] / 4.0
 
 
