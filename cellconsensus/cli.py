@@ -150,9 +150,10 @@ def _add_consensus(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--support-rule",
         choices=["threshold", "model"],
-        default=defaults.SUPPORT_RULE,
+        default=None,
         help="which clusters are cells: the two options above, or a model of each annotator's "
-        f"detection and stray-click rates (default: {defaults.SUPPORT_RULE})",
+        f"detection and stray-click rates (default: {defaults.SUPPORT_RULE}; threshold with "
+        "--scheduler)",
     )
     p.add_argument("--n-jobs", type=int, default=1, help="processes (-1: all cores)")
 
@@ -363,7 +364,7 @@ def _consensus_kwargs(args) -> dict:
     return {
         "min_support": args.min_support,
         "min_annotators": args.min_annotators,
-        "support_rule": args.support_rule,
+        "support_rule": args.support_rule or defaults.SUPPORT_RULE,
         "n_jobs": args.n_jobs,
     }
 
@@ -371,7 +372,7 @@ def _consensus_kwargs(args) -> dict:
 def _cmd_aggregate(args) -> int:
     clicks = _read_input(args)
     if args.scheduler:
-        if args.assignments or args.support_rule != "threshold":
+        if args.assignments or args.support_rule == "model":
             raise SystemExit(
                 "--assignments and --support-rule model are not available with --scheduler"
             )

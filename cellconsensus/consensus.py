@@ -38,6 +38,7 @@ from .cell_model import support_posterior
 from .labels import BaseAggregator, get_aggregator, label_from_proba
 from .strategies import BaseStrategy, estimate_scale, get_strategy, scale_image_sample
 from .strategies._validation import Interval, StrOptions, validate_params
+from .strategies.consistency import CHOICE_SAMPLE_CLICKS, choose_scale
 from .tables import count_runs, encode_clicks
 
 __all__ = ["find_consensus", "Consensus", "ConsensusReport", "ASSIGNMENT_STATUS"]
@@ -256,7 +257,7 @@ def find_consensus(
         Drop cells clicked by fewer annotators, capped at the number of
         annotators of the image: on an image that only one person annotated,
         that person's clicks are the consensus.
-    support_rule : {"threshold", "model"}, default "threshold"
+    support_rule : {"threshold", "model"}, default "model"
         Which clusters are cells. ``"threshold"``: ``min_support`` and
         ``min_annotators``. ``"model"``: every cluster and every lone click is
         a candidate, kept when its posterior of being real is at least 0.5
@@ -267,9 +268,9 @@ def find_consensus(
         one run says nothing of who strays). It trusts
         a cell one careful annotator found where a spammer and a hasty one
         did not: on the consensus-accuracy grid (48 crowd conditions, 2
-        seeds, eps "auto") mean cell F1 0.884 -> 0.897, up to +0.09 with
-        spammers, worst -0.017 (docs/benchmarks.md).
-        Not on a cluster yet.
+        seeds) mean cell F1 0.918 -> 0.934, worst margin to panoptes' tuned
+        DBSCAN -0.048 -> -0.024 (docs/benchmarks.md); the default. Not on a
+        cluster yet (:mod:`cellconsensus.distributed` keeps the threshold).
     n_jobs : int, default 1
         Processes for the clustering (-1: all cores). Results are identical
         for any value.
@@ -288,7 +289,7 @@ def find_consensus(
     >>> truth = make_truth(n_images=3, seed=1)
     >>> result = find_consensus(simulate_crowd(truth, n_annotators=5, seed=1), "dbscan")
     >>> list(result.cells.columns)
-    ['image_id', 'cell_id', 'x', 'y', 'n_annotators', 'support', 'p_alive', 'label', 'spread']
+    ['image_id', 'cell_id', 'x', 'y', 'n_annotators', 'support', 'p_alive', 'label', 'spread', 'p_real']
     >>> bool(result.cells["p_alive"].between(0, 1).all())
     True
     """
@@ -328,7 +329,8 @@ def find_consensus(
             scale = estimate_scale(Xs[sampled], imgs[sampled], anns[sampled])
         except ValueError:  # the sampled images had no two annotators: look at all
             scale = estimate_scale(Xs, imgs, anns)
-        strategy = strategy.with_scale(scale)
+        chosen = scale_image_sample(images, len(clicks), CHOICE_SAMPLE_CLICKS)[imgs]
+        strategy = choose_scale(strategy, scale, Xs[chosen], imgs[chosen], anns[chosen])
         logger.info("estimated click noise %.2f px -> %r", scale, strategy)
 
     report = ConsensusReport(

@@ -5,44 +5,46 @@ twin, :func:`~cellconsensus.compare.compare_strategies`, the command line)
 takes its defaults from here, so a user who passes nothing gets what
 ``docs/benchmarks.md`` measured best:
 
-- ``STRATEGY = "dbscan"`` (``eps=10``): the fastest strategy. Measured
-  against ``eps="auto"`` on the full consensus-accuracy grid (LDC and
-  synthetic truth, 48 crowd conditions, 2 seeds; docs/benchmarks.md,
-  "Candidate defaults"): mean F1 0.816 at ``eps=10``, 0.884 with
-  ``eps="auto"``, 0.897 with ``eps="auto"`` and ``support_rule="model"``;
-  worst margin to panoptes' DBSCAN tuned by oracle -0.447 / -0.276 / -0.276;
-  largest ECE 0.151 / 0.036 / 0.039. The grid says ``eps="auto"`` with the
-  annotator model is the better default (``eps=10`` splits cells when clicks
-  scatter: synthetic, 3 annotators, position noise 0.3, F1 0.25-0.37); switching
-  is open in issue 14 (the tests' tiny and pixel-exact crowds, and the
-  annotator model on a cluster). ``eps="auto"`` is weakest at 10 annotators
-  with high noise and spammers (synthetic: -0.28 against the tuned peer,
-  where ``eps=10`` is at -0.21).
+- ``STRATEGY = "dbscan"`` with its default ``eps="auto"``: the click noise
+  estimated from the clicks, times the multiple that keeps the crowd's
+  one-click-per-cell rule best (:mod:`cellconsensus.strategies.consistency`).
+  On the full consensus-accuracy grid (LDC and synthetic truth, 48 crowd
+  conditions, 2 seeds; docs/benchmarks.md, "The default and its
+  alternatives"): mean cell F1 0.934, worst margin to panoptes' DBSCAN
+  reducer tuned by oracle on the very crowds -0.024 (LDC, 5 annotators, label
+  noise 0.25, spammers), ahead of it by up to +0.127 (3 annotators, high
+  position noise). The previous default, ``eps=10`` with the support
+  threshold: mean F1 0.816, worst margin -0.447 (``eps=10`` splits cells when
+  clicks scatter); three times the noise without the consistency choice:
+  worst margin -0.276 (it chains neighbouring cells at 10 annotators in high
+  noise).
 - ``LABELS = "dawid-skene"`` (hierarchical, see
   :class:`~cellconsensus.labels.DawidSkeneAggregator`): on the same grid
-  within 0.014 label accuracy of crowd-kit's ``DawidSkene`` on the same
-  cells in every condition (ahead by up to 0.033; mean label accuracy 0.932
-  at ``eps=10``, 0.942 with ``eps="auto"``); on the label-aggregation crowds
-  (LDC votes, 5 annotators) within 0.005 of crowd-kit and 0.03-0.12 above
-  majority vote (whose ties stay ``unsure``); on the real Cell Spotting
-  export no lone vote overruled (99.7 % of single-volunteer cells agree with
-  the majority, the rest being lone ``unsure`` answers; 0 of 1,435
-  majority-dead cells alive, against 1,511 of 1,761 for classic
-  Dawid-Skene with ``eps="auto"``).
-- ``MIN_SUPPORT = 0.3`` and ``MIN_ANNOTATORS = 2``: no change up to six
-  annotators; at ten annotators with spammers F1 0.86 -> 0.96 (LDC).
-- ``SUPPORT_RULE = "threshold"``: the annotator model (``"model"``,
-  :mod:`cellconsensus.cell_model`) is ahead on the grid (above; mean F1
-  0.884 -> 0.897 with ``eps="auto"``, up to +0.09 with spammers, worst
-  -0.017 at 10 annotators in high noise); it becomes the default with
-  ``eps="auto"``, once it runs on a cluster too.
+  within 0.012 label accuracy of crowd-kit's ``DawidSkene`` on the same
+  cells in every condition (ahead by up to 0.029; mean label accuracy
+  0.943), largest expected calibration error of ``p_alive`` 0.042 (synthetic,
+  5 annotators, high noise, spammers; 0.034 or less elsewhere); on the
+  label-aggregation crowds (LDC votes, 5 annotators) within 0.005 of
+  crowd-kit and 0.03-0.12 above majority vote (whose ties stay ``unsure``);
+  on the real Cell Spotting export no lone vote overruled (99.6 % of
+  single-volunteer cells agree with the majority, the rest being lone
+  ``unsure`` answers; no majority-dead cell alive, against 1,511 of 1,761
+  for classic Dawid-Skene with ``eps="auto"``).
+- ``SUPPORT_RULE = "model"``: the annotator model
+  (:mod:`cellconsensus.cell_model`) keeps a candidate by its posterior of
+  being real. On the grid, mean F1 0.934 against 0.918 for the support
+  threshold, worst margin to the tuned peer -0.024 against -0.048. One
+  process only: :mod:`cellconsensus.distributed` keeps the threshold.
+- ``MIN_SUPPORT = 0.3`` and ``MIN_ANNOTATORS = 2``: the support threshold (the
+  annotator model's starting point, and the rule on a cluster). No change up
+  to six annotators; at ten annotators with spammers F1 0.86 -> 0.96 (LDC).
 """
 
 from __future__ import annotations
 
 __all__ = ["STRATEGY", "LABELS", "MIN_SUPPORT", "MIN_ANNOTATORS", "SUPPORT_RULE"]
 
-#: Consensus strategy (with its own defaults: ``eps=10``).
+#: Consensus strategy (with its own defaults: ``eps="auto"``).
 STRATEGY = "dbscan"
 #: Label aggregation.
 LABELS = "dawid-skene"
@@ -50,5 +52,5 @@ LABELS = "dawid-skene"
 MIN_SUPPORT = 0.3
 #: Fewest annotators that must click a cell (capped at the image's annotators).
 MIN_ANNOTATORS = 2
-#: Which clusters are cells: the support threshold (see above for the annotator model).
-SUPPORT_RULE = "threshold"
+#: Which clusters are cells: the annotator model (one process; the threshold on a cluster).
+SUPPORT_RULE = "model"

@@ -46,8 +46,11 @@ def main() -> None:
         print(result.report)
         cells = read_cells(result.path)
 
-        # The same cells as one process finds (p_alive to rounding).
-        single = find_consensus(clicks, "dbscan", "dawid-skene", params={"eps": "auto"}).cells
+        # The same cells as one process finds with the cluster's support rule, the threshold
+        # (p_alive to rounding).
+        single = find_consensus(
+            clicks, "dbscan", "dawid-skene", params={"eps": "auto"}, support_rule="threshold"
+        ).cells
         single = single.sort_values(["image_id", "cell_id"], ignore_index=True)
         same = cells[["image_id", "cell_id", "x", "y"]].equals(
             single[["image_id", "cell_id", "x", "y"]]

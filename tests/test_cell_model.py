@@ -69,7 +69,7 @@ def spammer_crowd(n_images: int = 40) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_a_careful_annotator_alone_is_trusted_and_a_spammer_is_not():
     clicks, truth = spammer_crowd()
-    threshold = find_consensus(clicks, params={"eps": 5})
+    threshold = find_consensus(clicks, params={"eps": 5}, support_rule="threshold")
     model = find_consensus(clicks, params={"eps": 5}, support_rule="model")
     # The threshold rule needs two clickers: the ten cells only "careful" saw are lost.
     assert len(threshold.cells) == len(truth) - 10
@@ -111,7 +111,7 @@ def test_an_image_with_one_run_keeps_its_clicks_as_with_the_threshold():
     ).assign(label="dead")
     both = pd.concat([clicks, alone], ignore_index=True)
     model = find_consensus(both, params={"eps": 5}, support_rule="model")
-    threshold = find_consensus(both, params={"eps": 5})
+    threshold = find_consensus(both, params={"eps": 5}, support_rule="threshold")
     solo = model.cells[model.cells["image_id"] == "solo"]
     assert len(solo) == 2 == int((threshold.cells["image_id"] == "solo").sum())
     assert solo["p_real"].isna().all()

@@ -12,6 +12,8 @@ from cellconsensus import find_consensus
 
 PARTITIONING = ["dbscan", "hdbscan", "radius", "kmeans", "agglomerative"]
 SCALE_BASED = ["dbscan", "radius", "agglomerative"]
+#: The engine's properties at a known scale ("auto" has its own tests, test_strategies.py).
+FIXED_SCALE = {"dbscan": {"eps": 10.0}}
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 quarter = st.integers(0, 800).map(lambda v: v / 4)  # exact in binary floating point
@@ -148,7 +150,7 @@ def test_outputs_in_range(strategy, labels, clicks):
 @given(crowd=structured_crowd(), verdict=st.sampled_from(["alive", "dead"]))
 def test_unanimity(strategy, labels, crowd, verdict):
     crowd = crowd.assign(label=verdict)
-    cells = find_consensus(crowd, strategy, labels).cells
+    cells = find_consensus(crowd, strategy, labels, params=FIXED_SCALE.get(strategy)).cells
     if strategy in SCALE_BASED:  # hdbscan and kmeans may merge or split tiny crowds
         assert len(cells) == len(
             {(x // 60, y // 60) for x, y in zip(crowd.x, crowd.y, strict=True)}
@@ -164,10 +166,13 @@ def test_unanimity(strategy, labels, crowd, verdict):
 @SETTINGS
 @given(crowd=structured_crowd())
 def test_agreeing_annotator_never_lowers_support(strategy, crowd):
-    before = _cells(find_consensus(crowd, strategy))
+    params = FIXED_SCALE.get(strategy)
+    before = _cells(find_consensus(crowd, strategy, params=params))
     extra = before[["image_id", "x", "y", "label"]].assign(annotator_id="newcomer")
     extra["label"] = extra["label"].astype(str).replace("unsure", "alive")
-    after = _cells(find_consensus(pd.concat([crowd, extra], ignore_index=True), strategy))
+    after = _cells(
+        find_consensus(pd.concat([crowd, extra], ignore_index=True), strategy, params=params)
+    )
     assert len(after) == len(before)
     for _, cell in before.iterrows():
         d = np.hypot(after["x"] - cell["x"], after["y"] - cell["y"])

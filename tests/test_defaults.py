@@ -7,25 +7,28 @@ import re
 import pandas as pd
 
 from cellconsensus import defaults, find_consensus, make_truth, simulate_crowd
-from cellconsensus.cli import _parser
+from cellconsensus.cli import _consensus_kwargs, _parser
 from cellconsensus.labels import DawidSkeneAggregator
 from cellconsensus.strategies import DBSCANStrategy
+from cellconsensus.strategies.consistency import AUTO_FACTORS
 
 
 def test_no_parameter_gives_the_defaults_and_auto_shows_its_scale():
     clicks = simulate_crowd(make_truth(20, seed=2), 5, seed=2)
-    plain = find_consensus(clicks)
-    assert repr(plain.strategy) == "DBSCANStrategy()"
-    assert isinstance(plain.aggregator, DawidSkeneAggregator)
-    result = find_consensus(clicks, params={"eps": "auto"})
+    result = find_consensus(clicks)
     assert isinstance(result.strategy, DBSCANStrategy)
-    # The resolved scale shows in the repr, the report and the provenance.
+    assert isinstance(result.aggregator, DawidSkeneAggregator)
+    # The resolved scale shows in the repr, the report and the provenance: a multiple of the
+    # estimated noise, to 0.01 px.
     assert re.fullmatch(r"DBSCANStrategy\(eps=\d+\.\d+\)", repr(result.strategy))
     assert result.report.strategy == repr(result.strategy)
-    assert result.report.scale is not None and result.strategy.eps == 3 * result.report.scale
-    assert isinstance(result.aggregator, DawidSkeneAggregator)
+    scale = result.report.scale
+    assert result.strategy.eps in {round(3 * f * scale, 2) for f in AUTO_FACTORS}
     assert result.cells.attrs["provenance"]["strategy"] == repr(result.strategy)
-    assert repr(DBSCANStrategy(eps="auto")) == "DBSCANStrategy(eps='auto')"
+    # Cells are kept by the annotator model, whose posterior is a column.
+    assert result.cells.attrs["provenance"]["support_rule"] == defaults.SUPPORT_RULE == "model"
+    assert result.cells["p_real"].between(0, 1).all()
+    assert repr(DBSCANStrategy()) == "DBSCANStrategy()" and DBSCANStrategy().eps == "auto"
 
 
 def test_defaults_work_without_any_image_two_annotators_clicked():
@@ -49,4 +52,4 @@ def test_command_line_defaults_are_the_library_defaults():
     assert args.strategy == defaults.STRATEGY and args.labels == defaults.LABELS
     assert args.min_support == defaults.MIN_SUPPORT
     assert args.min_annotators == defaults.MIN_ANNOTATORS
-    assert args.support_rule == defaults.SUPPORT_RULE
+    assert _consensus_kwargs(args)["support_rule"] == defaults.SUPPORT_RULE

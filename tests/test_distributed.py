@@ -16,7 +16,8 @@ distributed = pytest.importorskip("distributed")
 import cloudpickle  # noqa: E402  (comes with distributed)
 import dask  # noqa: E402
 
-from cellconsensus import find_consensus, read_cellspotting_csv  # noqa: E402
+from cellconsensus import find_consensus as _find_consensus  # noqa: E402
+from cellconsensus import read_cellspotting_csv  # noqa: E402
 from cellconsensus.distributed import (  # noqa: E402
     _select,
     partition_clicks,
@@ -34,6 +35,12 @@ from cellconsensus.synthetic import make_truth  # noqa: E402
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 KILL_MARKER = "CELLCONSENSUS_TEST_KILL_MARKER"
+
+
+def find_consensus(*args, **kwargs):
+    """One process with the cluster's support rule: the threshold (the annotator model runs
+    in one process only until the engines merge)."""
+    return _find_consensus(*args, support_rule="threshold", **kwargs)
 
 
 @pytest.fixture(scope="module")

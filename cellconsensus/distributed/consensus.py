@@ -11,9 +11,12 @@ How a run goes
    inside one image); the client finds their exact global median from counts
    the workers return (:mod:`cellconsensus.distributed._select`). The resolved
    strategy is the one a single process would use.
-3. Each partition runs :func:`cellconsensus.find_consensus` with that strategy:
-   clustering, the one-vote rule, the support filters and cell numbering are
-   per image, so they give exactly the single-process cells.
+3. Each partition runs :func:`cellconsensus.find_consensus` with that strategy
+   and ``support_rule="threshold"``: clustering, the one-vote rule, the support
+   filters and cell numbering are per image, so they give exactly the
+   single-process cells of that rule. (The annotator model, one process's
+   default support rule, learns rates across images and does not run on a
+   cluster yet.)
 4. Label aggregation: ``mean`` and ``majority`` look at one cell's votes and
    are done in step 3. ``dawid-skene`` learns annotator skills from all
    images: its EM runs across partitions, the workers computing E-steps and
@@ -51,6 +54,7 @@ from .. import defaults
 from ..errors import CellConsensusInputError
 from ..labels import BaseAggregator, DawidSkeneAggregator, get_aggregator, label_from_proba
 from ..strategies import (
+    SCALE_SAMPLE_CLICKS,
     BaseStrategy,
     get_strategy,
     scale_from_median,
@@ -58,6 +62,7 @@ from ..strategies import (
     scale_samples,
 )
 from ..strategies._validation import validate_params
+from ..strategies.consistency import CHOICE_SAMPLE_CLICKS, best_factor, consistency_scores
 from ..tables import CLICK_COLUMNS, encode_clicks, label_codes
 from ._dawid_skene import fit_dawid_skene
 from ._select import distributed_median
@@ -205,12 +210,23 @@ def _split(part: pd.DataFrame) -> pd.DataFrame:
     return clicks
 
 
-def _part_scale_samples(part: pd.DataFrame, n_clicks: int) -> np.ndarray:
+def _part_sample(part: pd.DataFrame, n_clicks: int, sample_clicks: int):
+    """Positions, image and annotator codes of the partition's clicks on the sampled images
+    (sorted by image, as one process orders them)."""
     clicks, codes = encode_clicks(_split(part), source="<distributed clicks>")
     X, order = _engine.canonical_positions(clicks, codes)
-    sampled = scale_image_sample(codes.images, n_clicks)[codes.image[order]]
+    sampled = scale_image_sample(codes.images, n_clicks, sample_clicks)[codes.image[order]]
     order = order[sampled]
-    return np.sort(scale_samples(X[order], codes.image[order], codes.annotator[order]))
+    return X[order], codes.image[order], codes.annotator[order]
+
+
+def _part_scale_samples(part: pd.DataFrame, n_clicks: int) -> np.ndarray:
+    return np.sort(scale_samples(*_part_sample(part, n_clicks, SCALE_SAMPLE_CLICKS)))
+
+
+def _part_consistency(part: pd.DataFrame, strategy, sigma: float, n_clicks: int) -> np.ndarray:
+    X, img, ann = _part_sample(part, n_clicks, CHOICE_SAMPLE_CLICKS)
+    return consistency_scores(strategy, sigma, X, img, ann)
 
 
 def _n_clicks(part: pd.DataFrame) -> int:
@@ -227,7 +243,12 @@ class _PartResult:
 def _part_consensus(part, strategy, labels, min_support, min_annotators, votes) -> _PartResult:
     # A partition may hold no clicks (only runs, or nothing): the engine handles both.
     result = _engine.find_consensus(
-        _split(part), strategy, labels, min_support=min_support, min_annotators=min_annotators
+        _split(part),
+        strategy,
+        labels,
+        min_support=min_support,
+        min_annotators=min_annotators,
+        support_rule="threshold",
     )
     return _PartResult(result.cells, _votes(result) if votes else None, result.report.to_dict())
 
@@ -334,8 +355,12 @@ def find_consensus(
     """Find consensus cells on a Dask cluster and write them as partitioned Parquet.
 
     The cells equal those of :func:`cellconsensus.find_consensus` on the same
-    input (same strategy, same labels, ``p_alive`` to floating-point rounding);
-    see the module's description for how each global step is done.
+    input with ``support_rule="threshold"`` (same strategy, same labels,
+    ``p_alive`` to floating-point rounding); see the module's description for
+    how each global step is done. Cells are kept by the support threshold
+    (``min_support``, ``min_annotators``): the annotator model
+    (``support_rule="model"``, one process's default) learns across images and
+    has no cluster implementation yet.
 
     Parameters
     ----------
@@ -406,8 +431,19 @@ def find_consensus(
             samples = client.map(_part_scale_samples, parts, n_clicks=0, pure=False)
             median = distributed_median(client, samples)
         if np.isfinite(median):
-            scale = scale_from_median(median)
-            strategy = strategy.with_scale(scale)
+            n_samples = sum(client.gather(client.map(len, samples, pure=False)))
+            scale = scale_from_median(median, n_samples)
+            # The multiple of the noise: consistency is a sum over images, exact in any order.
+            scores = client.map(
+                _part_consistency,
+                parts,
+                strategy=strategy,
+                sigma=scale,
+                n_clicks=n_clicks,
+                pure=False,
+            )
+            factor = best_factor(np.sum(client.gather(scores), axis=0))
+            strategy = strategy.with_scale(scale * factor)
             say("estimated click noise %.2f px -> %r", scale, strategy)
         else:  # no image two annotators clicked: nothing to cluster, as in one process
             say("no image has clicks from two annotators: every click is its own cell")

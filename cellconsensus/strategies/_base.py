@@ -9,7 +9,8 @@ stored as given, validated when used, ``get_params``/``set_params``, a readable
 ``repr``. A strategy whose parameters are pixel distances may accept ``"auto"``
 for them: the engine then estimates the crowd's click noise with
 :func:`~cellconsensus.strategies.scale.estimate_scale` over the whole input and
-replaces ``"auto"`` by a multiple of it (``_auto_scale``).
+replaces ``"auto"`` by a multiple of it (``_auto_scale``, times the factor that keeps
+the crowd's one-click-per-cell rule best: :mod:`~cellconsensus.strategies.consistency`).
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ class BaseStrategy:
         return any(getattr(self, k) == "auto" for k in self._auto_scale)
 
     def with_scale(self, sigma: float) -> BaseStrategy:
-        """Return a copy with every ``"auto"`` parameter set from the noise scale ``sigma``.
+        """Return a copy with every ``"auto"`` parameter set from the noise scale ``sigma``
+        (to 0.01 px, so the ``repr`` reads and reproduces it).
 
         Examples
         --------
@@ -121,7 +123,7 @@ class BaseStrategy:
         clone = copy.deepcopy(self)
         for key, factor in self._auto_scale.items():
             if getattr(clone, key) == "auto":
-                setattr(clone, key, float(factor * sigma))
+                setattr(clone, key, round(float(factor * sigma), 2))
         return clone
 
     # -- clustering -------------------------------------------------------------------
@@ -133,7 +135,8 @@ class BaseStrategy:
         X : ndarray of shape (n_clicks, 2)
             Click positions (x, y) in pixels.
         annotators : ndarray of shape (n_clicks,), optional
-            Integer annotator codes (used by strategies that look at them).
+            Integer annotator codes (used by strategies that look at them, and
+            to estimate ``"auto"`` parameters from this image's clicks).
 
         Returns
         -------
@@ -142,7 +145,21 @@ class BaseStrategy:
         """
         X = np.asarray(X, dtype="float64").reshape(-1, 2)
         ann = np.zeros(len(X), np.int64) if annotators is None else np.asarray(annotators)
-        return self.fit_predict_batch(X, np.zeros(len(X), np.int64), ann)
+        image = np.zeros(len(X), np.int64)
+        strategy = self
+        if self.needs_scale:
+            from .consistency import choose_scale  # they build on this class
+            from .scale import estimate_scale
+
+            try:
+                sigma = estimate_scale(X, image, ann)
+            except ValueError as error:
+                raise ValueError(
+                    f"{self!r}: 'auto' is estimated from the clicks of two annotators or more; "
+                    "pass their annotators, or give the parameter in pixels"
+                ) from error
+            strategy = choose_scale(self, sigma, X, image, ann)
+        return strategy.fit_predict_batch(X, image, ann)
 
     def fit_predict_batch(
         self, X: np.ndarray, image_index: np.ndarray, annotators: np.ndarray
@@ -159,6 +176,15 @@ class BaseStrategy:
         for start, stop in iter_images(image_index):
             labels[start:stop] = self._cluster_image(X[start:stop], annotators[start:stop])
         return labels
+
+    def fit_predict_scales(
+        self, X: np.ndarray, image_index: np.ndarray, annotators: np.ndarray, sigmas
+    ) -> list[np.ndarray]:
+        """Cluster the clicks of many images once per noise scale in ``sigmas``
+        (``with_scale(sigma)``, then :meth:`fit_predict_batch`); strategies that can share
+        work between scales override it.
+        """
+        return [self.with_scale(s).fit_predict_batch(X, image_index, annotators) for s in sigmas]
 
     def _check_resolved(self) -> None:
         if self.needs_scale:

@@ -25,10 +25,14 @@ class DBSCANStrategy(BaseStrategy):
 
     Parameters
     ----------
-    eps : float or "auto", default 10.0
-        Neighbourhood radius in pixels. ``"auto"`` uses three times the click
-        noise estimated by :func:`~cellconsensus.strategies.scale.estimate_scale`
-        from all the clicks :func:`~cellconsensus.find_consensus` is given.
+    eps : float or "auto", default "auto"
+        Neighbourhood radius in pixels. ``"auto"``: three times the click noise
+        estimated by :func:`~cellconsensus.strategies.scale.estimate_scale` from
+        all the clicks :func:`~cellconsensus.find_consensus` is given (or from
+        one image's in :meth:`fit_predict`), lowered where it would merge
+        neighbouring cells (:mod:`~cellconsensus.strategies.consistency`).
+        The measured best on the consensus-accuracy grid (``docs/benchmarks.md``,
+        "The default and its alternatives"; :mod:`cellconsensus.defaults`).
     min_samples : int, default 2
         Clicks within ``eps`` (the click itself included) for a click to be a
         core point. With the default, any two clicks closer than ``eps`` form a
@@ -54,7 +58,7 @@ class DBSCANStrategy(BaseStrategy):
     }
     _auto_scale = {"eps": 3.0}
 
-    def __init__(self, *, eps: float | str = 10.0, min_samples: int = 2) -> None:
+    def __init__(self, *, eps: float | str = "auto", min_samples: int = 2) -> None:
         self.eps = eps
         self.min_samples = min_samples
 
@@ -64,11 +68,27 @@ class DBSCANStrategy(BaseStrategy):
         """Cluster the clicks of many images; see :meth:`BaseStrategy.fit_predict_batch`."""
         self._validate_params()
         self._check_resolved()
-        n = len(X)
+        if len(X) == 0:
+            return np.full(0, -1, dtype=np.int64)
+        return self._labels(neighbour_pairs(X, image_index, float(self.eps)), len(X))
+
+    def fit_predict_scales(
+        self, X: np.ndarray, image_index: np.ndarray, annotators: np.ndarray, sigmas
+    ) -> list[np.ndarray]:
+        """Cluster at several noise scales; the neighbour pairs are found once, at the largest
+        ``eps``, and filtered for the others. See :meth:`BaseStrategy.fit_predict_scales`."""
+        self._validate_params()
+        if not self.needs_scale or len(X) == 0:
+            return super().fit_predict_scales(X, image_index, annotators, sigmas)
+        resolved = [self.with_scale(s) for s in sigmas]
+        largest = max(float(r.eps) for r in resolved)
+        pairs = neighbour_pairs(X, image_index, largest)
+        d = np.hypot(*(X[pairs[:, 0]] - X[pairs[:, 1]]).T)
+        return [r._labels(pairs[d <= float(r.eps)], len(X)) for r in resolved]
+
+    def _labels(self, pairs: np.ndarray, n: int) -> np.ndarray:
+        """DBSCAN labels of ``n`` clicks from their neighbour pairs within ``eps``."""
         labels = np.full(n, -1, dtype=np.int64)
-        if n == 0:
-            return labels
-        pairs = neighbour_pairs(X, image_index, float(self.eps))
         degree = np.bincount(pairs.ravel(), minlength=n) + 1
         core = degree >= self.min_samples
         if not core.any():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
@@ -15,15 +17,21 @@ __all__ = [
     "scale_from_median",
     "scale_image_sample",
     "SCALE_SAMPLE_CLICKS",
+    "MIN_SCALE_SAMPLES",
+    "FALLBACK_SCALE",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: About how many clicks the ``"auto"`` scale looks at: on larger tables, images are
 #: sampled by a hash of their id (the median of 200,000 values moves by well under 1 %).
 SCALE_SAMPLE_CLICKS = 200_000
 
 
-def scale_image_sample(image_ids, n_clicks: int) -> np.ndarray:
-    """Which images the scale is estimated from: all, or 1 in ``n_clicks // SCALE_SAMPLE_CLICKS``.
+def scale_image_sample(
+    image_ids, n_clicks: int, sample_clicks: int = SCALE_SAMPLE_CLICKS
+) -> np.ndarray:
+    """Which images the scale is estimated from: all, or 1 in ``n_clicks // sample_clicks``.
 
     The choice depends on an image's id and the table's size only (a hash,
     not the row order or a random draw), so one process and a cluster of any
@@ -37,7 +45,7 @@ def scale_image_sample(image_ids, n_clicks: int) -> np.ndarray:
     45
     """
     ids = np.asarray(image_ids, dtype=object).astype(str).astype(object)
-    step = max(1, int(n_clicks) // SCALE_SAMPLE_CLICKS)
+    step = max(1, int(n_clicks) // sample_clicks)
     if step == 1:
         return np.ones(len(ids), bool)
     return pd.util.hash_array(ids) % np.uint64(step) == 0
@@ -90,7 +98,7 @@ def estimate_scale(
     samples = scale_samples(X, image_index, annotators, k=k)
     if len(samples) == 0:
         raise ValueError("cannot estimate a scale: no image has clicks from two annotators")
-    return scale_from_median(float(np.median(samples)))
+    return scale_from_median(float(np.median(samples)), len(samples))
 
 
 def scale_samples(
@@ -139,9 +147,20 @@ def scale_samples(
 MIN_SCALE = 1.0
 
 
-def scale_from_median(median: float) -> float:
-    """Sigma from the median of :func:`scale_samples` (exponential median ``ln 2`` times its
-    mean), at least :data:`MIN_SCALE`.
+#: Fewest samples (clicks with a partner) the median is taken from: the median of ``n``
+#: exponential values has a relative standard error of about ``1 / sqrt(n)``, so 20 give the
+#: scale within about 12 %; fewer (a handful of clicks, where one coincidence decides) give
+#: :data:`FALLBACK_SCALE`.
+MIN_SCALE_SAMPLES = 20
+#: The scale of too small a crowd: ``eps`` 10 px, the fixed default before ``"auto"``
+#: (tuned on LDC crowds, cells of 20-60 px).
+FALLBACK_SCALE = 10.0 / 3.0
+
+
+def scale_from_median(median: float, n_samples: int = MIN_SCALE_SAMPLES) -> float:
+    """Sigma from the median of ``n_samples`` values of :func:`scale_samples` (exponential
+    median ``ln 2`` times its mean), at least :data:`MIN_SCALE`; :data:`FALLBACK_SCALE` from
+    fewer than :data:`MIN_SCALE_SAMPLES` values.
 
     Examples
     --------
@@ -149,5 +168,15 @@ def scale_from_median(median: float) -> float:
     2.0
     >>> scale_from_median(0.0)
     1.0
+    >>> round(scale_from_median(0.0, n_samples=3), 3)
+    3.333
     """
+    if n_samples < MIN_SCALE_SAMPLES:
+        logger.info(
+            "%d clicks have a partner from another annotator: too few to estimate the click "
+            "noise, using %.2f px",
+            n_samples,
+            FALLBACK_SCALE,
+        )
+        return FALLBACK_SCALE
     return max(float(np.sqrt(median / np.log(2.0))), MIN_SCALE)
