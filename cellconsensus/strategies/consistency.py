@@ -77,14 +77,15 @@ def crowd_consistency(labels: np.ndarray, image_index: np.ndarray, annotators: n
     image_annotators = unique_codes(image_index * n_ann + annotators)
     per_image = np.bincount(image_annotators // n_ann, minlength=int(image_index.max()) + 1)
     member = labels >= 0
-    cluster_key = image_index[member] * (int(labels.max()) + 1) + labels[member]
+    width = int(labels.max()) + 1
+    cluster_key = image_index[member] * width + labels[member]
     clusters = unique_codes(cluster_key)
     cluster = np.searchsorted(clusters, cluster_key)
     clicks = np.bincount(cluster, minlength=len(clusters))
     distinct = np.bincount(
         unique_codes(cluster * n_ann + annotators[member]) // n_ann, minlength=len(clusters)
     )
-    image_of = clusters // (int(labels.max()) + 1)
+    image_of = clusters // width
     surplus = (clicks - distinct) * per_image[image_of]
     return float(np.sum(distinct * (distinct - 1) / 2 - SURPLUS_WEIGHT * surplus))
 
