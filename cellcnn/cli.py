@@ -6,10 +6,11 @@ import argparse
 import json
 from collections.abc import Sequence
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``cellcnn`` argument parser (its ``--help`` is the CLI reference page)."""
     from .models import available_models
 
     parser = argparse.ArgumentParser(
@@ -101,21 +102,14 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_predict(args) -> int:
-    import pandas as pd
+    from cellconsensus.io import read_table, write_table
 
     from .predict import predict_cells
 
-    cells = (
-        pd.read_parquet(args.cells)
-        if args.cells.endswith((".parquet", ".pq"))
-        else pd.read_csv(args.cells)
-    )
+    cells = read_table(args.cells)
     cells["image_id"] = cells["image_id"].astype(str)
     out = predict_cells(args.model_dir, cells, args.images)
-    if args.out.endswith((".parquet", ".pq")):
-        out.to_parquet(args.out, index=False)
-    else:
-        out.to_csv(args.out, index=False)
+    write_table(out, args.out)
     counts = out["label_cnn"].value_counts(dropna=False).to_dict()
     print(f"classified {len(out)} cells: {counts} -> {args.out}")
     return 0
@@ -145,8 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     --------
     >>> main(["--help"])  # doctest: +SKIP
     """
-    from cellconsensus.cli import run_command
+    from cellconsensus.cli.runner import run_command
 
     from .store import StoreError
 
-    return run_command(COMMANDS, _parser().parse_args(argv), (StoreError, FileNotFoundError))
+    return run_command(COMMANDS, build_parser().parse_args(argv), (StoreError, FileNotFoundError))

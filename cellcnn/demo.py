@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import logging
 import os
 from pathlib import Path
@@ -21,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from cellconsensus.demo import DemoRun
 
 from ._plots import pyplot
 
@@ -33,18 +34,15 @@ def _png(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def _clicks_figure(demo: Path, out: Path) -> Path:
+def _clicks_figure(demo: DemoRun, out: Path) -> Path:
     """The busiest image: every click coloured by annotator, consensus cells circled."""
     from cellconsensus import read_cells, read_pybossa
-    from cellconsensus.images import read_image
+    from cellconsensus.images import ImageFolder
 
-    synthetic = demo / "synthetic"
-    clicks = read_pybossa(
-        synthetic / "crowd" / "task_runs.json", synthetic / "crowd" / "tasks.json"
-    )
-    cells = read_cells(demo / "cells.parquet")
+    clicks = read_pybossa(demo.task_runs, demo.tasks)
+    cells = read_cells(demo.cells)
     image_id = cells["image_id"].value_counts().index[0]
-    image = read_image(next((synthetic / "images").glob(f"{image_id}.*")))
+    image, _ = ImageFolder(demo.images).load(str(image_id))
     mine = clicks[clicks["image_id"] == image_id]
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 6))
@@ -127,7 +125,7 @@ def demo_report(
     demo_dir: str | os.PathLike,
     out: str | os.PathLike = "demo-report",
     *,
-    size: int = 95,
+    size: int | None = None,
     epochs: int = 3,
     seed: int = 0,
 ) -> Path:
@@ -136,12 +134,12 @@ def demo_report(
     Parameters
     ----------
     demo_dir : path-like
-        The folder ``cellconsensus demo`` wrote (``synthetic/``, ``cells.parquet``,
-        ``strategies.csv``, ``summary.json``, ``patches.zarr``, ``patches.png``).
+        The folder ``cellconsensus demo`` wrote; its files are found through its
+        ``demo.json`` (:class:`cellconsensus.demo.DemoRun`).
     out : path-like, default "demo-report"
         Where ``index.html`` and its figures go.
-    size : int, default 95
-        Patch size to train on.
+    size : int, optional
+        Patch size to train on (default: the demo store's).
     epochs : int, default 3
         Training epochs (a demonstration, not a study).
     seed : int, default 0
@@ -160,20 +158,12 @@ def demo_report(
     from .evaluate import evaluate
     from .train import train
 
-    demo, out = Path(demo_dir), Path(out)
-    missing = [
-        name
-        for name in ("synthetic", "cells.parquet", "strategies.csv", "summary.json", "patches.zarr")
-        if not (demo / name).exists()
-    ]
-    if missing:
-        raise FileNotFoundError(
-            f"{demo} lacks {', '.join(missing)}: run `cellconsensus demo --out {demo}` first"
-        )
+    demo, out = DemoRun.load(demo_dir), Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    run_dir = demo / "cnn"
+    run_dir = demo.root / "cnn"
+    size = size or demo.patch_size
     result = train(
-        demo / "patches.zarr",
+        demo.store,
         size,
         "compact",
         out_dir=run_dir,
@@ -183,12 +173,12 @@ def demo_report(
         verbose=0,
     )
     metrics = evaluate(run_dir, split="test", out_dir=out)
-    summary: dict[str, Any] = json.loads((demo / "summary.json").read_text())
-    table = pd.read_csv(demo / "strategies.csv")
+    summary: dict[str, Any] = demo.summary
+    table = pd.read_csv(demo.strategies)
     figures = {
         "clicks": _clicks_figure(demo, out),
         "strategies": _strategy_figure(table, out),
-        "sheet": demo / "patches.png",
+        "sheet": demo.sheet,
         "curves": run_dir / "learning_curves.png",
         "confusion": _confusion_figure(metrics["confusion"], out),
     }

@@ -13,7 +13,7 @@ from .consensus import find_consensus
 from .metrics import score
 from .strategies import available_strategies, get_strategy
 
-__all__ = ["compare_strategies"]
+__all__ = ["compare_strategies", "format_comparison"]
 
 
 def compare_strategies(
@@ -97,3 +97,19 @@ def compare_strategies(
             )
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def format_comparison(table: pd.DataFrame) -> str:
+    """A strategy comparison as fixed-width text (without the ``params`` column).
+
+    Examples
+    --------
+    >>> print(format_comparison(pd.DataFrame({"strategy": ["dbscan"], "params": ["{}"], "f1": [0.9]})))
+    strategy    f1
+      dbscan 0.900
+    """
+    shown = table.drop(columns=["params"], errors="ignore")
+    with pd.option_context(
+        "display.width", 200, "display.max_columns", 20, "display.float_format", "{:.3f}".format
+    ):
+        return shown.to_string(index=False)

@@ -137,6 +137,15 @@ def test_demo_runs_the_pipeline_from_files(tmp_path, capsys):
     for step in ("1. images", "2. read back", "3. consensus", "4. consensus cells", "5. labelled"):
         assert step in printed
     assert (out / "synthetic" / "manifest.json").exists()
+    # Every file the demo wrote is named in demo.json, which the next step reads.
+    from cellconsensus.demo import DemoRun
+
+    run = DemoRun.load(out)
+    assert run.store == out / "patches.zarr" and run.summary["images"] == 12
+    (out / "cells.parquet").rename(out / "moved.parquet")
+    with pytest.raises(FileNotFoundError, match="lacks cells"):
+        DemoRun.load(out)
+    (out / "moved.parquet").rename(out / "cells.parquet")
     assert pd.read_parquet(out / "cells.parquet")["label"].isin(["alive", "dead", "unsure"]).all()
     assert (out / "patches.png").exists()
     from cellconsensus.store import open_patches

@@ -7,7 +7,8 @@ import re
 import pandas as pd
 
 from cellconsensus import defaults, find_consensus, make_truth, simulate_crowd
-from cellconsensus.cli import _consensus_kwargs, _parser
+from cellconsensus.cli import build_parser
+from cellconsensus.cli.options import consensus_kwargs
 from cellconsensus.labels import DawidSkeneAggregator
 from cellconsensus.strategies import DBSCANStrategy
 from cellconsensus.strategies.consistency import AUTO_FACTORS
@@ -48,8 +49,8 @@ def test_defaults_work_without_any_image_two_annotators_clicked():
 
 
 def test_command_line_defaults_are_the_library_defaults():
-    args = _parser().parse_args(["aggregate", "clicks.csv", "-o", "cells.csv"])
+    args = build_parser().parse_args(["aggregate", "clicks.csv", "-o", "cells.csv"])
     assert args.strategy == defaults.STRATEGY and args.labels == defaults.LABELS
     assert args.min_support == defaults.MIN_SUPPORT
     assert args.min_annotators == defaults.MIN_ANNOTATORS
-    assert _consensus_kwargs(args)["support_rule"] == defaults.SUPPORT_RULE
+    assert consensus_kwargs(args)["support_rule"] == defaults.SUPPORT_RULE

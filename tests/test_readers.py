@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cellconsensus import CellConsensusInputError
+from cellconsensus import CellConsensusInputError, make_truth, simulate_crowd
 from cellconsensus.io import (
     read_cells,
     read_cellspotting_csv,
@@ -307,7 +307,7 @@ def test_validate_clicks_missing_column():
 
 
 def test_clicks_and_cells_round_trip(tmp_path):
-    from cellconsensus import find_consensus, make_truth, simulate_crowd
+    from cellconsensus import find_consensus
 
     clicks = simulate_crowd(make_truth(3, seed=0), seed=0)
     for suffix in ("csv", "parquet"):
@@ -325,3 +325,36 @@ def test_clicks_and_cells_round_trip(tmp_path):
     csv.write_text("image_id,annotator_id,x,y,label\na,u,1,oops,alive\n")
     with pytest.raises(CellConsensusInputError, match=r"bad.csv, row 1, field 'y'"):
         read_clicks(csv)
+
+
+def test_read_export_detects_the_format_and_checks_the_task_list(tmp_path):
+    from cellconsensus.io import detect_format, read_export, write_pybossa
+
+    clicks = simulate_crowd(make_truth(3, seed=1), 3, seed=1)
+    runs, tasks = write_pybossa(clicks, tmp_path / "runs.json", tmp_path / "tasks.json")
+    assert detect_format(runs) == "pybossa"
+    read = read_export(runs, tasks=tasks)
+    assert len(read) == len(clicks)
+    # A task list that does not exist is an error naming it, not silently ignored.
+    with pytest.raises(CellConsensusInputError, match="task list not found") as err:
+        read_export(runs, tasks=tmp_path / "nope.json")
+    assert "nope.json" in str(err.value)
+    # A task list with a format that has none is refused.
+    table = tmp_path / "clicks.csv"
+    clicks.to_csv(table, index=False)
+    assert detect_format(table) == "clicks"
+    with pytest.raises(CellConsensusInputError, match="only goes with a PyBossa export"):
+        read_export(table, tasks=tasks)
+    with pytest.raises(ValueError, match="format must be one of"):
+        read_export(table, format="zooniverse")
+
+
+def test_plain_tables_by_suffix(tmp_path):
+    from cellconsensus.io import read_table, write_table
+
+    table = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    assert read_table(write_table(table, tmp_path / "t.parquet")).equals(table)
+    assert read_table(write_table(table, tmp_path / "t.csv"))["b"].tolist() == ["x", "y"]
+    with pytest.raises(CellConsensusInputError, match="unknown table format") as err:
+        write_table(table, tmp_path / "t.xlsx")
+    assert "t.xlsx" in str(err.value)

@@ -5,17 +5,22 @@
 - :func:`write_pybossa` -- a Clicks table as a PyBossa JSON export (the reader's inverse);
 - :func:`read_voc` / :func:`write_voc` -- Pascal VOC ground truth (one row per box);
 - :func:`read_clicks` / :func:`write_clicks`, :func:`read_cells` / :func:`write_cells`,
-  :func:`read_truth` / :func:`write_truth` -- plain CSV/Parquet of the tables.
+  :func:`read_truth` / :func:`write_truth` -- plain CSV/Parquet of the tables;
+  :func:`read_table` / :func:`write_table` -- any other table, format by suffix;
+- :func:`read_export` / :func:`detect_format` -- any of the above exports by its look.
 """
 
 from .cellspotting import CELLSPOTTING_CANVAS, read_cellspotting_csv
+from .exports import EXPORT_FORMATS, detect_format, read_export
 from .pybossa import read_pybossa, write_pybossa
 from .tabular import (
     read_cells,
     read_clicks,
+    read_table,
     read_truth,
     write_cells,
     write_clicks,
+    write_table,
     write_truth,
 )
 from .voc import read_voc, write_voc
@@ -33,4 +38,9 @@ __all__ = [
     "write_clicks",
     "read_cells",
     "write_cells",
+    "read_table",
+    "write_table",
+    "EXPORT_FORMATS",
+    "detect_format",
+    "read_export",
 ]

@@ -19,6 +19,8 @@ __all__ = [
     "write_cells",
     "read_truth",
     "write_truth",
+    "read_table",
+    "write_table",
 ]
 
 FORMATS = ("csv", "parquet")
@@ -29,8 +31,8 @@ def _format(path: str | os.PathLike, fmt: str | None) -> str:
         suffix = Path(path).suffix.lower().lstrip(".")
         fmt = {"pq": "parquet", "parq": "parquet"}.get(suffix, suffix)
     if fmt not in FORMATS:
-        raise ValueError(
-            f"unknown table format {fmt!r} for {os.fspath(path)}; use .csv or .parquet"
+        raise CellConsensusInputError(
+            f"unknown table format {fmt!r}; use .csv or .parquet", source=os.fspath(path)
         )
     return fmt
 
@@ -195,6 +197,34 @@ def write_truth(truth: pd.DataFrame, path: str | os.PathLike, *, format: str | N
     >>> write_truth(truth, "truth.csv")  # doctest: +SKIP
     """
     return _write(validate_truth(truth), path, format)
+
+
+def read_table(path: str | os.PathLike, *, format: str | None = None) -> pd.DataFrame:
+    """Read any table from CSV (every column as text) or Parquet, chosen by suffix.
+
+    Unlike :func:`read_cells` and friends, nothing is validated: for tables
+    with no schema of their own (annotator tables, positions to classify).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> path = write_table(pd.DataFrame({"a": [1]}), pathlib.Path(tempfile.mkdtemp()) / "t.csv")
+    >>> read_table(path).to_dict("list")
+    {'a': ['1']}
+    """
+    return _read(path, format)
+
+
+def write_table(table: pd.DataFrame, path: str | os.PathLike, *, format: str | None = None) -> Path:
+    """Write any table to CSV or Parquet (chosen by suffix), atomically, without its index.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> write_table(pd.DataFrame({"a": [1]}), pathlib.Path(tempfile.mkdtemp()) / "t.parquet").suffix
+    '.parquet'
+    """
+    return _write(table, path, format)
 
 
 def _write(table: pd.DataFrame, path: str | os.PathLike, fmt: str | None) -> Path:

@@ -27,8 +27,8 @@ def _sections(prog: str, parser: argparse.ArgumentParser) -> list[str]:
 
 def cli_page() -> str:
     """The Markdown of the CLI reference."""
-    from cellcnn.cli import _parser as cnn_parser
-    from cellconsensus.cli import _parser as consensus_parser
+    from cellcnn.cli import build_parser as cnn_parser
+    from cellconsensus.cli import build_parser as consensus_parser
 
     lines = [
         "# Command line",

@@ -1,0 +1,94 @@
+"""What every command line of the project shares: running a command, its parameters, Dask."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from ..errors import CellConsensusInputError
+
+__all__ = ["run_command", "parse_params", "dask_client"]
+
+
+def run_command(
+    commands: dict[str, Callable[[argparse.Namespace], int]],
+    args: argparse.Namespace,
+    handled: tuple[type[BaseException], ...] = (),
+) -> int:
+    """Run ``commands[args.command](args)`` with logging set by ``args.verbose``.
+
+    Bad input (:class:`~cellconsensus.errors.CellConsensusInputError` and the
+    ``handled`` exception types) is reported as one line on standard error with
+    exit status 2, never as a traceback. Shared by the ``cellconsensus`` and
+    ``cellcnn`` command lines.
+
+    Examples
+    --------
+    >>> args = argparse.Namespace(command="hello", verbose=False)
+    >>> run_command({"hello": lambda a: 0}, args)
+    0
+    """
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return commands[args.command](args)
+    except (CellConsensusInputError, *handled) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _value(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_params(items: Sequence[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` options as a dict; values are Python literals where they parse as one.
+
+    Examples
+    --------
+    >>> parse_params(["eps=12.5", "metric=euclidean"])
+    {'eps': 12.5, 'metric': 'euclidean'}
+    """
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"error: --param expects NAME=VALUE, got {item!r}")
+        out[key.strip()] = _value(value.strip())
+    return out
+
+
+@contextlib.contextmanager
+def dask_client(spec: str) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``--scheduler``: an address, or ``local:N`` worker processes.
+
+    Examples
+    --------
+    >>> with dask_client("local:2") as client:  # doctest: +SKIP
+    ...     client.submit(sum, [1, 2]).result()
+    3
+    """
+    from distributed import Client, LocalCluster
+
+    if spec.startswith("local:"):
+        n = int(spec.split(":", 1)[1])
+        with (
+            LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=":0") as cluster,
+            Client(cluster) as client,
+        ):
+            print(f"Dask: LocalCluster of {n} worker(s), dashboard {client.dashboard_link}")
+            yield client
+    else:
+        with Client(spec) as client:
+            print(f"Dask: {spec}, {len(client.scheduler_info()['workers'])} worker(s)")
+            yield client
