@@ -36,8 +36,8 @@ from ._one_vote import canonical_order, dense_labels, enforce_one_vote
 from .annotators import annotator_table
 from .cell_model import support_posterior
 from .labels import BaseAggregator, get_aggregator, label_from_proba
+from .params import Interval, StrOptions, validate_params
 from .strategies import BaseStrategy, estimate_scale, get_strategy, scale_image_sample
-from .strategies._validation import Interval, StrOptions, validate_params
 from .strategies.consistency import CHOICE_SAMPLE_CLICKS, choose_scale
 from .tables import count_runs, encode_clicks
 

@@ -19,8 +19,8 @@ from scipy.cluster.hierarchy import fcluster, linkage
 
 from cellconsensus import make_truth, read_voc, simulate_crowd
 from cellconsensus.compare import compare_strategies
+from cellconsensus.params import Interval, StrOptions
 from cellconsensus.strategies import BaseStrategy, register_strategy
-from cellconsensus.strategies._validation import Interval, StrOptions
 
 
 @register_strategy

@@ -105,7 +105,7 @@ def test_plugin_is_found_by_entry_point(tmp_path, monkeypatch):
     assert type(result.strategy).__name__ == "MeanShiftStrategy"
 
 
-def test_plugin_doctest():
+def test_plugin_doctest_and_its_conformance_test():
     done = subprocess.run(
         [
             sys.executable,
@@ -116,9 +116,11 @@ def test_plugin_doctest():
             "no:cacheprovider",
             "--doctest-modules",
             str(PLUGIN / "cellconsensus_meanshift.py"),
+            str(PLUGIN / "test_meanshift.py"),
         ],
         cwd=PLUGIN,
         capture_output=True,
         text=True,
     )
     assert done.returncode == 0, done.stdout[-2000:]
+    assert "2 passed" in done.stdout, done.stdout[-2000:]

@@ -53,6 +53,7 @@ from .. import consensus as _engine
 from .. import defaults
 from ..errors import CellConsensusInputError
 from ..labels import BaseAggregator, DawidSkeneAggregator, get_aggregator, label_from_proba
+from ..params import validate_params
 from ..strategies import (
     SCALE_SAMPLE_CLICKS,
     BaseStrategy,
@@ -61,7 +62,6 @@ from ..strategies import (
     scale_image_sample,
     scale_samples,
 )
-from ..strategies._validation import validate_params
 from ..strategies.consistency import CHOICE_SAMPLE_CLICKS, best_factor, consistency_scores
 from ..tables import CLICK_COLUMNS, encode_clicks, label_codes
 from ._dawid_skene import fit_dawid_skene

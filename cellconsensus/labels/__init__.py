@@ -44,20 +44,26 @@ def available_aggregators() -> list[str]:
 
 
 def get_aggregator(name: str | BaseAggregator, **params: Any) -> BaseAggregator:
-    """Return an aggregator by name (or the instance given), parameters validated.
+    """Return a new aggregator by name, or a copy of the instance given, with ``params``
+    applied and validated (the caller's object is never fitted or changed).
 
     Examples
     --------
     >>> get_aggregator("dawid-skene", max_iter=50)
-    DawidSkeneAggregator(unsure_margin=0.0, max_iter=50, tol=1e-06, shrinkage='auto')
+    DawidSkeneAggregator(max_iter=50)
+    >>> mine = MajorityAggregator()
+    >>> copy = get_aggregator(mine, unsure_margin=0.1)
+    >>> copy, mine
+    (MajorityAggregator(unsure_margin=0.1), MajorityAggregator())
     """
     if isinstance(name, BaseAggregator):
-        aggregator = name
+        aggregator = name.clone()
     elif name in _AGGREGATORS:
-        aggregator = _AGGREGATORS[name](**params)
+        aggregator = _AGGREGATORS[name]()
     else:
         raise ValueError(
             f"unknown label aggregation {name!r}; available: {', '.join(available_aggregators())}"
         )
+    aggregator.set_params(**params)
     aggregator._validate_params()
     return aggregator

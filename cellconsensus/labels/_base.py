@@ -12,13 +12,13 @@ the label is ``alive`` above 0.5, ``dead`` below, and ``unsure`` when
 from __future__ import annotations
 
 from numbers import Real
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from ..errors import CellConsensusInputError
-from ..strategies._validation import Interval, validate_params
+from ..params import BaseParams, Interval
 from ..tables import LABEL_DTYPE, label_codes
 
 __all__ = ["BaseAggregator", "label_from_proba", "encode_votes"]
@@ -74,8 +74,11 @@ def encode_votes(votes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarra
     )
 
 
-class BaseAggregator:
+class BaseAggregator(BaseParams):
     """Base class: subclasses implement ``_fit_arrays`` returning ``p_alive`` per task.
+
+    Parameters behave as in scikit-learn (:class:`~cellconsensus.params.BaseParams`:
+    ``get_params``, ``set_params``, ``clone``, ``repr``, validation when used).
 
     Parameters
     ----------
@@ -93,16 +96,6 @@ class BaseAggregator:
 
     def __init__(self, *, unsure_margin: float = 0.0) -> None:
         self.unsure_margin = unsure_margin
-
-    def get_params(self) -> dict[str, Any]:
-        """Return the parameters as a dictionary."""
-        return {k: getattr(self, k) for k in self._parameter_constraints}
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
-
-    def _validate_params(self) -> None:
-        validate_params(self._parameter_constraints, self.get_params(), type(self).__name__)
 
     def fit_arrays(
         self, task: np.ndarray, worker: np.ndarray, label: np.ndarray, n_tasks: int

@@ -7,7 +7,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from ..strategies._validation import Interval, StrOptions
+from ..params import Interval, StrOptions
 from ._base import BaseAggregator
 from .dawid_skene_em import N_ANSWERS, MStep, e_step, m_step, statistics, vote_totals
 from .mean import MeanAggregator

@@ -15,13 +15,11 @@ the crowd's one-click-per-cell rule best: :mod:`~cellconsensus.strategies.consis
 
 from __future__ import annotations
 
-import copy
-import inspect
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from ._validation import validate_params
+from ..params import BaseParams
 
 __all__ = ["BaseStrategy", "iter_images"]
 
@@ -41,9 +39,11 @@ def iter_images(image_index: np.ndarray):
     yield from zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
 
 
-class BaseStrategy:
+class BaseStrategy(BaseParams):
     """Base class for consensus strategies (clusterers of one image's clicks).
 
+    Parameters behave as in scikit-learn (:class:`~cellconsensus.params.BaseParams`:
+    ``get_params``, ``set_params``, ``clone``, ``repr``, validation when used).
     Subclasses declare ``name``, ``_parameter_constraints``, an ``__init__``
     with keyword parameters stored as attributes of the same name, and either
     ``_cluster_image`` (one image) or ``fit_predict_batch`` (many images at
@@ -65,41 +65,6 @@ class BaseStrategy:
     #: scale (sigma, pixels) that "auto" stands for.
     _auto_scale: ClassVar[dict[str, float]] = {}
 
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [
-            p.name for p in sig.parameters.values() if p.name != "self" and p.kind == p.KEYWORD_ONLY
-        ]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Return the parameters of this strategy as a dictionary."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> BaseStrategy:
-        """Set parameters by name; returns ``self``."""
-        valid = self._param_names()
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(
-                    f"Invalid parameter {key!r} for strategy {self.name!r}; valid: {', '.join(valid)}"
-                )
-            setattr(self, key, value)
-        return self
-
-    def _validate_params(self) -> None:
-        validate_params(self._parameter_constraints, self.get_params(), type(self).__name__)
-
-    def __repr__(self) -> str:
-        defaults = {
-            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
-        }
-        changed = {
-            k: v for k, v in self.get_params().items() if defaults.get(k, inspect._empty) != v
-        }
-        args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
-        return f"{type(self).__name__}({args})"
-
     def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and self.get_params() == other.get_params()  # type: ignore[attr-defined]
 
@@ -120,7 +85,7 @@ class BaseStrategy:
         >>> get_strategy("dbscan", eps="auto").with_scale(4.0)
         DBSCANStrategy(eps=12.0)
         """
-        clone = copy.deepcopy(self)
+        clone = self.clone()
         for key, factor in self._auto_scale.items():
             if getattr(clone, key) == "auto":
                 setattr(clone, key, round(float(factor * sigma), 2))

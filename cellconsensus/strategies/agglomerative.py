@@ -7,8 +7,8 @@ from numbers import Real
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 
+from ..params import Interval, StrOptions
 from ._base import BaseStrategy
-from ._validation import Interval, StrOptions
 
 __all__ = ["AgglomerativeStrategy"]
 

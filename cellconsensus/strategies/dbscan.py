@@ -7,9 +7,9 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.sparse.csgraph import connected_components
 
+from ..params import Interval, StrOptions
 from ._base import BaseStrategy
 from ._geometry import adjacency, neighbour_pairs
-from ._validation import Interval, StrOptions
 
 __all__ = ["DBSCANStrategy"]
 

@@ -7,8 +7,8 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.cluster import HDBSCAN
 
+from ..params import Interval
 from ._base import BaseStrategy
-from ._validation import Interval
 
 __all__ = ["HDBSCANStrategy"]
 

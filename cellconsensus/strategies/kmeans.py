@@ -8,8 +8,8 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
+from ..params import Interval, StrOptions
 from ._base import BaseStrategy
-from ._validation import Interval, StrOptions
 
 __all__ = ["KMeansStrategy"]
 

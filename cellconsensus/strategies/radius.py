@@ -6,9 +6,9 @@ from numbers import Real
 
 import numpy as np
 
+from ..params import Interval, StrOptions
 from ._base import BaseStrategy
 from ._geometry import adjacency, neighbour_pairs
-from ._validation import Interval, StrOptions
 
 __all__ = ["RadiusStrategy"]
 

@@ -8,9 +8,9 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 
+from ..params import Interval
 from ..tables import LABEL_VALUES
 from ._base import BaseStrategy
-from ._validation import Interval
 
 __all__ = ["ThesisRadiusStrategy"]
 

@@ -120,7 +120,7 @@ def get_strategy(name: str | BaseStrategy, **params: Any) -> BaseStrategy:
     ValueError: The 'eps' parameter of DBSCANStrategy must be a float in the range (0, inf) or a str among ['auto']. Got -1 instead.
     """
     if isinstance(name, BaseStrategy):
-        strategy = type(name)(**name.get_params())
+        strategy = name.clone()
     else:
         registry = _all()
         if name not in registry:

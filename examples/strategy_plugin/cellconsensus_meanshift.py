@@ -13,8 +13,8 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.cluster import MeanShift
 
+from cellconsensus.params import Interval, StrOptions
 from cellconsensus.strategies import BaseStrategy
-from cellconsensus.strategies._validation import Interval, StrOptions
 
 __all__ = ["MeanShiftStrategy"]
 
