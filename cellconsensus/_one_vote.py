@@ -12,10 +12,13 @@ each round works only on the clicks it took out, so it ends.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
-from .strategies import BaseStrategy
+if TYPE_CHECKING:
+    from .strategies import BaseStrategy
 
 __all__ = ["canonical_order", "dense_labels", "enforce_one_vote"]
 

@@ -16,7 +16,7 @@ from .labels._base import ALIVE, DEAD, UNSURE
 from .tables import label_codes
 
 if TYPE_CHECKING:
-    from .consensus import Consensus
+    from .result import Consensus
 
 __all__ = ["annotator_table", "ANNOTATOR_COLUMNS"]
 

@@ -1,219 +1,75 @@
-"""The public entry point: ``find_consensus`` and its result.
+"""The public entry point: ``find_consensus``.
 
-One engine serves every strategy:
+One engine serves every strategy, in stages:
 
 1. validate the clicks and sort them canonically (image, x, y, annotator,
-   label), so that results never depend on the order of the input rows;
+   label), so that results never depend on the order of the input rows
+   (:class:`~cellconsensus.clustering.ClickArrays`);
 2. resolve ``"auto"`` scale parameters once, over all clicks;
-3. images with a single annotator pass through (each click is a cell: the
-   consensus of one person is that person); the others are clustered by
-   the strategy, in chunks of whole images (in parallel with ``n_jobs``);
-4. apply the one-vote-per-annotator rule (:mod:`cellconsensus._one_vote`);
-5. compute centres, spread and support, drop cells below ``min_support`` /
-   ``min_annotators``;
-6. aggregate labels across all images at once (so Dawid-Skene learns each
-   annotator's skill from every image);
-7. number cells per image by position (top to bottom, then left to right).
+3. the strategy makes candidate cells (its one hook,
+   :meth:`~cellconsensus.strategies.BaseStrategy.make_cells`; by default:
+   cluster each image, one vote per annotator, centres, spread and support,
+   :func:`~cellconsensus.clustering.cluster_cells`);
+4. keep the cells the support rule accepts (:func:`~cellconsensus.support.keep_cells`);
+5. aggregate labels across all images at once (so Dawid-Skene learns each
+   annotator's skill from every image), unless the strategy labelled its cells;
+6. number cells per image by position (top to bottom, then left to right).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import os
 import time
-from dataclasses import asdict, dataclass, field
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
-from tqdm.auto import tqdm
 
 from . import defaults
-from ._one_vote import canonical_order, dense_labels, enforce_one_vote
-from .annotators import annotator_table
-from .cell_model import support_posterior
+from .clustering import ClickArrays, DraftCells
 from .labels import BaseAggregator, get_aggregator, label_from_proba
 from .params import Interval, StrOptions, validate_params
+from .result import ASSIGNMENT_STATUS, Consensus, ConsensusReport
 from .strategies import BaseStrategy, estimate_scale, get_strategy, scale_image_sample
 from .strategies.consistency import CHOICE_SAMPLE_CLICKS, choose_scale
+from .support import SUPPORT_RULES, keep_cells
 from .tables import count_runs, encode_clicks
 
 __all__ = ["find_consensus", "Consensus", "ConsensusReport", "ASSIGNMENT_STATUS"]
 
 logger = logging.getLogger(__name__)
 
-#: Status of a click in the assignment table.
-ASSIGNMENT_STATUS = pd.CategoricalDtype(["cell", "noise", "duplicate", "filtered"])
-
 _CONSTRAINTS = {
     "min_support": [Interval(Real, 0, 1, closed="both")],
     "min_annotators": [Interval(Integral, 1, None, closed="left")],
-    "support_rule": [StrOptions({"threshold", "model"})],
+    "support_rule": [StrOptions(set(SUPPORT_RULES))],
     "n_jobs": [Interval(Integral, None, None, closed="neither")],
 }
 
 
-@dataclass
-class ConsensusReport:
-    """Counts and timing of one :func:`find_consensus` run.
-
-    Attributes
-    ----------
-    strategy, labels : str
-        The strategy (with resolved parameters) and label aggregation used.
-    scale : float or None
-        Estimated click noise (pixels) when a parameter was ``"auto"``.
-    n_images, n_single_annotator_images, n_images_with_cells : int
-        Images seen (including those with runs but no click), images with one
-        annotator (passed through), images that got at least one cell.
-    n_clicks, n_cells : int
-        Clicks in, cells out.
-    n_noise, n_duplicate, n_filtered : int
-        Clicks in no cell: noise of the strategy, second clicks of one
-        annotator in one cell, clicks of cells below the support filters.
-    n_filtered_cells : int
-        Cells dropped by ``min_support`` / ``min_annotators``.
-    seconds : float
-        Wall time.
-    input : dict
-        The reader's :class:`~cellconsensus.tables.InputReport` (clicks clipped,
-        dropped, duplicate and empty runs), when the clicks carry one.
-    """
-
-    strategy: str
-    labels: str
-    scale: float | None = None
-    n_images: int = 0
-    n_single_annotator_images: int = 0
-    n_images_with_cells: int = 0
-    n_clicks: int = 0
-    n_cells: int = 0
-    n_noise: int = 0
-    n_duplicate: int = 0
-    n_filtered: int = 0
-    n_filtered_cells: int = 0
-    seconds: float = 0.0
-    input: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        """Return the report as a plain dictionary."""
-        return asdict(self)
-
-    def __str__(self) -> str:
-        lines = [f"strategy: {self.strategy}", f"labels:   {self.labels}"]
-        if self.scale is not None:
-            lines.append(f"estimated click noise: {self.scale:.2f} px")
-        lines += [
-            f"images: {self.n_images} ({self.n_images_with_cells} with cells, "
-            f"{self.n_single_annotator_images} with a single annotator)",
-            f"clicks: {self.n_clicks} -> cells: {self.n_cells}",
-            f"clicks in no cell: {self.n_noise} noise, {self.n_duplicate} duplicate, "
-            f"{self.n_filtered} in {self.n_filtered_cells} filtered cell(s)",
-        ]
-        for key in ("n_clipped", "n_dropped_out_of_canvas", "n_duplicate_runs", "n_empty_runs"):
-            if self.input.get(key):
-                lines.append(f"input: {key[2:].replace('_', ' ')}: {self.input[key]}")
-        lines.append(f"time: {self.seconds:.3f} s")
-        return "\n".join(lines)
-
-
-@dataclass
-class Consensus:
-    """Result of :func:`find_consensus`.
-
-    Attributes
-    ----------
-    cells : DataFrame
-        The Cells table (see :mod:`cellconsensus.tables`).
-    assignments : DataFrame
-        One row per input click, in input order: the Clicks columns plus
-        ``cell_id`` (-1 when in no cell) and ``status`` (``cell``, ``noise``,
-        ``duplicate`` or ``filtered``), so the consensus can be audited click
-        by click.
-    report : ConsensusReport
-        Counts and timing.
-    strategy : BaseStrategy
-        The strategy with ``"auto"`` parameters resolved.
-    aggregator : BaseAggregator
-        The fitted label aggregator (e.g. Dawid-Skene's ``errors_``).
-    annotators_ : DataFrame
-        Reliability of every annotator (votes, images, sensitivity,
-        specificity, unsure, detection and stray-click rates, spammer score),
-        computed on first access: see :func:`~cellconsensus.annotators.annotator_table`.
-    """
-
-    cells: pd.DataFrame
-    assignments: pd.DataFrame
-    report: ConsensusReport
-    strategy: BaseStrategy
-    aggregator: BaseAggregator
-
-    @functools.cached_property
-    def annotators_(self) -> pd.DataFrame:
-        """Reliability of every annotator (see :func:`~cellconsensus.annotators.annotator_table`)."""
-        return annotator_table(self)
-
-
-def canonical_positions(clicks: pd.DataFrame, codes) -> tuple[np.ndarray, np.ndarray]:
-    """Click positions and the canonical order (image, x, y, annotator, label) of encoded clicks.
-
-    Everything computed in that order is independent of the input's row order, and a
-    subset of whole images gives exactly its images' part of the full result.
-    """
-    X = clicks[["x", "y"]].to_numpy(dtype="float64")
-    return X, canonical_order(codes.image, X, codes.annotator * 3 + codes.label)
-
-
-def _chunks(image_index: np.ndarray, n_chunks: int) -> list[tuple[int, int]]:
-    """Split sorted clicks into about ``n_chunks`` runs of whole images."""
-    n = len(image_index)
-    if n == 0:
-        return []
-    starts = np.flatnonzero(np.r_[True, image_index[1:] != image_index[:-1]])
-    targets = np.linspace(0, n, n_chunks + 1)[1:-1]
-    cuts = np.unique(starts[np.clip(np.searchsorted(starts, targets), 0, len(starts) - 1)])
-    bounds = np.unique(np.r_[0, cuts, n])
-    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
-
-
-def _cluster_chunk(
-    strategy: BaseStrategy, X, image_index, annotators
-) -> tuple[np.ndarray, np.ndarray]:
-    labels = dense_labels(image_index, strategy.fit_predict_batch(X, image_index, annotators))
-    return enforce_one_vote(strategy, X, image_index, annotators, labels)
-
-
-def _cluster(strategy, X, img, ann, single, n_jobs, progress) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster ids (dense, global) and taken-out flags for sorted clicks."""
-    labels = np.full(len(X), -1, np.int64)
-    taken_out = np.zeros(len(X), bool)
-    labels[single] = np.arange(int(single.sum()))
-    multi = np.flatnonzero(~single)
-    workers = n_jobs if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + n_jobs)
-    n_chunks = max(4 * workers, 20) if (workers > 1 or progress) else 1
-    chunks = _chunks(img[multi], n_chunks)
-    args = [(strategy, X[multi[a:b]], img[multi[a:b]], ann[multi[a:b]]) for a, b in chunks]
-    if workers > 1:
-        results = Parallel(n_jobs=workers, return_as="generator")(
-            delayed(_cluster_chunk)(*a) for a in args
-        )
-    else:
-        results = (_cluster_chunk(*a) for a in args)
-    offset = int(single.sum())
-    bar = tqdm(
-        total=len(chunks), desc=f"consensus ({strategy.name})", unit="chunk", disable=not progress
+def _resolve_scale(
+    strategy: BaseStrategy, clicks: ClickArrays
+) -> tuple[BaseStrategy, float | None]:
+    """Replace ``"auto"`` parameters: the click noise from a sample of images, then the
+    multiple of it that keeps the crowd's one-click-per-cell rule best."""
+    # Without an image two annotators clicked there is nothing to cluster (every image
+    # passes through), and no scale to estimate.
+    if not (strategy.needs_scale and (clicks.clicked >= 2).any()):
+        return strategy, None
+    images, n = clicks.codes.images, len(clicks.table)
+    Xs, imgs, anns = (
+        a[clicks.order] for a in (clicks.X, clicks.codes.image, clicks.codes.annotator)
     )
-    for (a, b), (lab, out) in zip(chunks, results, strict=True):
-        idx = multi[a:b]
-        labels[idx] = np.where(lab >= 0, lab + offset, -1)
-        taken_out[idx] = out
-        offset += int(lab.max()) + 1 if len(lab) and lab.max() >= 0 else 0
-        bar.update()
-    bar.close()
-    return dense_labels(np.zeros(len(labels), np.int64), labels), taken_out
+    sampled = scale_image_sample(images, n)[imgs]
+    try:
+        scale = estimate_scale(Xs[sampled], imgs[sampled], anns[sampled])
+    except ValueError:  # the sampled images had no two annotators: look at all
+        scale = estimate_scale(Xs, imgs, anns)
+    chosen = scale_image_sample(images, n, CHOICE_SAMPLE_CLICKS)[imgs]
+    strategy = choose_scale(strategy, scale, Xs[chosen], imgs[chosen], anns[chosen])
+    logger.info("estimated click noise %.2f px -> %r", scale, strategy)
+    return strategy, scale
 
 
 def find_consensus(
@@ -258,7 +114,8 @@ def find_consensus(
         annotators of the image: on an image that only one person annotated,
         that person's clicks are the consensus.
     support_rule : {"threshold", "model"}, default "model"
-        Which clusters are cells. ``"threshold"``: ``min_support`` and
+        Which clusters are cells (:func:`~cellconsensus.support.keep_cells`; a
+        strategy with a rule of its own, the thesis', decides this itself). ``"threshold"``: ``min_support`` and
         ``min_annotators``. ``"model"``: every cluster and every lone click is
         a candidate, kept when its posterior of being real is at least 0.5
         under a model of each annotator's detection and stray-click rates
@@ -308,129 +165,47 @@ def find_consensus(
         raise ValueError("n_jobs must not be 0; use 1 for one process or -1 for all cores")
     input_report = clicks.attrs.get("report") if isinstance(clicks, pd.DataFrame) else None
     runs = clicks.attrs.get("runs") if isinstance(clicks, pd.DataFrame) else None
-    clicks, codes = encode_clicks(clicks, source="<find_consensus clicks>")
+    table, codes = encode_clicks(clicks, source="<find_consensus clicks>")
     strategy = get_strategy(strategy, **(params or {}))
     aggregator = get_aggregator(labels)
 
-    img, ann, lab, images = codes.image, codes.annotator, codes.label, codes.images
-    X, order = canonical_positions(clicks, codes)
-    Xs, imgs, anns = X[order], img[order], ann[order]
-
     # Annotators per image: those who clicked, plus runs without any click.
-    clicked_annotators, empty, orphans = count_runs(codes, runs)
-    n_runs = clicked_annotators + empty
-
-    scale = None
-    # Without an image two annotators clicked there is nothing to cluster (every image
-    # passes through), and no scale to estimate.
-    if strategy.needs_scale and (clicked_annotators >= 2).any():
-        sampled = scale_image_sample(images, len(clicks))[imgs]
-        try:
-            scale = estimate_scale(Xs[sampled], imgs[sampled], anns[sampled])
-        except ValueError:  # the sampled images had no two annotators: look at all
-            scale = estimate_scale(Xs, imgs, anns)
-        chosen = scale_image_sample(images, len(clicks), CHOICE_SAMPLE_CLICKS)[imgs]
-        strategy = choose_scale(strategy, scale, Xs[chosen], imgs[chosen], anns[chosen])
-        logger.info("estimated click noise %.2f px -> %r", scale, strategy)
-
+    clicked, empty, orphans = count_runs(codes, runs)
+    arrays = ClickArrays.from_codes(table, codes, clicked, empty)
+    strategy, scale = _resolve_scale(strategy, arrays)
     report = ConsensusReport(
         strategy=repr(strategy),
         labels=repr(aggregator),
         scale=scale,
-        n_images=len(images) + len(orphans),
-        n_single_annotator_images=int(np.sum(clicked_annotators == 1)),
-        n_clicks=len(clicks),
+        n_images=len(codes.images) + len(orphans),
+        n_single_annotator_images=int(np.sum(clicked == 1)),
+        n_clicks=len(table),
         input=input_report.to_dict() if input_report is not None else {},
     )
 
-    if strategy.defines_cells:
-        raw, assigned = strategy.fit_cells(
-            clicks, dict(zip(images[empty > 0], empty[empty > 0], strict=True))
-        )
-        raw_img = pd.Index(images).get_indexer(raw["image_id"])
-        cid = assigned.copy()  # per click in input order
-        taken_out = np.zeros(len(clicks), bool)
-        stats = {k: raw[k].to_numpy() for k in ("x", "y", "n_annotators", "support", "spread")}
-        extra = raw.drop(columns=["image_id", *stats, "p_alive"])
-        p_alive_all = raw["p_alive"].to_numpy(dtype="float64")
-        cell_img = raw_img.astype(np.int64)
-    else:
-        single = (clicked_annotators == 1)[imgs]
-        cid_sorted, taken_sorted = _cluster(strategy, Xs, imgs, anns, single, n_jobs, progress)
-        cid = np.empty(len(clicks), np.int64)
-        cid[order] = cid_sorted
-        taken_out = np.empty(len(clicks), bool)
-        taken_out[order] = taken_sorted
-        stats, cell_img = _cluster_stats(X, img, cid, n_runs)
-        extra = None
-        p_alive_all = None
-
-    p_real = None
-    if strategy.defines_cells:  # such a strategy's cells are final (the thesis keeps all)
-        keep = np.ones(len(cell_img), bool)
-    else:
-        needed = np.minimum(min_annotators, n_runs[cell_img])
-        keep = (stats["support"] >= min_support) & (stats["n_annotators"] >= needed)
-    report.n_filtered_cells = int((~keep).sum())
-    if support_rule == "model" and not strategy.defines_cells:
-        lone, n_clusters = (cid < 0) & ~taken_out, len(keep)
-        candidate, model = support_posterior(img, ann, cid, lone, keep, empty)
-        stats, cell_img = _cluster_stats(X, img, candidate, n_runs)
-        # One run on an image says nothing of who strays (both likelihoods are 1): there,
-        # as with the threshold, that annotator's clicks are the consensus.
-        alone = n_runs[cell_img] < 2
-        p_real = np.where(alone, np.nan, model.p_real)
-        keep = np.where(alone, np.r_[keep, alone[n_clusters:]], p_real >= 0.5)
-        report.n_filtered_cells = int((~keep[:n_clusters]).sum())
-        # Lone clicks the model keeps are cells; the others stay noise.
-        cid = np.where(lone & ~np.append(keep, False)[candidate], -1, candidate)
+    draft = strategy.make_cells(arrays, n_jobs=n_jobs, progress=progress)
+    outcome = keep_cells(draft, arrays, support_rule, min_support, min_annotators)
+    draft, keep, report.n_filtered_cells = outcome.draft, outcome.keep, outcome.n_filtered_cells
+    cid = draft.cid
     in_dropped_cell = np.append(~keep, False)[cid]  # cid -1 reads the appended False
-    status = np.where(in_dropped_cell, 3, np.where(cid >= 0, 0, np.where(taken_out, 2, 1)))
+    status = np.where(in_dropped_cell, 3, np.where(cid >= 0, 0, np.where(draft.taken_out, 2, 1)))
     # Renumber kept cells 0..n-1; index -1 (no cell) reads the appended -1.
-    remap = np.append(np.where(keep, np.cumsum(keep) - 1, -1), -1)
-    cid = remap[cid]
+    cid = np.append(np.where(keep, np.cumsum(keep) - 1, -1), -1)[cid]
     n_cells = int(keep.sum())
 
-    if p_alive_all is None:
+    if draft.p_alive is None:
         voted = cid >= 0
-        p_alive = aggregator.fit_arrays(cid[voted], ann[voted], lab[voted], n_cells)
+        p_alive = aggregator.fit_arrays(
+            cid[voted], codes.annotator[voted], codes.label[voted], n_cells
+        )
     else:
-        p_alive = p_alive_all[keep]
+        p_alive = draft.p_alive[keep]
+        report.labels_from_strategy = True
 
-    # Number cells per image by position.
-    cimg = cell_img[keep]
-    cx, cy = stats["x"][keep], stats["y"][keep]
-    pos = np.lexsort((cx, cy, cimg))
-    rank = np.empty(n_cells, np.int64)
-    rank[pos] = np.arange(n_cells)
-    first_of_image = np.searchsorted(cimg[pos], cimg[pos], side="left")
-    cell_id_sorted = np.arange(n_cells) - first_of_image
-    cell_id = np.empty(n_cells, np.int64)
-    cell_id[pos] = cell_id_sorted
-
-    cells = pd.DataFrame(
-        {
-            "image_id": np.asarray(images, dtype=object)[cimg],
-            "cell_id": cell_id,
-            "x": cx,
-            "y": cy,
-            "n_annotators": stats["n_annotators"][keep].astype(np.int64),
-            "support": stats["support"][keep].astype("float64"),
-            "p_alive": np.clip(p_alive, 0.0, 1.0),
-            "label": label_from_proba(p_alive, aggregator.unsure_margin),
-            "spread": stats["spread"][keep].astype("float64"),
-        }
-    )
-    if extra is not None:
-        for column in extra.columns:
-            cells[column] = extra[column].to_numpy()[keep]
-    if p_real is not None:
-        cells["p_real"] = p_real[keep]
-    cells = cells.iloc[pos].reset_index(drop=True)
-
-    assignments = clicks.copy()
+    cells, cell_id = _cell_table(draft, keep, outcome.p_real, p_alive, aggregator, codes.images)
+    assignments = table.copy()
     assignments.attrs = {}
-    assignments.insert(0, "click", np.arange(len(clicks)))
+    assignments.insert(0, "click", np.arange(len(table)))
     assignments["cell_id"] = np.append(cell_id, -1)[cid]
     assignments["status"] = pd.Categorical.from_codes(status, dtype=ASSIGNMENT_STATUS)
 
@@ -439,7 +214,7 @@ def find_consensus(
     counts = np.bincount(status, minlength=4)
     report.n_noise, report.n_duplicate, report.n_filtered = (int(c) for c in counts[1:])
     report.seconds = time.perf_counter() - start
-    logger.info("consensus: %d clicks -> %d cells in %.3f s", len(clicks), n_cells, report.seconds)
+    logger.info("consensus: %d clicks -> %d cells in %.3f s", len(table), n_cells, report.seconds)
     # How the cells were made travels with them (e.g. into a patch store's attributes).
     cells.attrs["provenance"] = {
         "strategy": report.strategy,
@@ -449,22 +224,43 @@ def find_consensus(
         "min_annotators": min_annotators,
         "support_rule": support_rule,
         "n_clicks": report.n_clicks,
-        "input_sources": list(getattr(clicks.attrs.get("report"), "sources", []) or []),
+        "input_sources": list(input_report.sources) if input_report is not None else [],
     }
     return Consensus(cells, assignments, report, strategy, aggregator)
 
 
-def _cluster_stats(X, img, cid, n_runs) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Centre, spread, annotators and support of every cluster."""
-    valid = cid >= 0
-    k = int(cid.max()) + 1 if valid.any() else 0
-    c = cid[valid]
-    count = np.bincount(c, minlength=k).astype("float64")
-    x = np.bincount(c, weights=X[valid, 0], minlength=k) / np.maximum(count, 1)
-    y = np.bincount(c, weights=X[valid, 1], minlength=k) / np.maximum(count, 1)
-    d2 = (X[valid, 0] - x[c]) ** 2 + (X[valid, 1] - y[c]) ** 2
-    spread = np.sqrt(np.bincount(c, weights=d2, minlength=k) / np.maximum(count, 1))
-    cell_img = np.zeros(k, np.int64)
-    cell_img[c] = img[valid]
-    support = count / n_runs[cell_img] if k else count
-    return {"x": x, "y": y, "n_annotators": count, "support": support, "spread": spread}, cell_img
+def _cell_table(
+    draft: DraftCells,
+    keep: np.ndarray,
+    p_real: np.ndarray | None,
+    p_alive: np.ndarray,
+    aggregator: BaseAggregator,
+    images: np.ndarray,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The Cells table of the kept candidates, numbered per image by position, and the
+    ``cell_id`` of each kept candidate (in candidate order)."""
+    n_cells = int(keep.sum())
+    cimg = draft.cell_image[keep]
+    stats = {k: v[keep] for k, v in draft.stats.items()}
+    pos = np.lexsort((stats["x"], stats["y"], cimg))
+    first_of_image = np.searchsorted(cimg[pos], cimg[pos], side="left")
+    cell_id = np.empty(n_cells, np.int64)
+    cell_id[pos] = np.arange(n_cells) - first_of_image
+    cells = pd.DataFrame(
+        {
+            "image_id": np.asarray(images, dtype=object)[cimg],
+            "cell_id": cell_id,
+            "x": stats["x"],
+            "y": stats["y"],
+            "n_annotators": stats["n_annotators"].astype(np.int64),
+            "support": stats["support"].astype("float64"),
+            "p_alive": np.clip(p_alive, 0.0, 1.0),
+            "label": label_from_proba(p_alive, aggregator.unsure_margin),
+            "spread": stats["spread"].astype("float64"),
+        }
+    )
+    for column, values in draft.extra.items():
+        cells[column] = np.asarray(values)[keep]
+    if p_real is not None:
+        cells["p_real"] = p_real[keep]
+    return cells.iloc[pos].reset_index(drop=True), cell_id

@@ -85,7 +85,7 @@ class _Flipped(MajorityAggregator):
 
 
 class _FalselyPerTask(MajorityAggregator):
-    """Claims per_task, but a task's p_alive depends on how many tasks there are."""
+    """Claims to be per-task, but a task's p_alive depends on how many tasks there are."""
 
     name = "falsely-per-task"
 
@@ -96,7 +96,7 @@ class _FalselyPerTask(MajorityAggregator):
 
 class _OrderSensitive(MajorityAggregator):
     name = "order-sensitive"
-    per_task = False
+    reduction = "global"
 
     def _fit_arrays(self, task, worker, label, n_tasks):
         p = super()._fit_arrays(task, worker, label, n_tasks)
@@ -121,7 +121,7 @@ def test_check_strategy_catches_broken_strategies(broken, message):
     ("broken", "message"),
     [
         (_Flipped, "is not decided"),
-        (_FalselyPerTask, "says per_task"),
+        (_FalselyPerTask, "says reduction='per-task'"),
         (_OrderSensitive, "order of the votes"),
     ],
 )

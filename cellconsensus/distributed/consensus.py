@@ -51,9 +51,11 @@ import pandas as pd
 
 from .. import consensus as _engine
 from .. import defaults
+from ..clustering import canonical_positions
 from ..errors import CellConsensusInputError
-from ..labels import BaseAggregator, DawidSkeneAggregator, get_aggregator, label_from_proba
+from ..labels import BaseAggregator, get_aggregator, label_from_proba
 from ..params import validate_params
+from ..result import ConsensusReport
 from ..strategies import (
     SCALE_SAMPLE_CLICKS,
     BaseStrategy,
@@ -214,7 +216,7 @@ def _part_sample(part: pd.DataFrame, n_clicks: int, sample_clicks: int):
     """Positions, image and annotator codes of the partition's clicks on the sampled images
     (sorted by image, as one process orders them)."""
     clicks, codes = encode_clicks(_split(part), source="<distributed clicks>")
-    X, order = _engine.canonical_positions(clicks, codes)
+    X, order = canonical_positions(clicks, codes)
     sampled = scale_image_sample(codes.images, n_clicks, sample_clicks)[codes.image[order]]
     order = order[sampled]
     return X[order], codes.image[order], codes.annotator[order]
@@ -302,7 +304,7 @@ class DistributedConsensus:
     """
 
     path: str
-    report: _engine.ConsensusReport
+    report: ConsensusReport
     strategy: BaseStrategy
     aggregator: BaseAggregator
     n_partitions: int
@@ -448,8 +450,8 @@ def find_consensus(
         else:  # no image two annotators clicked: nothing to cluster, as in one process
             say("no image has clicks from two annotators: every click is its own cell")
 
-    global_labels = isinstance(aggregator, DawidSkeneAggregator) and not strategy.defines_cells
-    if not (aggregator.per_task or global_labels or strategy.defines_cells):
+    global_labels = aggregator.reduction == "dawid-skene-em"
+    if aggregator.reduction not in ("per-task", "dawid-skene-em"):
         raise NotImplementedError(
             f"{type(aggregator).__name__} learns across images and has no distributed "
             "implementation; use mean, majority or dawid-skene"
@@ -466,6 +468,8 @@ def find_consensus(
         pure=False,
     )
     reports = client.gather(client.map(lambda r: r.report, results, pure=False))
+    # A strategy that labels its cells by its own rule (the thesis') needs no label model.
+    global_labels = global_labels and not any(r["labels_from_strategy"] for r in reports)
     if global_labels:
         votes = client.map(lambda r: r.votes, results, pure=False)
         n_cells = [r["n_cells"] for r in reports]
@@ -498,9 +502,9 @@ def _annotators(votes: pd.DataFrame) -> set[str]:
     return set(votes["annotator_id"].unique())
 
 
-def _sum_reports(reports, strategy, aggregator, scale, started) -> _engine.ConsensusReport:
-    counts = [f.name for f in fields(_engine.ConsensusReport) if f.name.startswith("n_")]
-    return _engine.ConsensusReport(
+def _sum_reports(reports, strategy, aggregator, scale, started) -> ConsensusReport:
+    counts = [f.name for f in fields(ConsensusReport) if f.name.startswith("n_")]
+    return ConsensusReport(
         strategy=repr(strategy),
         labels=repr(aggregator),
         scale=scale,

@@ -87,9 +87,12 @@ class BaseAggregator(BaseParams):
     """
 
     name: ClassVar[str] = ""
-    #: True when a task's ``p_alive`` depends on its own votes only (so any partition of
-    #: whole tasks gives the same result); False when the aggregator learns across tasks.
-    per_task: ClassVar[bool] = True
+    #: What the model needs to see, which tells the cluster engine how to run it:
+    #: ``"per-task"``: a task's ``p_alive`` depends on its own votes only (any partition of
+    #: whole tasks labels its own); ``"dawid-skene-em"``: learns across tasks by EM over
+    #: sufficient statistics that partitions sum (:mod:`cellconsensus.distributed`);
+    #: ``"global"``: needs every vote in one process (no cluster implementation).
+    reduction: ClassVar[str] = "per-task"
     _parameter_constraints: ClassVar[dict[str, list]] = {
         "unsure_margin": [Interval(Real, 0, 0.5, closed="both")]
     }

@@ -97,7 +97,7 @@ class DawidSkeneAggregator(BaseAggregator):
     """
 
     name = "dawid-skene"
-    per_task = False
+    reduction = "dawid-skene-em"
     _parameter_constraints = {
         **BaseAggregator._parameter_constraints,
         "max_iter": [Interval(Integral, 1, None, closed="left")],

@@ -1,8 +1,12 @@
 """Base class of consensus strategies.
 
-A strategy turns the clicks of ONE image into cluster ids. Everything around it
-(grouping by image, the one-vote-per-annotator rule, centres, support, label
-aggregation, parallelism) is shared code in :mod:`cellconsensus.consensus`.
+A strategy makes candidate cells from clicks through one hook,
+:meth:`BaseStrategy.make_cells`. Its default clusters the clicks of each image
+with the strategy's ``fit_predict_batch`` (or ``_cluster_image``, one image at a
+time) and does everything around it (grouping by image, the
+one-vote-per-annotator rule, centres, support, parallelism) in shared code
+(:mod:`cellconsensus.clustering`); so most strategies only cluster. One with a
+rule of its own for cells and labels (the thesis') overrides ``make_cells``.
 
 Strategies look and feel like scikit-learn estimators: keyword parameters
 stored as given, validated when used, ``get_params``/``set_params``, a readable
@@ -19,6 +23,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..clustering import ClickArrays, DraftCells, cluster_cells
 from ..params import BaseParams
 
 __all__ = ["BaseStrategy", "iter_images"]
@@ -47,19 +52,16 @@ class BaseStrategy(BaseParams):
     Subclasses declare ``name``, ``_parameter_constraints``, an ``__init__``
     with keyword parameters stored as attributes of the same name, and either
     ``_cluster_image`` (one image) or ``fit_predict_batch`` (many images at
-    once, for speed).
+    once, for speed); :func:`cellconsensus.testing.check_strategy` checks the
+    contract.
 
     Attributes
     ----------
     name : str
         Registry name, e.g. ``"dbscan"``.
-    defines_cells : bool
-        True for strategies that compute cell centres and label scores
-        themselves (the thesis' rule); the engine then uses their output as is.
     """
 
     name: ClassVar[str] = ""
-    defines_cells: ClassVar[bool] = False
     _parameter_constraints: ClassVar[dict[str, list]] = {}
     #: Parameters that accept "auto", and the multiple of the estimated noise
     #: scale (sigma, pixels) that "auto" stands for.
@@ -90,6 +92,31 @@ class BaseStrategy(BaseParams):
             if getattr(clone, key) == "auto":
                 setattr(clone, key, round(float(factor * sigma), 2))
         return clone
+
+    # -- cells --------------------------------------------------------------------------
+    def make_cells(
+        self, clicks: ClickArrays, *, n_jobs: int = 1, progress: bool = False
+    ) -> DraftCells:
+        """Make the candidate cells of every image: the one hook of a strategy.
+
+        The default clusters (:meth:`fit_predict_batch`), applies the one-vote
+        rule and computes centres, spread and support
+        (:func:`~cellconsensus.clustering.cluster_cells`). Override it for a rule
+        that makes cells (and possibly labels) its own way, returning a
+        :class:`~cellconsensus.clustering.DraftCells` (``final=True`` to skip the
+        support rule, ``p_alive`` to skip the label model).
+
+        Parameters
+        ----------
+        clicks : ClickArrays
+            The validated, encoded clicks and runs per image.
+        n_jobs : int, default 1
+            Processes (-1: all cores); results are identical for any value.
+        progress : bool, default False
+            Show a progress bar.
+        """
+        self._validate_params()
+        return cluster_cells(self, clicks, n_jobs=n_jobs, progress=progress)
 
     # -- clustering -------------------------------------------------------------------
     def fit_predict(self, X: np.ndarray, annotators: np.ndarray | None = None) -> np.ndarray:

@@ -8,6 +8,7 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 
+from ..clustering import ClickArrays, DraftCells
 from ..params import Interval
 from ..tables import LABEL_VALUES
 from ._base import BaseStrategy
@@ -53,7 +54,10 @@ class ThesisRadiusStrategy(BaseStrategy):
     each later click goes to the nearest first-run click within ``radius``.
     A run is a ``run_id`` when the input has one, else an annotator. This
     strategy computes its own label scores, so the ``labels`` argument of
-    :func:`~cellconsensus.find_consensus` does not apply to it.
+    :func:`~cellconsensus.find_consensus` does not apply to it: it overrides
+    :meth:`make_cells` with a final, labelled draft. ``fit_predict`` gives the
+    cell each click was merged into (-1: none), taking the rows in the order
+    given and each annotator as one run.
 
     Parameters
     ----------
@@ -77,11 +81,45 @@ class ThesisRadiusStrategy(BaseStrategy):
     """
 
     name = "radius-thesis"
-    defines_cells = True
     _parameter_constraints = {"radius": [Interval(Real, 0, None, closed="neither")]}
 
     def __init__(self, *, radius: float = 35.0) -> None:
         self.radius = radius
+
+    def make_cells(
+        self, clicks: ClickArrays, *, n_jobs: int = 1, progress: bool = False
+    ) -> DraftCells:
+        """The thesis' cells and label scores, as a final draft (no support rule, no label
+        model); ``n_jobs`` and ``progress`` do not apply (the rule is one pass)."""
+        images, empty = clicks.codes.images, clicks.empty
+        raw, assigned = self.fit_cells(
+            clicks.table, dict(zip(images[empty > 0], empty[empty > 0], strict=True))
+        )
+        return DraftCells(
+            cid=assigned,
+            taken_out=np.zeros(len(assigned), bool),
+            stats={k: raw[k].to_numpy() for k in ("x", "y", "n_annotators", "support", "spread")},
+            cell_image=pd.Index(images).get_indexer(raw["image_id"]).astype(np.int64),
+            final=True,
+            p_alive=raw["p_alive"].to_numpy(dtype="float64"),
+            extra={"thesis_score": raw["thesis_score"].to_numpy()},
+        )
+
+    def fit_predict_batch(
+        self, X: np.ndarray, image_index: np.ndarray, annotators: np.ndarray
+    ) -> np.ndarray:
+        """The cell each click was merged into (-1: none); rows in the order given, each
+        annotator one run. Ids are unique across images."""
+        clicks = pd.DataFrame(
+            {
+                "image_id": np.asarray(image_index),
+                "annotator_id": np.asarray(annotators),
+                "x": np.asarray(X, dtype="float64")[:, 0],
+                "y": np.asarray(X, dtype="float64")[:, 1],
+                "label": "alive",
+            }
+        )
+        return self.fit_cells(clicks)[1]
 
     def fit_cells(
         self, clicks: pd.DataFrame, empty_runs: Mapping[str, int] | None = None

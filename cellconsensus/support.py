@@ -1,0 +1,79 @@
+"""Which candidate cells are cells: the support threshold or the annotator model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .cell_model import support_posterior
+from .clustering import ClickArrays, DraftCells, cluster_stats
+
+__all__ = ["SupportOutcome", "keep_cells", "SUPPORT_RULES"]
+
+#: The rules :func:`keep_cells` knows.
+SUPPORT_RULES = ("threshold", "model")
+
+
+@dataclass
+class SupportOutcome:
+    """The draft (with lone clicks added as candidates under the model), which candidates are
+    kept, their posterior of being real (``None`` under the threshold) and how many
+    clusters were dropped."""
+
+    draft: DraftCells
+    keep: np.ndarray
+    p_real: np.ndarray | None
+    n_filtered_cells: int
+
+
+def keep_cells(
+    draft: DraftCells,
+    clicks: ClickArrays,
+    rule: str,
+    min_support: float,
+    min_annotators: int,
+) -> SupportOutcome:
+    """Apply the support rule to a strategy's draft (a ``final`` draft keeps every cell).
+
+    ``"threshold"`` keeps clusters with at least ``min_support`` of the image's
+    annotators and ``min_annotators`` (capped at the image's annotators).
+    ``"model"`` adds every lone click as a candidate and keeps a candidate when its
+    posterior of being real is at least 0.5 under the annotator model
+    (:mod:`cellconsensus.cell_model`); on an image with one run, whose clicks say
+    nothing of who strays, that run's clicks are kept as with the threshold.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from cellconsensus.clustering import cluster_cells
+    >>> from cellconsensus.strategies import DBSCANStrategy
+    >>> from cellconsensus.tables import encode_clicks
+    >>> table, codes = encode_clicks(pd.DataFrame({"image_id": ["a"] * 3,
+    ...     "annotator_id": ["u1", "u2", "u3"], "x": [10.0, 12, 80], "y": [10.0, 10, 80],
+    ...     "label": ["alive"] * 3}))
+    >>> clicks = ClickArrays.from_codes(table, codes, np.array([3]), np.array([0]))
+    >>> draft = cluster_cells(DBSCANStrategy(eps=5), clicks)
+    >>> keep_cells(draft, clicks, "threshold", 0.3, 2).keep.tolist()
+    [True]
+    """
+    if draft.final:
+        return SupportOutcome(draft, np.ones(len(draft), bool), None, 0)
+    n_runs = clicks.n_runs
+    needed = np.minimum(min_annotators, n_runs[draft.cell_image])
+    keep = (draft.stats["support"] >= min_support) & (draft.stats["n_annotators"] >= needed)
+    if rule == "threshold":
+        return SupportOutcome(draft, keep, None, int((~keep).sum()))
+    codes = clicks.codes
+    lone, n_clusters = (draft.cid < 0) & ~draft.taken_out, len(keep)
+    candidate, model = support_posterior(
+        codes.image, codes.annotator, draft.cid, lone, keep, clicks.empty
+    )
+    stats, cell_image = cluster_stats(clicks.X, codes.image, candidate, n_runs)
+    alone = n_runs[cell_image] < 2
+    p_real = np.where(alone, np.nan, model.p_real)
+    keep = np.where(alone, np.r_[keep, alone[n_clusters:]], p_real >= 0.5)
+    # Lone clicks the model keeps are cells; the others stay noise.
+    cid = np.where(lone & ~np.append(keep, False)[candidate], -1, candidate)
+    draft = replace(draft, cid=cid, stats=stats, cell_image=cell_image)
+    return SupportOutcome(draft, keep, p_real, int((~keep[:n_clusters]).sum()))
