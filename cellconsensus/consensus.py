@@ -30,7 +30,7 @@ from . import defaults
 from .clustering import ClickArrays, DraftCells
 from .labels import BaseAggregator, get_aggregator, label_from_proba
 from .params import Interval, StrOptions, validate_params
-from .result import ASSIGNMENT_STATUS, Consensus, ConsensusReport
+from .result import ASSIGNMENT_STATUS, Consensus, ConsensusReport, input_sources, provenance
 from .strategies import BaseStrategy, estimate_scale, get_strategy, scale_image_sample
 from .strategies.consistency import CHOICE_SAMPLE_CLICKS, choose_scale
 from .support import SUPPORT_RULES, keep_cells
@@ -164,6 +164,7 @@ def find_consensus(
     if n_jobs == 0:
         raise ValueError("n_jobs must not be 0; use 1 for one process or -1 for all cores")
     input_report = clicks.attrs.get("report") if isinstance(clicks, pd.DataFrame) else None
+    sources = input_sources(clicks)
     runs = clicks.attrs.get("runs") if isinstance(clicks, pd.DataFrame) else None
     table, codes = encode_clicks(clicks, source="<find_consensus clicks>")
     strategy = get_strategy(strategy, **(params or {}))
@@ -216,16 +217,13 @@ def find_consensus(
     report.seconds = time.perf_counter() - start
     logger.info("consensus: %d clicks -> %d cells in %.3f s", len(table), n_cells, report.seconds)
     # How the cells were made travels with them (e.g. into a patch store's attributes).
-    cells.attrs["provenance"] = {
-        "strategy": report.strategy,
-        "labels": report.labels,
-        "scale": report.scale,
-        "min_support": min_support,
-        "min_annotators": min_annotators,
-        "support_rule": support_rule,
-        "n_clicks": report.n_clicks,
-        "input_sources": list(input_report.sources) if input_report is not None else [],
-    }
+    cells.attrs["provenance"] = provenance(
+        report,
+        min_support=min_support,
+        min_annotators=min_annotators,
+        support_rule=support_rule,
+        sources=sources,
+    )
     return Consensus(cells, assignments, report, strategy, aggregator)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import asdict, dataclass, field
 
 import pandas as pd
@@ -11,7 +12,7 @@ from .annotators import annotator_table
 from .labels import BaseAggregator
 from .strategies import BaseStrategy
 
-__all__ = ["Consensus", "ConsensusReport", "ASSIGNMENT_STATUS"]
+__all__ = ["Consensus", "ConsensusReport", "ASSIGNMENT_STATUS", "input_sources", "provenance"]
 
 #: Status of a click in the assignment table.
 ASSIGNMENT_STATUS = pd.CategoricalDtype(["cell", "noise", "duplicate", "filtered"])
@@ -121,3 +122,47 @@ class Consensus:
     def annotators_(self) -> pd.DataFrame:
         """Reliability of every annotator (see :func:`~cellconsensus.annotators.annotator_table`)."""
         return annotator_table(self)
+
+
+def input_sources(clicks) -> list[str]:
+    """The files a Clicks input came from: a reader's recorded sources for a table, the
+    paths themselves for paths, nothing for a table built in memory.
+
+    Examples
+    --------
+    >>> input_sources(["a.parquet", "b.parquet"])
+    ['a.parquet', 'b.parquet']
+    >>> input_sources(pd.DataFrame())
+    []
+    """
+    if isinstance(clicks, pd.DataFrame):
+        report = clicks.attrs.get("report")
+        return list(getattr(report, "sources", []) or [])
+    if isinstance(clicks, str | os.PathLike):
+        return [os.fspath(clicks)]
+    if isinstance(clicks, list | tuple):
+        return [os.fspath(p) for p in clicks]
+    return []
+
+
+def provenance(
+    report: ConsensusReport,
+    *,
+    min_support: float,
+    min_annotators: int,
+    support_rule: str,
+    sources: list[str],
+) -> dict:
+    """How cells were made, as they carry it (``cells.attrs["provenance"]``, a patch
+    store's attributes), on one machine or a cluster alike."""
+    return {
+        "strategy": report.strategy,
+        "labels": report.labels,
+        "labels_from_strategy": report.labels_from_strategy,
+        "scale": report.scale,
+        "min_support": min_support,
+        "min_annotators": min_annotators,
+        "support_rule": support_rule,
+        "n_clicks": report.n_clicks,
+        "input_sources": list(sources),
+    }

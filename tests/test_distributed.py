@@ -86,6 +86,7 @@ def _assert_same_cells(got: pd.DataFrame, expected: pd.DataFrame) -> None:
         ("dbscan", {"eps": "auto"}, "dawid-skene"),
         ("agglomerative", {"max_diameter": "auto"}, "mean"),
         ("radius-thesis", {}, "mean"),
+        ("radius-thesis", {}, "dawid-skene"),  # the thesis labels its cells itself
     ],
 )
 def test_cluster_equals_single_process(client, crowd, tmp_path, strategy, params, labels):
@@ -147,7 +148,12 @@ def test_inputs_from_parquet_and_csv(client, crowd, tmp_path):
             runs=tmp_path / "runs.parquet",
             client=client,
         )
-        _assert_same_cells(read_cells(result.path), single.cells)
+        cells = read_cells(result.path)
+        _assert_same_cells(cells, single.cells)
+        # How the cells were made, the input file included, as in one process.
+        made = cells.attrs["provenance"]
+        assert made["input_sources"] == [str(source)]
+        assert made == single.cells.attrs["provenance"] | {"input_sources": [str(source)]}
 
 
 def test_real_cellspotting_export(client, cellspotting_csv, tmp_path):
@@ -162,7 +168,11 @@ def test_real_cellspotting_export(client, cellspotting_csv, tmp_path):
         npartitions=4,
         client=client,
     )
-    _assert_same_cells(read_cells(result.path), single.cells)
+    cells = read_cells(result.path)
+    _assert_same_cells(cells, single.cells)
+    # The reader's file is the recorded input, on both paths (not "<find_consensus clicks>").
+    assert single.cells.attrs["provenance"]["input_sources"] == [str(cellspotting_csv)]
+    assert cells.attrs["provenance"] == single.cells.attrs["provenance"]
 
 
 class _DiesOnce(DBSCANStrategy):

@@ -358,3 +358,19 @@ def test_plain_tables_by_suffix(tmp_path):
     with pytest.raises(CellConsensusInputError, match="unknown table format") as err:
         write_table(table, tmp_path / "t.xlsx")
     assert "t.xlsx" in str(err.value)
+
+
+def test_consensus_provenance_names_the_files_read(tmp_path):
+    from cellconsensus import find_consensus
+    from cellconsensus.io import write_pybossa
+
+    clicks = simulate_crowd(make_truth(3, seed=2), 3, seed=2)
+    runs, tasks = write_pybossa(clicks, tmp_path / "runs.json", tmp_path / "tasks.json")
+    read = read_pybossa(runs, tasks)
+    sources = find_consensus(read).cells.attrs["provenance"]["input_sources"]
+    assert str(runs) in sources and all("<" not in s for s in sources)
+    # A simulated crowd says so; a table built by hand names nothing.
+    assert find_consensus(clicks).cells.attrs["provenance"]["input_sources"] == ["simulate_crowd"]
+    plain = clicks.copy()
+    plain.attrs = {}
+    assert find_consensus(plain).cells.attrs["provenance"]["input_sources"] == []

@@ -55,7 +55,7 @@ from ..clustering import canonical_positions
 from ..errors import CellConsensusInputError
 from ..labels import BaseAggregator, get_aggregator, label_from_proba
 from ..params import validate_params
-from ..result import ConsensusReport
+from ..result import ConsensusReport, input_sources, provenance
 from ..strategies import (
     SCALE_SAMPLE_CLICKS,
     BaseStrategy,
@@ -320,7 +320,8 @@ class DistributedConsensus:
 def read_cells(path: str | os.PathLike) -> pd.DataFrame:
     """Read a finished output folder of :func:`find_consensus` into one Cells table.
 
-    Rows are sorted by ``image_id`` then ``cell_id``; ``attrs["report"]`` holds the report.
+    Rows are sorted by ``image_id`` then ``cell_id``; ``attrs["report"]`` holds the report
+    and ``attrs["provenance"]`` how the cells were made, as in one process.
 
     Raises
     ------
@@ -335,7 +336,9 @@ def read_cells(path: str | os.PathLike) -> pd.DataFrame:
     files = sorted(path.glob("part-*.parquet"))
     cells = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
     cells = cells.sort_values(["image_id", "cell_id"], ignore_index=True)
-    cells.attrs["report"] = json.loads((path / REPORT_FILE).read_text())
+    report = json.loads((path / REPORT_FILE).read_text())
+    cells.attrs["provenance"] = report.pop("provenance", {})
+    cells.attrs["report"] = report
     return cells
 
 
@@ -417,6 +420,7 @@ def find_consensus(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
 
+    sources = input_sources(clicks)
     frame = partition_clicks(clicks, runs, npartitions=npartitions)
     parts = client.compute(frame.to_delayed())
     say = logger.info if progress else logger.debug
@@ -488,8 +492,15 @@ def find_consensus(
         ],
     )
     report = _sum_reports(reports, strategy, aggregator, scale, started)
+    made = provenance(
+        report,
+        min_support=min_support,
+        min_annotators=min_annotators,
+        support_rule="threshold",
+        sources=sources,
+    )
     (staging / REPORT_FILE).write_text(
-        json.dumps(report.to_dict() | {"n_partitions": len(parts)}, indent=2)
+        json.dumps(report.to_dict() | {"n_partitions": len(parts), "provenance": made}, indent=2)
     )
     if output.exists():
         shutil.rmtree(output)
@@ -509,5 +520,6 @@ def _sum_reports(reports, strategy, aggregator, scale, started) -> ConsensusRepo
         labels=repr(aggregator),
         scale=scale,
         **{k: int(sum(r[k] for r in reports)) for k in counts},
+        labels_from_strategy=any(r["labels_from_strategy"] for r in reports),
         seconds=time.perf_counter() - started,
     )
