@@ -1,8 +1,8 @@
 """Read a ``cellconsensus`` patch store by its public format only (zarr + xarray conventions).
 
 ``cellcnn`` never imports the builder (:mod:`cellconsensus.store.write`): it
-reads the store as any zarr v3 client would, with the names the format
-defines in :mod:`cellconsensus.store.layout`. The format: a root attribute ``cellconsensus`` with
+reads the store as any zarr v3 client would, with the names and the
+completeness check the format defines in :mod:`cellconsensus.store.layout`. The format: a root attribute ``cellconsensus`` with
 ``format == "cellconsensus-patches"`` and ``complete == true``, and one group
 ``size_<N>`` per patch size holding ``patches (cell, y, x, channel) uint8``
 and one-dimensional coordinates along ``cell`` (``label``, ``split``,
@@ -17,13 +17,9 @@ from typing import Any
 import numpy as np
 import zarr
 
-from cellconsensus.store.layout import FORMAT, ROOT_KEY, group_name, open_store
+from cellconsensus.store.layout import StoreError, complete_root, group_name, open_store
 
 __all__ = ["PatchStore", "StoreError"]
-
-
-class StoreError(ValueError):
-    """Not a complete patch store, or not the size asked for."""
 
 
 class PatchStore:
@@ -60,18 +56,11 @@ class PatchStore:
     ):
         self.location = os.fspath(store) if isinstance(store, str | os.PathLike) else repr(store)
         zstore = open_store(store, storage_options, read_only=True)
-        try:
-            root = zarr.open_group(zstore, mode="r", zarr_format=3, use_consolidated=False)
-        except (FileNotFoundError, zarr.errors.GroupNotFoundError) as exc:
-            raise StoreError(f"{self.location}: no zarr store here ({exc})") from None
-        attrs = dict(root.attrs.get(ROOT_KEY) or {})
-        if attrs.get("format") != FORMAT:
-            raise StoreError(f"{self.location}: not a cellconsensus patch store")
-        if not attrs.get("complete"):
-            raise StoreError(f"{self.location}: the store is incomplete (an interrupted build?)")
+        attrs = complete_root(zstore, self.location)
         sizes = attrs.get("settings", {}).get("sizes", [])
         if int(size) not in sizes:
-            raise StoreError(f"{self.location}: holds patch sizes {sizes}, not {size}")
+            raise StoreError(f"holds patch sizes {sizes}, not {size}", source=self.location)
+        root = zarr.open_group(zstore, mode="r", zarr_format=3, use_consolidated=False)
         group = root[group_name(size)]
         self.size = int(size)
         self.attrs = attrs
@@ -99,7 +88,7 @@ class PatchStore:
         if split is None:
             return np.arange(len(self))
         if "split" not in self.coords:
-            raise StoreError(f"{self.location}: the store has no split coordinate")
+            raise StoreError("the store has no split coordinate", source=self.location)
         return np.flatnonzero(self.coords["split"] == split)
 
     def read(self, start: int, stop: int) -> np.ndarray:

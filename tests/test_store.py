@@ -215,9 +215,9 @@ import sys, time
 from cellconsensus.images import ImageFolder
 from cellconsensus.io import read_truth
 from cellconsensus.store import write_patches
-from cellconsensus.store import write as store_write
+from cellconsensus.store import writer as store_writer
 
-store_write.FLUSH_PATCHES = 8  # write every chunk, so that the kill lands between writes
+store_writer.FLUSH_PATCHES = 8  # write every chunk, so that the kill lands between writes
 
 class Slow(ImageFolder):
     def _raw(self, image_id):

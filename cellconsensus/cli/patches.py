@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 from ..images import ImageFolder
 from ..io import read_cells, read_truth
@@ -85,18 +86,18 @@ def run(args: argparse.Namespace) -> int:
         "mode": args.mode,
         "provenance": {"cells_file": args.cells or args.truth, "images": args.images},
     }
-    if args.scheduler:
-        if args.mode == "a":
-            raise SystemExit("--mode a (append) is not available with --scheduler")
-        from ..distributed import write_patches as write_patches_on_cluster
-
-        with dask_client(args.scheduler) as client:
-            report = write_patches_on_cluster(
-                cells, images, args.store, args.size, client=client, **common
-            )
-    else:
+    if args.scheduler and args.mode == "a":
+        raise SystemExit("--mode a (append) is not available with --scheduler")
+    with dask_client(args.scheduler) if args.scheduler else contextlib.nullcontext() as client:
         report = write_patches(
-            cells, images, args.store, args.size, n_jobs=args.n_jobs, progress=True, **common
+            cells,
+            images,
+            args.store,
+            args.size,
+            n_jobs=args.n_jobs,
+            progress=True,
+            client=client,
+            **common,
         )
     print(report)
     return 0

@@ -28,46 +28,30 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import time
 from dataclasses import asdict
-from datetime import UTC, datetime
-from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import zarr
 
-from ..errors import CellConsensusInputError
 from ..patches import PATCH_COLUMNS, PatchReport
+from ..store.crop import crop_images, first_channels
 from ..store.layout import (
-    FORMAT,
-    FORMAT_VERSION,
     SCRATCH,
+    create_group,
     default_chunk_size,
+    drop_scratch,
     group_name,
     open_store,
-)
-from ..store.write import (
-    GIVEN_SPLIT,
-    StoreReport,
-    _create_group,
-    _finish,
-    _first_channels,
-    _prepare,
-    _set_root,
-    _sha256_table,
-    _sha256_text,
-    _splits,
-    _work,
-    drop_scratch,
-    image_units,
-    plan_values,
     read_root,
+    set_root,
 )
+from ..store.plan import BuildPlan, image_units, plan_values, resolve_action
+from ..store.provenance import finish_build, now, started_record
+from ..store.write import StoreReport
 from .consensus import _client, gather_all
 
-__all__ = ["write_patches"]
+__all__ = ["write_patches", "build_on_cluster", "task_ranges", "TASK_PATCHES"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +83,7 @@ def _survivors(units, source, sizes, crop):
             {size: patches.rows for size, (patches, _) in per_size.items()},
             {size: report for size, (_, report) in per_size.items()},
         )
-        for _, digest, error, _, per_size in _work(units, source, sizes, **crop)
+        for _, digest, error, _, per_size in crop_images(units, source, sizes, **crop)
     ]
 
 
@@ -121,7 +105,7 @@ def _write_task(k: int, store, storage_options, source, task: dict, crop: dict) 
     pixels = {s: np.zeros((n, *g["patches"].shape[1:]), np.uint8) for s, g in groups.items()}
     flags = {s: np.zeros((n, len(PATCH_COLUMNS))) for s in positions}
     digests = {}
-    made = _work(units, source, sorted(positions), **crop)
+    made = crop_images(units, source, sorted(positions), **crop)
     for first, (image_id, digest, error, _, per_size) in zip(starts, made, strict=True):
         if error is not None:
             raise error
@@ -141,126 +125,35 @@ def _write_task(k: int, store, storage_options, source, task: dict, crop: dict) 
     done[k] = json.dumps(digests)  # last: the task is done
 
 
-def write_patches(
-    cells: pd.DataFrame,
-    images,
-    store: str | os.PathLike,
-    sizes: int | list[int] = 95,
-    *,
-    split: str | pd.Series | None = "auto",
-    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
-    groups: str | pd.Series | dict | None = None,
-    seed: int = 0,
-    border: str = "reflect",
-    channels: Any = "auto",
-    fill: int = 0,
-    min_contrast: float | None = None,
-    chunk_size: int | None = None,
-    clevel: int = 3,
-    on_error: Literal["raise", "skip"] = "raise",
-    mode: Literal["auto", "w"] = "auto",
-    storage_options: dict | None = None,
-    provenance: dict | None = None,
+def build_on_cluster(
+    job: BuildPlan,
+    mode: str,
+    provenance: dict | None,
+    client,
     task_patches: int = TASK_PATCHES,
-    client=None,
+    storage_options: dict | None = None,
 ) -> StoreReport:
-    """Build a patch store with the workers of a Dask cluster; the store equals a serial build's.
-
-    Parameters are those of :func:`cellconsensus.store.write_patches` (except
-    ``mode="a"``: append with the serial builder), plus:
-
-    Parameters
-    ----------
-    cells, images, store, sizes, split, fractions, groups, seed, border, channels, fill
-        As in :func:`cellconsensus.store.write_patches`. ``images`` and
-        ``store`` must be reachable from every worker under the same name
-        (a shared file system or an fsspec URL such as ``s3://``).
-    min_contrast, chunk_size, clevel, on_error, storage_options, provenance
-        As in :func:`cellconsensus.store.write_patches`.
-    mode : {"auto", "w"}, default "auto"
-        ``"auto"``: build, resume an interrupted parallel build of the same
-        inputs, or do nothing when complete. ``"w"``: rebuild.
-    task_patches : int, default 4096
-        Patches per task (rounded up to whole chunks).
-    client : distributed.Client, optional
-        Default: the current client.
-
-    Returns
-    -------
-    StoreReport
-
-    Examples
-    --------
-    >>> from distributed import Client
-    >>> from cellconsensus.synthetic import make_images
-    >>> from cellconsensus.store import open_patches
-    >>> data = make_images(4, style="brightfield", seed=0)
-    >>> with Client(processes=False, dashboard_address=":0") as client:  # doctest: +SKIP
-    ...     report = write_patches(data.truth, data.images, "patches.zarr", [32], client=client)
-    >>> open_patches("patches.zarr", 32)["patches"].shape[0] == len(data.truth)  # doctest: +SKIP
-    True
+    """The cluster executor of :func:`cellconsensus.store.write_patches` (``client=``): the
+    same plan, every worker writing its own chunk-aligned region (see the module's
+    description); the store equals one built in one process.
     """
-    started = time.perf_counter()
-    if not isinstance(store, str | os.PathLike):
-        raise TypeError(
-            "store must be a path or URL every worker can open (a shared file system or an "
-            f"fsspec URL such as s3://...), got {type(store).__name__}"
-        )
     client = _client(client)
-    job = _prepare(
-        cells,
-        images,
-        store,
-        sizes,
-        split,
-        border,
-        channels,
-        fill,
-        min_contrast,
-        chunk_size,
-        clevel,
-        on_error,
-        mode,
-        ("auto", "w"),
-        storage_options,
-    )
-    zstore, settings, sizes = job.zstore, job.settings, job.sizes
-    split_values, group_values = _splits(
-        job.plan, job.split, fractions, groups, seed, job.source, None
-    )
-    plan = job.plan.assign(split=split_values, group=group_values).drop(
-        columns=[GIVEN_SPLIT], errors="ignore"
-    )
-    fingerprint = _sha256_text(None, _sha256_table(plan), sorted(settings.items()))
+    settings, zstore, sizes = job.settings, job.zstore, list(job.settings.sizes)
+    border, min_contrast, on_error = settings.border, settings.min_contrast, settings.on_error
+    plan, fingerprint = job.assign()
     existing = read_root(zstore) if mode != "w" else None
-    action = "built"
-    if existing is not None:
-        if existing.get("fingerprint") != fingerprint:
-            raise CellConsensusInputError(
-                "the store exists and was built from other cells, images or settings; "
-                "pass mode='w' to rebuild it",
-                source=job.location,
-            )
-        if existing.get("complete"):
-            return StoreReport(job.location, "up to date", seconds=time.perf_counter() - started)
-        if not existing.get("parallel"):
-            raise CellConsensusInputError(
-                "an interrupted serial build: finish it with cellconsensus.store.write_patches "
-                "or rebuild with mode='w'",
-                source=job.location,
-            )
-        action = "resumed"
+    action, _ = resolve_action(
+        existing, fingerprint, mode=mode, location=job.location, parallel=True
+    )
+    if action == "up to date":
+        return StoreReport(job.location, action)
 
     image_order = list(pd.unique(plan["image_id"]))
+    channels = settings.channels
     n_channels = (existing or {}).get("channels") or (channels if channels != "auto" else None)
     if n_channels is None:
-        n_channels = _first_channels(job.source, [str(i) for i in image_order], on_error)
-    crop = {
-        "border": settings["border"],
-        "channels": n_channels,
-        "fill": settings["fill"],
-        "min_contrast": settings["min_contrast"],
-    }
+        n_channels = first_channels(job.source, [str(i) for i in image_order], on_error)
+    crop = settings.crop(n_channels)
 
     # Which plan rows keep a patch, per size.
     can_drop = border == "drop" or min_contrast is not None or on_error == "skip"
@@ -293,26 +186,23 @@ def write_patches(
     else:
         kept = {s: np.arange(len(plan)) for s in sizes}
 
-    chunk = chunk_size or default_chunk_size(max(sizes), n_channels)
+    chunk = settings.chunk_size or default_chunk_size(max(sizes), n_channels)
     per_task, n_tasks = task_ranges([len(v) for v in kept.values()], chunk, task_patches)
-    attrs = dict(existing) if existing else {}
-    attrs.update(
-        format=FORMAT,
-        format_version=FORMAT_VERSION,
-        complete=False,
-        fingerprint=fingerprint,
-        settings=settings,
-        base=None,
+    attrs = started_record(
+        existing,
+        fingerprint,
+        settings.as_dict(),
+        None,
         channels=n_channels,
         parallel={"n_tasks": n_tasks, "task_patches": per_task},
     )
     if existing is None:
-        attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
+        attrs["created"] = now()
         zarr.open_group(zstore, mode="w", zarr_format=3)
-        _set_root(zstore, attrs)
+        set_root(zstore, attrs)
         plan_columns = {c: plan[c].to_numpy() for c in plan.columns}
         for s in sizes:
-            _create_group(zstore, plan, s, n_channels, chunk, clevel)
+            create_group(zstore, plan, s, n_channels, chunk, settings.clevel)
             group = zarr.open_group(zstore, path=group_name(s), mode="r+")
             for _, array in group.arrays():
                 array.resize((len(kept[s]), *array.shape[1:]))
@@ -348,7 +238,7 @@ def write_patches(
             client.submit(
                 _write_task,
                 k,
-                os.fspath(store),
+                job.location,
                 storage_options,
                 job.source,
                 task,
@@ -382,22 +272,27 @@ def write_patches(
         }
     drop_scratch(zstore)
     attrs.pop("parallel")
-    _finish(
-        zstore,
-        attrs,
-        job,
-        digests,
-        len(plan),
-        len(image_order),
-        None,
-        (job.split, fractions, groups, seed, provenance),
-    )
-    report = StoreReport(
+    finish_build(job, attrs, digests, len(plan), len(image_order), None, provenance)
+    return StoreReport(
         store=job.location,
         action=action,
         sizes={s: asdict(r) for s, r in reports.items()},
         n_images=len(image_order),
-        seconds=time.perf_counter() - started,
     )
-    logger.info("%s", report)
-    return report
+
+
+def write_patches(cells, images, store, sizes=95, *, client=None, **options) -> StoreReport:
+    """:func:`cellconsensus.store.write_patches` on the current Dask client (or ``client``):
+    the same function, the same store, for code that imports it from here.
+
+    Examples
+    --------
+    >>> from distributed import Client
+    >>> from cellconsensus.synthetic import make_images
+    >>> data = make_images(4, style="brightfield", seed=0)
+    >>> with Client(processes=False, dashboard_address=":0"):  # doctest: +SKIP
+    ...     report = write_patches(data.truth, data.images, "patches.zarr", [32])
+    """
+    from ..store import write_patches as build
+
+    return build(cells, images, store, sizes, client=_client(client), **options)

@@ -5,15 +5,19 @@
 - :func:`open_patches` -- one size as a lazy :class:`xarray.Dataset`;
 - :func:`inspect_store`, :func:`contact_sheet` -- summary table and a picture.
 
-The layout is documented in :mod:`cellconsensus.store.layout`.
+The layout is documented in :mod:`cellconsensus.store.layout`; a build is
+stages over one plan (:mod:`.plan`, :mod:`.crop`, :mod:`.writer`,
+:mod:`.provenance`) run by an executor: :mod:`.write` (one process or local
+processes) or :mod:`cellconsensus.distributed.patches` (a Dask cluster).
 """
 
 from .layout import default_chunk_size, group_name
-from .read import StoreIncompleteError, inspect_store, open_patches, store_info
+from .read import StoreError, StoreIncompleteError, inspect_store, open_patches, store_info
 from .sheet import contact_sheet
 from .write import StoreReport, write_patches
 
 __all__ = [
+    "StoreError",
     "StoreIncompleteError",
     "StoreReport",
     "contact_sheet",

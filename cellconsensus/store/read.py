@@ -9,15 +9,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..errors import CellConsensusInputError
-from .layout import FORMAT, group_name, open_store
-from .write import read_root
+from .layout import StoreError, StoreIncompleteError, complete_root, group_name, open_store
 
-__all__ = ["open_patches", "store_info", "inspect_store", "StoreIncompleteError"]
-
-
-class StoreIncompleteError(CellConsensusInputError):
-    """The store is being written, or a build was interrupted: it must not be read."""
+__all__ = ["open_patches", "store_info", "inspect_store", "StoreIncompleteError", "StoreError"]
 
 
 def store_info(store: str | os.PathLike | Any, storage_options: dict | None = None) -> dict:
@@ -25,23 +19,14 @@ def store_info(store: str | os.PathLike | Any, storage_options: dict | None = No
 
     Raises
     ------
-    CellConsensusInputError
+    StoreError
         Not a patch store.
     StoreIncompleteError
         An interrupted or running build.
     """
     zstore = open_store(store, storage_options)
     location = os.fspath(store) if isinstance(store, str | os.PathLike) else repr(store)
-    attrs = read_root(zstore)
-    if not attrs or attrs.get("format") != FORMAT:
-        raise CellConsensusInputError("not a cellconsensus patch store", source=location)
-    if not attrs.get("complete"):
-        raise StoreIncompleteError(
-            "the store is incomplete (a build was interrupted or is running); "
-            "re-run write_patches with the same inputs to resume it",
-            source=location,
-        )
-    return attrs
+    return complete_root(zstore, location)
 
 
 def open_patches(
