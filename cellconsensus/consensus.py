@@ -80,10 +80,15 @@ def find_consensus(
     params: dict[str, Any] | None = None,
     min_support: float = defaults.MIN_SUPPORT,
     min_annotators: int = defaults.MIN_ANNOTATORS,
-    support_rule: str = defaults.SUPPORT_RULE,
+    support_rule: str | None = None,
+    runs: pd.DataFrame | None = None,
     n_jobs: int = 1,
     progress: bool = False,
-) -> Consensus:
+    client=None,
+    output=None,
+    npartitions: int | None = None,
+    overwrite: bool = False,
+):
     """Find consensus cells in crowd clicks.
 
     Parameters
@@ -113,7 +118,7 @@ def find_consensus(
         Drop cells clicked by fewer annotators, capped at the number of
         annotators of the image: on an image that only one person annotated,
         that person's clicks are the consensus.
-    support_rule : {"threshold", "model"}, default "model"
+    support_rule : {"threshold", "model"}, optional
         Which clusters are cells (:func:`~cellconsensus.support.keep_cells`; a
         strategy with a rule of its own, the thesis', decides this itself). ``"threshold"``: ``min_support`` and
         ``min_annotators``. ``"model"``: every cluster and every lone click is
@@ -128,16 +133,35 @@ def find_consensus(
         seeds) mean cell F1 0.918 -> 0.934, worst margin to panoptes' tuned
         DBSCAN -0.048 -> -0.024 (docs/benchmarks.md); the default. Not on a
         cluster yet (:mod:`cellconsensus.distributed` keeps the threshold).
+        Default: ``"model"`` in one process (:data:`cellconsensus.defaults.SUPPORT_RULE`),
+        ``"threshold"`` with a ``client``.
+    runs : DataFrame, optional
+        Every (``image_id``, ``annotator_id``) that worked on an image, runs
+        without a click included; default ``clicks.attrs["runs"]`` (readers set it).
     n_jobs : int, default 1
         Processes for the clustering (-1: all cores). Results are identical
         for any value.
     progress : bool, default False
         Show a progress bar (for command-line use).
+    client : distributed.Client, optional
+        Run on this Dask cluster (:mod:`cellconsensus.distributed.consensus`):
+        ``clicks`` may then also be Parquet/CSV paths or a Dask DataFrame, the
+        cells are written as partitioned Parquet to ``output``, and the result is
+        a :class:`~cellconsensus.distributed.DistributedConsensus`; the cells equal
+        those of one process with the support threshold.
+    output : path, optional
+        With ``client``: the folder the cells are written to (required).
+    npartitions : int, optional
+        With ``client``: partitions of whole images (default: the input's).
+    overwrite : bool, default False
+        With ``client``: replace an existing ``output``.
 
     Returns
     -------
     Consensus
-        ``.cells``, ``.assignments``, ``.report``.
+        ``.cells``, ``.assignments``, ``.report``; with a ``client``, a
+        ``DistributedConsensus`` (``.path``, ``.report``; the cells through
+        :func:`~cellconsensus.read_cells`).
 
     Examples
     --------
@@ -150,6 +174,31 @@ def find_consensus(
     >>> bool(result.cells["p_alive"].between(0, 1).all())
     True
     """
+    if client is not None:
+        from .distributed.consensus import consensus_on_cluster
+
+        if output is None:
+            raise ValueError("find_consensus on a cluster writes its cells: pass output=FOLDER")
+        if support_rule == "model":
+            raise NotImplementedError(
+                "support_rule='model' learns across images and does not run on a cluster yet; "
+                "use support_rule='threshold' there"
+            )
+        return consensus_on_cluster(
+            clicks,
+            strategy,
+            labels,
+            output=output,
+            runs=runs,
+            params=params,
+            min_support=min_support,
+            min_annotators=min_annotators,
+            npartitions=npartitions,
+            overwrite=overwrite,
+            client=client,
+            progress=progress,
+        )
+    support_rule = support_rule or defaults.SUPPORT_RULE
     start = time.perf_counter()
     validate_params(
         _CONSTRAINTS,
@@ -165,7 +214,8 @@ def find_consensus(
         raise ValueError("n_jobs must not be 0; use 1 for one process or -1 for all cores")
     input_report = clicks.attrs.get("report") if isinstance(clicks, pd.DataFrame) else None
     sources = input_sources(clicks)
-    runs = clicks.attrs.get("runs") if isinstance(clicks, pd.DataFrame) else None
+    if runs is None and isinstance(clicks, pd.DataFrame):
+        runs = clicks.attrs.get("runs")
     table, codes = encode_clicks(clicks, source="<find_consensus clicks>")
     strategy = get_strategy(strategy, **(params or {}))
     aggregator = get_aggregator(labels)

@@ -10,10 +10,14 @@ import pandas as pd
 from _common import parser, real
 from distributed import Client, LocalCluster
 
-from cellconsensus import find_consensus, make_truth, read_cellspotting_csv, simulate_crowd
-from cellconsensus.distributed import find_consensus as find_consensus_on_cluster
-from cellconsensus.distributed import read_cells, write_patches
-from cellconsensus.store import open_patches
+from cellconsensus import (
+    find_consensus,
+    make_truth,
+    read_cells,
+    read_cellspotting_csv,
+    simulate_crowd,
+)
+from cellconsensus.store import open_patches, write_patches
 from cellconsensus.synthetic import make_images
 
 
@@ -34,7 +38,8 @@ def main() -> None:
         ) as cluster,
         Client(cluster) as client,
     ):
-        result = find_consensus_on_cluster(
+        # The same call as in one process: the client sends it to the cluster.
+        result = find_consensus(
             clicks,
             "dbscan",
             "dawid-skene",

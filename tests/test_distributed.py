@@ -107,6 +107,24 @@ def test_cluster_equals_single_process(client, crowd, tmp_path, strategy, params
     assert len(list((tmp_path / "cells").glob("part-*.parquet"))) == result.n_partitions == 5
 
 
+def test_one_find_consensus_for_both_engines(client, crowd, tmp_path):
+    """cellconsensus.find_consensus with a client runs on the cluster; read_cells reads the
+    folder it writes as any Cells file."""
+    from cellconsensus import read_cells as read_any_cells
+
+    result = _find_consensus(crowd, client=client, output=tmp_path / "c", npartitions=3)
+    assert result.n_partitions == 3
+    cells = read_any_cells(result.path)
+    _assert_same_cells(cells, find_consensus(crowd).cells)
+    assert cells.attrs["provenance"]["support_rule"] == "threshold"
+    with pytest.raises(NotImplementedError, match="does not run on a cluster"):
+        _find_consensus(crowd, client=client, output=tmp_path / "m", support_rule="model")
+    with pytest.raises(ValueError, match="pass output="):
+        _find_consensus(crowd, client=client)
+    with pytest.raises(CellConsensusInputError, match="not a finished"):
+        read_any_cells(tmp_path)
+
+
 def test_dawid_skene_learns_the_same_skills(client, crowd, tmp_path):
     single = find_consensus(crowd, "dbscan", "dawid-skene")
     result = find_consensus_on_cluster(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 from ..consensus import find_consensus
 from ..io import write_cells, write_table
@@ -35,39 +36,29 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     clicks = read_input(args)
-    if args.scheduler:
-        if args.assignments or args.support_rule == "model":
-            raise SystemExit(
-                "--assignments and --support-rule model are not available with --scheduler"
-            )
-        from ..distributed import find_consensus as find_consensus_on_cluster
-
-        with dask_client(args.scheduler) as client:
-            result = find_consensus_on_cluster(
-                clicks,
-                args.strategy,
-                aggregator(args),
-                params=parse_params(args.param),
-                output=args.out,
-                min_support=args.min_support,
-                min_annotators=args.min_annotators,
-                overwrite=True,
-                client=client,
-            )
-        print(result.report)
+    if args.scheduler and (args.assignments or args.support_rule == "model"):
+        raise SystemExit(
+            "--assignments and --support-rule model are not available with --scheduler"
+        )
+    options = consensus_kwargs(args)
+    if args.scheduler:  # the cells go to a folder of Parquet parts, written by the workers
+        options |= {"output": args.out, "overwrite": True}
+    with dask_client(args.scheduler) if args.scheduler else contextlib.nullcontext() as client:
+        result = find_consensus(
+            clicks,
+            args.strategy,
+            aggregator(args),
+            params=parse_params(args.param),
+            progress=True,
+            client=client,
+            **options,
+        )
+    print(result.report)
+    if client is not None:
         print(f"wrote {result.report.n_cells} cells to {args.out}/ ({result.n_partitions} parts)")
         return 0
-    result = find_consensus(
-        clicks,
-        args.strategy,
-        aggregator(args),
-        params=parse_params(args.param),
-        progress=True,
-        **consensus_kwargs(args),
-    )
     write_cells(result.cells, args.out)
     if args.assignments:
         write_table(result.assignments, args.assignments)
-    print(result.report)
     print(f"wrote {len(result.cells)} cells to {args.out}")
     return 0

@@ -128,12 +128,12 @@ def consensus_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     --------
     >>> p = argparse.ArgumentParser()
     >>> add_consensus(p)
-    >>> consensus_kwargs(p.parse_args([]))["support_rule"] == defaults.SUPPORT_RULE
+    >>> consensus_kwargs(p.parse_args([]))["min_support"] == defaults.MIN_SUPPORT
     True
     """
     return {
         "min_support": args.min_support,
         "min_annotators": args.min_annotators,
-        "support_rule": args.support_rule or defaults.SUPPORT_RULE,
+        "support_rule": args.support_rule,  # None: the library's default for where it runs
         "n_jobs": args.n_jobs,
     }

@@ -53,6 +53,7 @@ from .. import consensus as _engine
 from .. import defaults
 from ..clustering import canonical_positions
 from ..errors import CellConsensusInputError
+from ..io.tabular import REPORT_FILE, read_cells
 from ..labels import BaseAggregator, get_aggregator, label_from_proba
 from ..params import validate_params
 from ..result import ConsensusReport, input_sources, provenance
@@ -69,14 +70,19 @@ from ..tables import CLICK_COLUMNS, encode_clicks, label_codes
 from ._dawid_skene import fit_dawid_skene
 from ._select import distributed_median
 
-__all__ = ["find_consensus", "DistributedConsensus", "partition_clicks", "read_cells"]
+__all__ = [
+    "find_consensus",
+    "consensus_on_cluster",
+    "DistributedConsensus",
+    "partition_clicks",
+    "read_cells",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Marks rows of the shuffled table that list a run rather than a click.
 RUN_ROW = "_run_only"
 #: Written last into a finished output folder.
-REPORT_FILE = "report.json"
 
 
 def _client(client):
@@ -317,32 +323,7 @@ class DistributedConsensus:
         return dd.read_parquet(self.path)
 
 
-def read_cells(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a finished output folder of :func:`find_consensus` into one Cells table.
-
-    Rows are sorted by ``image_id`` then ``cell_id``; ``attrs["report"]`` holds the report
-    and ``attrs["provenance"]`` how the cells were made, as in one process.
-
-    Raises
-    ------
-    CellConsensusInputError
-        When the folder is not a finished run (no ``report.json``).
-    """
-    path = Path(path)
-    if not (path / REPORT_FILE).exists():
-        raise CellConsensusInputError(
-            "not a finished distributed consensus output (no report.json)", source=str(path)
-        )
-    files = sorted(path.glob("part-*.parquet"))
-    cells = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-    cells = cells.sort_values(["image_id", "cell_id"], ignore_index=True)
-    report = json.loads((path / REPORT_FILE).read_text())
-    cells.attrs["provenance"] = report.pop("provenance", {})
-    cells.attrs["report"] = report
-    return cells
-
-
-def find_consensus(
+def consensus_on_cluster(
     clicks,
     strategy: str | BaseStrategy = "dbscan",
     labels: str | BaseAggregator = defaults.LABELS,
@@ -523,3 +504,16 @@ def _sum_reports(reports, strategy, aggregator, scale, started) -> ConsensusRepo
         labels_from_strategy=any(r["labels_from_strategy"] for r in reports),
         seconds=time.perf_counter() - started,
     )
+
+
+def find_consensus(clicks, strategy="dbscan", labels=defaults.LABELS, *, client=None, **options):
+    """:func:`cellconsensus.find_consensus` on the current Dask client (or ``client``): the
+    same function, for code that imports it from here (``output=`` required).
+
+    Examples
+    --------
+    >>> result = find_consensus(clicks, output="cells", client=client)  # doctest: +SKIP
+    """
+    from ..consensus import find_consensus as find
+
+    return find(clicks, strategy, labels, client=_client(client), **options)

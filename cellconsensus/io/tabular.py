@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -24,6 +25,8 @@ __all__ = [
 ]
 
 FORMATS = ("csv", "parquet")
+#: The report of a folder of Cells parts (written by the cluster engine, last).
+REPORT_FILE = "report.json"
 
 
 def _format(path: str | os.PathLike, fmt: str | None) -> str:
@@ -108,17 +111,42 @@ def write_clicks(
 
 
 def read_cells(path: str | os.PathLike, *, format: str | None = None) -> pd.DataFrame:
-    """Read and validate a Cells table written by :func:`write_cells`.
+    """Read and validate a Cells table: a file written by :func:`write_cells`, or the
+    folder of Parquet parts :func:`~cellconsensus.find_consensus` writes on a cluster.
+
+    A folder's rows are sorted by ``image_id`` then ``cell_id``; ``attrs["report"]``
+    holds its run's report and ``attrs["provenance"]`` how the cells were made.
+
+    Raises
+    ------
+    CellConsensusInputError
+        A folder that is not a finished run (no ``report.json``), or bad cells.
 
     Examples
     --------
     >>> cells = read_cells("cells.parquet")  # doctest: +SKIP
     """
+    if Path(path).is_dir():
+        return _read_parts(Path(path))
     table = _read(path, format)
     if _format(path, format) == "csv":
         table = table.astype({"cell_id": "int64", "n_annotators": "int64"}, errors="ignore")
     cells = validate_cells(table, source=os.fspath(path))
     cells.attrs = dict(table.attrs)
+    return cells
+
+
+def _read_parts(path: Path) -> pd.DataFrame:
+    if not (path / REPORT_FILE).exists():
+        raise CellConsensusInputError(
+            "not a finished distributed consensus output (no report.json)", source=str(path)
+        )
+    files = sorted(path.glob("part-*.parquet"))
+    cells = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    cells = cells.sort_values(["image_id", "cell_id"], ignore_index=True)
+    report = json.loads((path / REPORT_FILE).read_text())
+    cells = validate_cells(cells, source=os.fspath(path))
+    cells.attrs = {"provenance": report.pop("provenance", {}), "report": report}
     return cells
 
 
