@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .labels._base import ALIVE, DEAD, UNSURE
+from .labels import ALIVE, DEAD, UNSURE
 from .tables import label_codes
 
 if TYPE_CHECKING:

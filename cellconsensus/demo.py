@@ -21,8 +21,7 @@ import pandas as pd
 from . import __version__
 from .compare import compare_strategies, format_comparison
 from .consensus import find_consensus
-from .io import read_pybossa, read_voc, write_cells
-from .io._files import atomic_write
+from .io import atomic_write, read_pybossa, read_voc, write_cells
 from .store import contact_sheet, inspect_store, write_patches
 from .synthetic import write_synthetic
 

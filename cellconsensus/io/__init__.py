@@ -10,6 +10,7 @@
 - :func:`read_export` / :func:`detect_format` -- any of the above exports by its look.
 """
 
+from ._files import atomic_write
 from .cellspotting import CELLSPOTTING_CANVAS, read_cellspotting_csv
 from .exports import EXPORT_FORMATS, detect_format, read_export
 from .pybossa import read_pybossa, write_pybossa
@@ -26,6 +27,7 @@ from .tabular import (
 from .voc import read_voc, write_voc
 
 __all__ = [
+    "atomic_write",
     "CELLSPOTTING_CANVAS",
     "read_cellspotting_csv",
     "read_pybossa",

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._base import BaseAggregator, encode_votes, label_from_proba
+from ._base import ALIVE, DEAD, UNSURE, BaseAggregator, encode_votes, label_from_proba
 from .dawid_skene import DawidSkeneAggregator
 from .majority import MajorityAggregator
 from .mean import MeanAggregator
 
 __all__ = [
+    "ALIVE",
+    "DEAD",
+    "UNSURE",
     "BaseAggregator",
     "MeanAggregator",
     "MajorityAggregator",

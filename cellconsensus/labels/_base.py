@@ -23,6 +23,7 @@ from ..tables import LABEL_DTYPE, label_codes
 
 __all__ = ["BaseAggregator", "label_from_proba", "encode_votes"]
 
+#: Codes of the answers in vote arrays (``label_codes``): alive, dead, unsure.
 ALIVE, DEAD, UNSURE = 0, 1, 2
 
 
