@@ -9,7 +9,9 @@ workers that each write their own chunk-aligned region. Needs the
 See the "Scaling out" page of the documentation.
 """
 
-from .consensus import DistributedConsensus, find_consensus, partition_clicks, read_cells
+from ..io import read_cells
+from .consensus import DistributedConsensus, find_consensus
+from .partition import partition_clicks
 from .patches import write_patches
 
 __all__ = [

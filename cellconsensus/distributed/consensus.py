@@ -41,7 +41,6 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -52,8 +51,7 @@ import pandas as pd
 from .. import consensus as _engine
 from .. import defaults
 from ..clustering import canonical_positions
-from ..errors import CellConsensusInputError
-from ..io.tabular import REPORT_FILE, read_cells
+from ..io.tabular import REPORT_FILE
 from ..labels import BaseAggregator, get_aggregator, label_from_proba
 from ..params import validate_params
 from ..result import ConsensusReport, input_sources, provenance
@@ -66,162 +64,21 @@ from ..strategies import (
     scale_samples,
 )
 from ..strategies.consistency import CHOICE_SAMPLE_CLICKS, best_factor, consistency_scores
-from ..tables import CLICK_COLUMNS, encode_clicks, label_codes
+from ..tables import encode_clicks, label_codes
+from ._client import gather_all, resolve_client
 from ._dawid_skene import fit_dawid_skene
 from ._select import distributed_median
+from .partition import n_clicks, partition_clicks, split_runs
 
-__all__ = [
-    "find_consensus",
-    "consensus_on_cluster",
-    "DistributedConsensus",
-    "partition_clicks",
-    "read_cells",
-]
+__all__ = ["find_consensus", "consensus_on_cluster", "DistributedConsensus"]
 
 logger = logging.getLogger(__name__)
-
-#: Marks rows of the shuffled table that list a run rather than a click.
-RUN_ROW = "_run_only"
-#: Written last into a finished output folder.
-
-
-def _client(client):
-    if client is not None:
-        return client
-    try:
-        from distributed import get_client
-    except ImportError as exc:  # pragma: no cover - distributed is a dependency of the extra
-        raise ImportError(
-            "cellconsensus.distributed needs dask.distributed: pip install 'cellconsensus[distributed]'"
-        ) from exc
-    try:
-        return get_client()
-    except ValueError as exc:
-        raise ValueError(
-            "no Dask client: pass client=Client(...) or create one first "
-            "(e.g. Client(LocalCluster()) on one machine)"
-        ) from exc
-
-
-def gather_all(client, futures: list) -> list:
-    """Gather results; on a failure, first wait until every other task has stopped.
-
-    Dask cannot interrupt running tasks: without the wait, tasks of a failed build would
-    go on writing after the error reached the caller (who may be cleaning up or rerunning).
-    """
-    try:
-        return client.gather(futures)
-    except BaseException:
-        from distributed import wait
-
-        wait(futures)
-        raise
-
-
-def _as_dask(table, kind: str):
-    import dask.dataframe as dd
-
-    if isinstance(table, dd.DataFrame):
-        return table
-    if isinstance(table, pd.DataFrame):
-        n = max(1, min(32, len(table) // 200_000 + 1))
-        plain = table.copy(deep=False)
-        plain.attrs = {}  # a reader's report and runs table: not data to partition
-        # In the task graph, not scattered: data a dead worker held is recomputed from the
-        # graph, while scattered data would be lost. Large tables are better read from
-        # Parquet by the workers themselves.
-        return dd.from_pandas(plain, npartitions=n)
-    paths = [os.fspath(p) for p in (table if isinstance(table, list | tuple) else [table])]
-    csv = [p.endswith((".csv", ".csv.gz")) for p in paths]
-    if all(csv):
-        return dd.read_csv(paths, dtype={"image_id": str, "annotator_id": str})
-    if not any(csv):
-        return dd.read_parquet(paths)
-    raise CellConsensusInputError(f"{kind}: mix of CSV and Parquet paths", source=str(paths))
-
-
-def partition_clicks(clicks, runs=None, *, npartitions: int | None = None):
-    """One Dask DataFrame of clicks (and runs) shuffled so that no image spans two partitions.
-
-    Parameters
-    ----------
-    clicks : DataFrame, dask DataFrame, path or list of paths
-        A Clicks table; paths are Parquet files/folders or CSV files with the
-        Clicks columns.
-    runs : DataFrame, dask DataFrame or path, optional
-        Every (``image_id``, ``annotator_id``) that worked on an image, empty
-        runs included (readers put it in ``clicks.attrs["runs"]``; taken from
-        there when ``clicks`` is a pandas DataFrame and ``runs`` is None).
-    npartitions : int, optional
-        Partitions after the shuffle; default the input's.
-
-    Returns
-    -------
-    dask.dataframe.DataFrame
-        The Clicks columns, ``image_id`` and ``annotator_id`` as strings, and
-        a boolean ``_run_only`` column (True for rows that list a run).
-
-    Examples
-    --------
-    >>> clicks = pd.DataFrame({"image_id": ["a", "a", "b"], "annotator_id": ["u", "v", "u"],
-    ...                        "x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0], "label": ["alive"] * 3})
-    >>> parts = partition_clicks(clicks, npartitions=2)
-    >>> sorted(len(p) for p in parts.partitions)
-    [1, 2]
-    """
-    if runs is None and isinstance(clicks, pd.DataFrame):
-        runs = clicks.attrs.get("runs")
-    frame = _as_dask(clicks, "clicks")
-    missing = [c for c in CLICK_COLUMNS if c not in frame.columns]
-    if missing:
-        raise CellConsensusInputError(
-            f"clicks lack column(s) {', '.join(missing)}", source="<distributed clicks>"
-        )
-    columns = [*CLICK_COLUMNS, *(["run_id"] if "run_id" in frame.columns else [])]
-    frame = frame[columns].map_partitions(_plain_click_columns, RUN_ROW, False)
-    if runs is not None:
-        import dask.dataframe as dd
-
-        listed = _as_dask(runs, "runs")[["image_id", "annotator_id"]]
-        listed = listed.map_partitions(_run_rows, columns, RUN_ROW, meta=frame._meta)
-        frame = dd.concat([frame, listed])
-    return frame.shuffle(on="image_id", npartitions=npartitions or frame.npartitions)
-
-
-def _plain_click_columns(part: pd.DataFrame, flag: str, value: bool) -> pd.DataFrame:
-    out = part.copy()
-    for column in ("image_id", "annotator_id", "label", *(["run_id"] if "run_id" in out else [])):
-        missing = out[column].isna().to_numpy()
-        text = out[column].astype(str).astype(object)
-        text[missing] = None  # stays missing: validation names the row
-        out[column] = text
-    out[flag] = value
-    return out
-
-
-def _run_rows(runs: pd.DataFrame, columns: Sequence[str], flag: str) -> pd.DataFrame:
-    out = pd.DataFrame({c: pd.Series([None] * len(runs), dtype=object) for c in columns})
-    out["image_id"] = runs["image_id"].astype(str).to_numpy()
-    out["annotator_id"] = runs["annotator_id"].astype(str).to_numpy()
-    out["x"] = np.nan
-    out["y"] = np.nan
-    out[flag] = True
-    return out.astype({"x": "float64", "y": "float64"})
-
-
-def _split(part: pd.DataFrame) -> pd.DataFrame:
-    """The clicks of a shuffled partition, with its runs in ``attrs["runs"]``."""
-    is_run = part[RUN_ROW].to_numpy(bool)
-    clicks = part.loc[~is_run].drop(columns=[RUN_ROW]).reset_index(drop=True)
-    if is_run.any():
-        clicks.attrs["runs"] = part.loc[is_run, ["image_id", "annotator_id"]].reset_index(drop=True)
-    return clicks
 
 
 def _part_sample(part: pd.DataFrame, n_clicks: int, sample_clicks: int):
     """Positions, image and annotator codes of the partition's clicks on the sampled images
     (sorted by image, as one process orders them)."""
-    clicks, codes = encode_clicks(_split(part), source="<distributed clicks>")
+    clicks, codes = encode_clicks(split_runs(part), source="<distributed clicks>")
     X, order = canonical_positions(clicks, codes)
     sampled = scale_image_sample(codes.images, n_clicks, sample_clicks)[codes.image[order]]
     order = order[sampled]
@@ -237,10 +94,6 @@ def _part_consistency(part: pd.DataFrame, strategy, sigma: float, n_clicks: int)
     return consistency_scores(strategy, sigma, X, img, ann)
 
 
-def _n_clicks(part: pd.DataFrame) -> int:
-    return int((~part[RUN_ROW].to_numpy(bool)).sum())
-
-
 @dataclass
 class _PartResult:
     cells: pd.DataFrame
@@ -251,7 +104,7 @@ class _PartResult:
 def _part_consensus(part, strategy, labels, min_support, min_annotators, votes) -> _PartResult:
     # A partition may hold no clicks (only runs, or nothing): the engine handles both.
     result = _engine.find_consensus(
-        _split(part),
+        split_runs(part),
         strategy,
         labels,
         min_support=min_support,
@@ -391,7 +244,7 @@ def consensus_on_cluster(
         {"min_support": min_support, "min_annotators": min_annotators, "n_jobs": 1},
         "find_consensus",
     )
-    client = _client(client)
+    client = resolve_client(client)
     strategy = get_strategy(strategy, **(params or {}))
     aggregator = get_aggregator(labels)
     output = Path(output)
@@ -411,8 +264,8 @@ def consensus_on_cluster(
     if strategy.needs_scale:
         # The images one process would sample (see scale_image_sample), then, if none of
         # them has two annotators, all of them, as one process does.
-        n_clicks = sum(client.gather(client.map(_n_clicks, parts, pure=False)))
-        samples = client.map(_part_scale_samples, parts, n_clicks=n_clicks, pure=False)
+        total = sum(client.gather(client.map(n_clicks, parts, pure=False)))
+        samples = client.map(_part_scale_samples, parts, n_clicks=total, pure=False)
         median = distributed_median(client, samples)
         if not np.isfinite(median):
             samples = client.map(_part_scale_samples, parts, n_clicks=0, pure=False)
@@ -426,7 +279,7 @@ def consensus_on_cluster(
                 parts,
                 strategy=strategy,
                 sigma=scale,
-                n_clicks=n_clicks,
+                n_clicks=total,
                 pure=False,
             )
             factor = best_factor(np.sum(client.gather(scores), axis=0))
@@ -516,4 +369,4 @@ def find_consensus(clicks, strategy="dbscan", labels=defaults.LABELS, *, client=
     """
     from ..consensus import find_consensus as find
 
-    return find(clicks, strategy, labels, client=_client(client), **options)
+    return find(clicks, strategy, labels, client=resolve_client(client), **options)

@@ -49,7 +49,7 @@ from ..store.layout import (
 from ..store.plan import BuildPlan, image_units, plan_values, resolve_action
 from ..store.provenance import finish_build, now, started_record
 from ..store.write import StoreReport
-from .consensus import _client, gather_all
+from ._client import gather_all, resolve_client
 
 __all__ = ["write_patches", "build_on_cluster", "task_ranges", "TASK_PATCHES"]
 
@@ -137,7 +137,7 @@ def build_on_cluster(
     same plan, every worker writing its own chunk-aligned region (see the module's
     description); the store equals one built in one process.
     """
-    client = _client(client)
+    client = resolve_client(client)
     settings, zstore, sizes = job.settings, job.zstore, list(job.settings.sizes)
     border, min_contrast, on_error = settings.border, settings.min_contrast, settings.on_error
     plan, fingerprint = job.assign()
@@ -295,4 +295,4 @@ def write_patches(cells, images, store, sizes=95, *, client=None, **options) -> 
     """
     from ..store import write_patches as build
 
-    return build(cells, images, store, sizes, client=_client(client), **options)
+    return build(cells, images, store, sizes, client=resolve_client(client), **options)
