@@ -1,136 +1,28 @@
-"""The Clicks and Cells tables passed between pipeline steps, and their validation.
-
-Every reader normalises its source to the *Clicks* table and calls
-:func:`validate_clicks`; :func:`~cellconsensus.find_consensus` returns the *Cells*
-table. Both are plain :class:`pandas.DataFrame` objects with the columns below.
-
-Clicks (one row per click)
-    ``image_id`` (str), ``annotator_id`` (str), ``x``, ``y`` (float64, pixels,
-    origin top left), ``label`` (categorical: ``alive``, ``dead``, ``unsure``);
-    optional ``run_id`` (str).
-
-Cells (one row per consensus cell)
-    ``image_id``, ``cell_id`` (int, unique per image), ``x``, ``y`` (cluster
-    centre), ``n_annotators``, ``support``, ``p_alive``, ``label``, ``spread``.
-
-Readers attach what they did to the data (clicks clipped or dropped, duplicate
-runs removed, runs without clicks) as an :class:`InputReport` in
-``clicks.attrs["report"]``, and the list of every (image, annotator) run, empty
-runs included, in ``clicks.attrs["runs"]``, so that an annotator who looked at an
-image and clicked nothing still counts in the support of its cells.
-"""
+"""The Clicks table: validation, integer codes, canvas policies, runs per image."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .errors import CellConsensusInputError
-
-__all__ = [
-    "LABELS",
-    "LABEL_DTYPE",
-    "LABEL_VALUES",
-    "CLICK_COLUMNS",
-    "CELL_COLUMNS",
-    "InputReport",
-    "validate_clicks",
-    "encode_clicks",
-    "ClickCodes",
-    "validate_cells",
-    "empty_clicks",
-    "count_runs",
-    "label_codes",
-]
-
-logger = logging.getLogger(__name__)
-
-#: The three labels of the Clicks and Cells tables.
-LABELS: tuple[str, ...] = ("alive", "dead", "unsure")
-#: Categorical dtype of the ``label`` column.
-LABEL_DTYPE = pd.CategoricalDtype(list(LABELS))
-#: Numeric value of each label for the mean rule of the thesis.
-LABEL_VALUES: dict[str, float] = {"alive": 1.0, "dead": 0.0, "unsure": 0.5}
-
-CLICK_COLUMNS: tuple[str, ...] = ("image_id", "annotator_id", "x", "y", "label")
-CELL_COLUMNS: tuple[str, ...] = (
-    "image_id",
-    "cell_id",
-    "x",
-    "y",
-    "n_annotators",
-    "support",
-    "p_alive",
-    "label",
-    "spread",
+from ..errors import CellConsensusInputError
+from .schema import (
+    CLICK_COLUMNS,
+    LABEL_DTYPE,
+    LABELS,
+    OUT_OF_CANVAS_POLICIES,
+    InputReport,
+    OutOfCanvas,
+    label_codes,
 )
 
-OutOfCanvas = Literal["keep", "clip", "drop", "raise"]
-OUT_OF_CANVAS_POLICIES: tuple[str, ...] = ("keep", "clip", "drop", "raise")
+__all__ = ["ClickCodes", "validate_clicks", "encode_clicks", "count_runs"]
 
-
-@dataclass
-class InputReport:
-    """What a reader found and did, attached to ``clicks.attrs["report"]``.
-
-    Attributes
-    ----------
-    sources : list of str
-        Files (or other sources) read.
-    n_records : int
-        Task runs (or rows) read.
-    n_clicks : int
-        Clicks in the returned table.
-    n_out_of_canvas : int
-        Clicks found outside the canvas.
-    out_of_canvas : str
-        The policy applied to them (``keep``, ``clip`` or ``drop``).
-    n_clipped, n_dropped_out_of_canvas : int
-        Clicks moved onto the canvas edge, or removed, by that policy.
-    n_duplicate_runs : int
-        Runs removed because they repeat an earlier run (same image, same
-        annotator, same clicks).
-    n_empty_runs : int
-        Runs with no click at all (kept: they count in the support).
-    """
-
-    sources: list[str] = field(default_factory=list)
-    n_records: int = 0
-    n_clicks: int = 0
-    n_out_of_canvas: int = 0
-    out_of_canvas: str = "keep"
-    n_clipped: int = 0
-    n_dropped_out_of_canvas: int = 0
-    n_duplicate_runs: int = 0
-    n_empty_runs: int = 0
-
-    def to_dict(self) -> dict:
-        """Return the report as a plain dictionary."""
-        return asdict(self)
-
-
-def empty_clicks() -> pd.DataFrame:
-    """Return an empty, valid Clicks table.
-
-    Examples
-    --------
-    >>> list(empty_clicks().columns)
-    ['image_id', 'annotator_id', 'x', 'y', 'label']
-    """
-    return pd.DataFrame(
-        {
-            "image_id": pd.Series([], dtype=object),
-            "annotator_id": pd.Series([], dtype=object),
-            "x": pd.Series([], dtype="float64"),
-            "y": pd.Series([], dtype="float64"),
-            "label": pd.Series([], dtype=LABEL_DTYPE),
-        }
-    )
+logger = logging.getLogger(__name__)
 
 
 def _origin(origin: Sequence[str] | None, i: int) -> str:
@@ -239,19 +131,6 @@ def _check_labels(df: pd.DataFrame, source: str, origin) -> pd.Categorical:
             field="label",
         )
     return pd.Categorical.from_codes(codes, dtype=LABEL_DTYPE)
-
-
-def label_codes(values) -> np.ndarray:
-    """Codes of labels in :data:`LABELS` order (0 alive, 1 dead, 2 unsure), -1 for unknown.
-
-    Examples
-    --------
-    >>> label_codes(["dead", "alive", "zombie"]).tolist()
-    [1, 0, -1]
-    """
-    codes, uniques = pd.factorize(pd.Series(values, copy=False))
-    lookup = np.append(pd.Index(list(LABELS)).get_indexer(pd.Index(uniques, dtype=object)), -1)
-    return lookup[codes]  # code -1 (missing) reads the appended -1
 
 
 def validate_clicks(
@@ -409,126 +288,6 @@ def _apply_canvas(out, canvas, policy, report, source, origin) -> np.ndarray | N
         report.n_dropped_out_of_canvas += n_out
         return ~outside
     return None
-
-
-def validate_cells(cells: pd.DataFrame, *, source: str = "<cells>") -> pd.DataFrame:
-    """Check a Cells table: required columns, unique ``cell_id`` per image, ranges.
-
-    Parameters
-    ----------
-    cells : DataFrame
-        A Cells table, e.g. ``find_consensus(...).cells``.
-    source : str
-        Name used in error messages.
-
-    Returns
-    -------
-    DataFrame
-        The same table with ``label`` as the categorical label dtype.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> cells = pd.DataFrame({"image_id": ["a"], "cell_id": [0], "x": [1.0], "y": [2.0],
-    ...     "n_annotators": [3], "support": [1.0], "p_alive": [1.0], "label": ["alive"],
-    ...     "spread": [0.5]})
-    >>> validate_cells(cells)["label"].dtype == LABEL_DTYPE
-    True
-    """
-    _require_columns(cells, CELL_COLUMNS, "Cells", source)
-    out = cells.copy()
-    out["label"] = _check_labels(out, source, None)
-    for column in ("x", "y", "p_alive", "support", "spread"):
-        out[column] = _check_coordinate(out, column, source, None)
-    for column, low, high in (("p_alive", 0.0, 1.0), ("support", 0.0, 1.0)):
-        bad = (out[column] < low) | (out[column] > high)
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise CellConsensusInputError(
-                f"value {out[column].iloc[i]!r} outside [{low}, {high}]",
-                source=source,
-                row=f"row {i + 1}",
-                field=column,
-            )
-    if out.duplicated(["image_id", "cell_id"]).any():
-        i = int(np.flatnonzero(out.duplicated(["image_id", "cell_id"]).to_numpy())[0])
-        raise CellConsensusInputError(
-            "cell_id is not unique within its image",
-            source=source,
-            row=f"row {i + 1}",
-            field="cell_id",
-        )
-    return out
-
-
-def split_by_image(
-    table: pd.DataFrame, image_ids: Sequence[str] | None = None
-) -> list[tuple[str, pd.DataFrame]]:
-    """``(image_id, rows)`` per image, in order, images without rows included.
-
-    Parameters
-    ----------
-    table : DataFrame
-        Any table with an ``image_id`` column (truth, Clicks, Cells).
-    image_ids : sequence of str, optional
-        The images, in order; default ``table.attrs["image_ids"]``, else the
-        ids in ``table`` in order of appearance.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> t = pd.DataFrame({"image_id": ["b", "a", "b"], "x": [1, 2, 3]})
-    >>> [(i, len(rows)) for i, rows in split_by_image(t, ["a", "b", "c"])]
-    [('a', 1), ('b', 2), ('c', 0)]
-    """
-    if image_ids is None:
-        image_ids = table.attrs.get("image_ids") or list(pd.unique(table["image_id"]))
-    plain = table.copy(deep=False)
-    plain.attrs = {}  # or pandas deep-copies attrs (e.g. a long id list) into every group
-    by_image = dict(tuple(plain.groupby("image_id", sort=False)))
-    empty = plain.iloc[:0]
-    return [(image_id, by_image.get(image_id, empty)) for image_id in image_ids]
-
-
-TRUTH_REQUIRED: tuple[str, ...] = ("image_id", "x", "y", "label")
-
-
-def validate_truth(truth: pd.DataFrame, *, source: str = "<truth>") -> pd.DataFrame:
-    """Check a ground-truth table: ``image_id, x, y, label`` and optional sizes.
-
-    ``x``, ``y`` and any of ``size``, ``width``, ``height``, ``image_width``,
-    ``image_height`` present must be finite numbers; ``size`` defaults to the
-    mean of ``width`` and ``height`` when those are given.
-
-    Parameters
-    ----------
-    truth : DataFrame
-        E.g. read from a CSV written by :func:`~cellconsensus.io.write_truth`.
-    source : str
-        Name used in error messages.
-
-    Returns
-    -------
-    DataFrame
-        A copy with ``image_id`` as str objects and ``label`` categorical.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> t = validate_truth(pd.DataFrame({"image_id": [1], "x": [2], "y": [3], "label": ["dead"]}))
-    >>> t["image_id"].tolist(), t["label"].tolist()
-    (['1'], ['dead'])
-    """
-    _require_columns(truth, TRUTH_REQUIRED, "truth", source)
-    out = truth.copy()
-    out["image_id"] = out["image_id"].astype(str).astype(object)
-    out["label"] = _check_labels(out, source, None)
-    numeric = ("x", "y", "size", "width", "height", "image_width", "image_height")
-    for column in (c for c in numeric if c in out.columns):
-        out[column] = _check_coordinate(out, column, source, None)
-    if "size" not in out.columns and {"width", "height"} <= set(out.columns):
-        out["size"] = (out["width"] + out["height"]) / 2
-    return out
 
 
 def count_runs(

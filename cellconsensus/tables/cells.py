@@ -1,0 +1,132 @@
+"""The Cells and ground-truth tables: validation, and tables grouped by image."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import CellConsensusInputError
+from .clicks import _check_coordinate, _check_labels, _require_columns
+from .schema import CELL_COLUMNS, TRUTH_REQUIRED
+
+__all__ = ["validate_cells", "validate_truth", "split_by_image"]
+
+
+def validate_cells(cells: pd.DataFrame, *, source: str = "<cells>") -> pd.DataFrame:
+    """Check a Cells table: required columns, unique ``cell_id`` per image, ranges.
+
+    Parameters
+    ----------
+    cells : DataFrame
+        A Cells table, e.g. ``find_consensus(...).cells``.
+    source : str
+        Name used in error messages.
+
+    Returns
+    -------
+    DataFrame
+        The same table with ``label`` as the categorical label dtype.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> cells = pd.DataFrame({"image_id": ["a"], "cell_id": [0], "x": [1.0], "y": [2.0],
+    ...     "n_annotators": [3], "support": [1.0], "p_alive": [1.0], "label": ["alive"],
+    ...     "spread": [0.5]})
+    >>> from cellconsensus.tables import LABEL_DTYPE
+    >>> validate_cells(cells)["label"].dtype == LABEL_DTYPE
+    True
+    """
+    _require_columns(cells, CELL_COLUMNS, "Cells", source)
+    out = cells.copy()
+    out["label"] = _check_labels(out, source, None)
+    for column in ("x", "y", "p_alive", "support", "spread"):
+        out[column] = _check_coordinate(out, column, source, None)
+    for column, low, high in (("p_alive", 0.0, 1.0), ("support", 0.0, 1.0)):
+        bad = (out[column] < low) | (out[column] > high)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise CellConsensusInputError(
+                f"value {out[column].iloc[i]!r} outside [{low}, {high}]",
+                source=source,
+                row=f"row {i + 1}",
+                field=column,
+            )
+    if out.duplicated(["image_id", "cell_id"]).any():
+        i = int(np.flatnonzero(out.duplicated(["image_id", "cell_id"]).to_numpy())[0])
+        raise CellConsensusInputError(
+            "cell_id is not unique within its image",
+            source=source,
+            row=f"row {i + 1}",
+            field="cell_id",
+        )
+    return out
+
+
+def split_by_image(
+    table: pd.DataFrame, image_ids: Sequence[str] | None = None
+) -> list[tuple[str, pd.DataFrame]]:
+    """``(image_id, rows)`` per image, in order, images without rows included.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Any table with an ``image_id`` column (truth, Clicks, Cells).
+    image_ids : sequence of str, optional
+        The images, in order; default ``table.attrs["image_ids"]``, else the
+        ids in ``table`` in order of appearance.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"image_id": ["b", "a", "b"], "x": [1, 2, 3]})
+    >>> [(i, len(rows)) for i, rows in split_by_image(t, ["a", "b", "c"])]
+    [('a', 1), ('b', 2), ('c', 0)]
+    """
+    if image_ids is None:
+        image_ids = table.attrs.get("image_ids") or list(pd.unique(table["image_id"]))
+    plain = table.copy(deep=False)
+    plain.attrs = {}  # or pandas deep-copies attrs (e.g. a long id list) into every group
+    by_image = dict(tuple(plain.groupby("image_id", sort=False)))
+    empty = plain.iloc[:0]
+    return [(image_id, by_image.get(image_id, empty)) for image_id in image_ids]
+
+
+def validate_truth(truth: pd.DataFrame, *, source: str = "<truth>") -> pd.DataFrame:
+    """Check a ground-truth table: ``image_id, x, y, label`` and optional sizes.
+
+    ``x``, ``y`` and any of ``size``, ``width``, ``height``, ``image_width``,
+    ``image_height`` present must be finite numbers; ``size`` defaults to the
+    mean of ``width`` and ``height`` when those are given.
+
+    Parameters
+    ----------
+    truth : DataFrame
+        E.g. read from a CSV written by :func:`~cellconsensus.io.write_truth`.
+    source : str
+        Name used in error messages.
+
+    Returns
+    -------
+    DataFrame
+        A copy with ``image_id`` as str objects and ``label`` categorical.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = validate_truth(pd.DataFrame({"image_id": [1], "x": [2], "y": [3], "label": ["dead"]}))
+    >>> t["image_id"].tolist(), t["label"].tolist()
+    (['1'], ['dead'])
+    """
+    _require_columns(truth, TRUTH_REQUIRED, "truth", source)
+    out = truth.copy()
+    out["image_id"] = out["image_id"].astype(str).astype(object)
+    out["label"] = _check_labels(out, source, None)
+    numeric = ("x", "y", "size", "width", "height", "image_width", "image_height")
+    for column in (c for c in numeric if c in out.columns):
+        out[column] = _check_coordinate(out, column, source, None)
+    if "size" not in out.columns and {"width", "height"} <= set(out.columns):
+        out["size"] = (out["width"] + out["height"]) / 2
+    return out
