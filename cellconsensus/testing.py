@@ -35,11 +35,14 @@ from .strategies import BaseStrategy
 __all__ = ["check_strategy", "check_aggregator", "check_params"]
 
 
-def _instance(obj, base: type) -> BaseParams:
+def _instance(obj, base: type) -> tuple[BaseParams, str]:
+    """The object to check (a class is instantiated with its defaults) and its class name,
+    after the parameter contract."""
     instance = obj() if isinstance(obj, type) else obj
     assert isinstance(instance, base), f"{instance!r} is not a {base.__name__}"
     assert getattr(type(instance), "name", ""), f"{type(instance).__name__} has no registry `name`"
-    return instance
+    check_params(instance)
+    return instance, type(instance).__name__
 
 
 def check_params(obj: BaseParams | type[BaseParams]) -> None:
@@ -121,9 +124,7 @@ def check_strategy(strategy: BaseStrategy | type[BaseStrategy]) -> None:
     from .consensus import find_consensus
     from .tables import validate_cells
 
-    instance = _instance(strategy, BaseStrategy)
-    check_params(instance)
-    owner = type(instance).__name__
+    instance, owner = _instance(strategy, BaseStrategy)
     clicks = _crowd()
     before = repr(instance)
     cells = find_consensus(clicks, instance, "majority", support_rule="threshold").cells
@@ -190,9 +191,7 @@ def check_aggregator(aggregator: BaseAggregator | type[BaseAggregator]) -> None:
     >>> from cellconsensus.labels import MajorityAggregator
     >>> check_aggregator(MajorityAggregator)
     """
-    instance = _instance(aggregator, BaseAggregator)
-    check_params(instance)
-    owner = type(instance).__name__
+    instance, owner = _instance(aggregator, BaseAggregator)
     votes = _votes()
     p = instance.clone().fit_predict_proba(votes)
     tasks = sorted(votes["task"].unique())
