@@ -139,6 +139,39 @@ def test_dawid_skene_learns_the_same_skills(client, crowd, tmp_path):
             np.testing.assert_allclose(ours[name], single.aggregator.errors_[i], atol=1e-6)
 
 
+def test_dawid_skene_on_any_grouping_of_partitions(client):
+    """The EM runs on groups of partitions (one per worker by default): any grouping gives
+    the same posteriors, in each partition's order."""
+    from cellconsensus.distributed._dawid_skene import fit_dawid_skene
+    from cellconsensus.labels import DawidSkeneAggregator
+
+    rng = np.random.default_rng(5)
+    n_cells = [7, 0, 12, 5, 9]
+    votes = [
+        pd.DataFrame(
+            {
+                "task": np.repeat(np.arange(n), 3),
+                "annotator_id": rng.choice([f"a{i}" for i in range(6)], 3 * n),
+                "answer": rng.choice([0, 0, 1, 2], 3 * n),
+            }
+        )
+        for n in n_cells
+    ]
+    annotators = pd.Index(sorted({a for v in votes for a in v["annotator_id"]}))
+    futures = client.scatter(votes)
+    results = {}
+    for n_groups in (1, 2, len(votes), None):
+        aggregator = DawidSkeneAggregator()
+        parts = fit_dawid_skene(client, futures, n_cells, annotators, aggregator, n_groups)
+        results[n_groups] = (client.gather(parts), aggregator.n_iter_)
+    reference, iterations = results[len(votes)]
+    assert [len(p) for p in reference] == n_cells
+    for got, n_iter in results.values():
+        assert n_iter == iterations
+        for a, b in zip(got, reference, strict=True):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+
+
 def test_empty_runs_count_in_support(client, crowd, tmp_path):
     result = find_consensus_on_cluster(
         crowd, "dbscan", output=tmp_path / "c", npartitions=4, client=client
