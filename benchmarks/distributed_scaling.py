@@ -9,10 +9,10 @@ larger clusters needs: compute time per click inside the per-partition tasks
 (from Dask's task stream), the scheduler's cost per task and a client-worker
 round trip (from no-op tasks), and the fixed cost of a run. The model
 
-    T(W) = fixed + N * t_click / W + tasks(W) * s + iterations * (rtt + 2 P s)
+    T(W) = fixed + N * t_click / W + tasks(W) * s + iterations * (rtt + 2 W s)
 
 (``P = 4 W`` partitions, ``tasks`` = the graph's tasks, the last term only for
-Dawid-Skene) gives the expected throughput at 8, 32 and 128 workers for the
+Dawid-Skene, whose EM runs on one group of partitions per worker) gives the expected throughput at 8, 32 and 128 workers for the
 measured workload and for 100 million clicks, and the worker count where
 adding workers stops paying (parallel efficiency under 50 %).
 """
@@ -76,7 +76,8 @@ def model(costs: dict, n_clicks: int, workers: int, case: dict) -> float:
     partitions = 4 * workers
     tasks = case["tasks_per_partition"] * partitions
     seconds = case["fixed_s"] + n_clicks * case["t_click_s"] / workers + tasks * costs["per_task_s"]
-    seconds += case["iterations"] * (costs["round_trip_s"] + 2 * partitions * costs["per_task_s"])
+    # Dawid-Skene's EM runs on one group of partitions per worker: two task waves of W.
+    seconds += case["iterations"] * (costs["round_trip_s"] + 2 * workers * costs["per_task_s"])
     return seconds
 
 
