@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from numbers import Integral, Real
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,9 @@ from .strategies import BaseStrategy, estimate_scale, get_strategy, scale_image_
 from .strategies.consistency import CHOICE_SAMPLE_CLICKS, choose_scale
 from .support import SUPPORT_RULES, keep_cells
 from .tables import count_runs, encode_clicks
+
+if TYPE_CHECKING:
+    from .distributed import DistributedConsensus
 
 __all__ = ["find_consensus", "Consensus", "ConsensusReport", "ASSIGNMENT_STATUS"]
 
@@ -88,7 +91,7 @@ def find_consensus(
     output=None,
     npartitions: int | None = None,
     overwrite: bool = False,
-):
+) -> Consensus | DistributedConsensus:
     """Find consensus cells in crowd clicks.
 
     Parameters
