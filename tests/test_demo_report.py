@@ -20,7 +20,7 @@ def report(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("demo")
     demo, out = root / "demo-output", root / "demo-report"
     for command in (
-        [sys.executable, "-m", "cellconsensus", "demo", "--n-images", "40", "--out", str(demo)],
+        [sys.executable, "-m", "cellconsensus", "demo", "--n-images", "24", "--out", str(demo)],
         [sys.executable, "-m", "cellcnn", "demo", str(demo), "--report", str(out), "--epochs", "1"],
     ):
         done = subprocess.run(command, capture_output=True, text=True, timeout=600)
