@@ -31,8 +31,9 @@ from .clustering import ClickArrays, DraftCells
 from .labels import BaseAggregator, get_aggregator, label_from_proba
 from .params import Interval, StrOptions, validate_params
 from .result import ASSIGNMENT_STATUS, Consensus, ConsensusReport, input_sources, provenance
-from .strategies import BaseStrategy, estimate_scale, get_strategy, scale_image_sample
-from .strategies.consistency import CHOICE_SAMPLE_CLICKS, choose_scale
+from .strategies import BaseStrategy, get_strategy, scale_image_sample
+from .strategies.consistency import CHOICE_SAMPLE_CLICKS, consistency_scores, resolve_auto
+from .strategies.scale import sample_median
 from .support import SUPPORT_RULES, keep_cells
 from .tables import count_runs, encode_clicks
 
@@ -46,7 +47,7 @@ logger = logging.getLogger(__name__)
 _CONSTRAINTS = {
     "min_support": [Interval(Real, 0, 1, closed="both")],
     "min_annotators": [Interval(Integral, 1, None, closed="left")],
-    "support_rule": [StrOptions(set(SUPPORT_RULES))],
+    "support_rule": [StrOptions(set(SUPPORT_RULES)), None],
     "n_jobs": [Interval(Integral, None, None, closed="neither")],
 }
 
@@ -54,25 +55,24 @@ _CONSTRAINTS = {
 def _resolve_scale(
     strategy: BaseStrategy, clicks: ClickArrays
 ) -> tuple[BaseStrategy, float | None]:
-    """Replace ``"auto"`` parameters: the click noise from a sample of images, then the
-    multiple of it that keeps the crowd's one-click-per-cell rule best."""
-    # Without an image two annotators clicked there is nothing to cluster (every image
-    # passes through), and no scale to estimate.
-    if not (strategy.needs_scale and (clicks.clicked >= 2).any()):
+    """:func:`~cellconsensus.strategies.consistency.resolve_auto` on the clicks of one
+    process (sorted by image, as the clustering sees them)."""
+    if not (clicks.clicked >= 2).any():  # every image passes through: nothing to estimate
         return strategy, None
     images, n = clicks.codes.images, len(clicks.table)
     Xs, imgs, anns = (
         a[clicks.order] for a in (clicks.X, clicks.codes.image, clicks.codes.annotator)
     )
-    sampled = scale_image_sample(images, n)[imgs]
-    try:
-        scale = estimate_scale(Xs[sampled], imgs[sampled], anns[sampled])
-    except ValueError:  # the sampled images had no two annotators: look at all
-        scale = estimate_scale(Xs, imgs, anns)
-    chosen = scale_image_sample(images, n, CHOICE_SAMPLE_CLICKS)[imgs]
-    strategy = choose_scale(strategy, scale, Xs[chosen], imgs[chosen], anns[chosen])
-    logger.info("estimated click noise %.2f px -> %r", scale, strategy)
-    return strategy, scale
+
+    def noise(n_clicks: int) -> tuple[float, int]:
+        sampled = scale_image_sample(images, n_clicks)[imgs]
+        return sample_median(Xs[sampled], imgs[sampled], anns[sampled])
+
+    def consistency(sigma: float) -> np.ndarray:
+        chosen = scale_image_sample(images, n, CHOICE_SAMPLE_CLICKS)[imgs]
+        return consistency_scores(strategy, sigma, Xs[chosen], imgs[chosen], anns[chosen])
+
+    return resolve_auto(strategy, n, noise, consistency)
 
 
 def find_consensus(
@@ -177,6 +177,18 @@ def find_consensus(
     >>> bool(result.cells["p_alive"].between(0, 1).all())
     True
     """
+    validate_params(
+        _CONSTRAINTS,
+        {
+            "min_support": min_support,
+            "min_annotators": min_annotators,
+            "support_rule": support_rule,
+            "n_jobs": n_jobs,
+        },
+        "find_consensus",
+    )
+    if n_jobs == 0:
+        raise ValueError("n_jobs must not be 0; use 1 for one process or -1 for all cores")
     if client is not None:
         from .distributed.consensus import consensus_on_cluster
 
@@ -203,18 +215,6 @@ def find_consensus(
         )
     support_rule = support_rule or defaults.SUPPORT_RULE
     start = time.perf_counter()
-    validate_params(
-        _CONSTRAINTS,
-        {
-            "min_support": min_support,
-            "min_annotators": min_annotators,
-            "support_rule": support_rule,
-            "n_jobs": n_jobs,
-        },
-        "find_consensus",
-    )
-    if n_jobs == 0:
-        raise ValueError("n_jobs must not be 0; use 1 for one process or -1 for all cores")
     input_report = clicks.attrs.get("report") if isinstance(clicks, pd.DataFrame) else None
     sources = input_sources(clicks)
     if runs is None and isinstance(clicks, pd.DataFrame):

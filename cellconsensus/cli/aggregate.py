@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 
-from ..consensus import find_consensus
 from ..io import write_cells, write_table
 from .options import (
     add_consensus,
     add_input,
     add_scheduler,
     add_strategy,
-    aggregator,
-    consensus_kwargs,
     read_input,
+    run_consensus,
 )
-from .runner import dask_client, parse_params
+from .runner import dask_client
 
 NAME = "aggregate"
 
@@ -40,19 +37,10 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(
             "--assignments and --support-rule model are not available with --scheduler"
         )
-    options = consensus_kwargs(args)
-    if args.scheduler:  # the cells go to a folder of Parquet parts, written by the workers
-        options |= {"output": args.out, "overwrite": True}
-    with dask_client(args.scheduler) if args.scheduler else contextlib.nullcontext() as client:
-        result = find_consensus(
-            clicks,
-            args.strategy,
-            aggregator(args),
-            params=parse_params(args.param),
-            progress=True,
-            client=client,
-            **options,
-        )
+    # On a cluster the cells go to a folder of Parquet parts, written by the workers.
+    output = {"output": args.out, "overwrite": True} if args.scheduler else {}
+    with dask_client(args.scheduler) as client:
+        result = run_consensus(args, clicks, client=client, **output)
     print(result.report)
     if client is not None:
         print(f"wrote {result.report.n_cells} cells to {args.out}/ ({result.n_partitions} parts)")

@@ -7,17 +7,8 @@ import argparse
 import pandas as pd
 
 from ..annotators import ANNOTATOR_COLUMNS
-from ..consensus import find_consensus
 from ..io import write_table
-from .options import (
-    add_consensus,
-    add_input,
-    add_strategy,
-    aggregator,
-    consensus_kwargs,
-    read_input,
-)
-from .runner import parse_params
+from .options import add_consensus, add_input, add_strategy, read_input, run_consensus
 
 NAME = "annotators"
 
@@ -41,14 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = find_consensus(
-        read_input(args),
-        args.strategy,
-        aggregator(args),
-        params=parse_params(args.param),
-        progress=True,
-        **consensus_kwargs(args),
-    )
+    result = run_consensus(args, read_input(args))
     # Worst first: low rates and scores, high stray-click and unsure rates.
     worst_high = args.sort in ("stray_click_rate", "unsure_rate")
     table = result.annotators_.sort_values(args.sort, ascending=not worst_high, kind="stable")

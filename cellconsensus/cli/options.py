@@ -8,10 +8,12 @@ from typing import Any
 import pandas as pd
 
 from .. import defaults
+from ..consensus import find_consensus
 from ..io import EXPORT_FORMATS, read_export
 from ..labels import BaseAggregator, available_aggregators, get_aggregator
 from ..strategies import available_strategies
 from ..tables import OUT_OF_CANVAS_POLICIES
+from .runner import parse_params
 
 __all__ = [
     "add_input",
@@ -21,6 +23,7 @@ __all__ = [
     "add_scheduler",
     "aggregator",
     "consensus_kwargs",
+    "run_consensus",
 ]
 
 
@@ -137,3 +140,17 @@ def consensus_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "support_rule": args.support_rule,  # None: the library's default for where it runs
         "n_jobs": args.n_jobs,
     }
+
+
+def run_consensus(args: argparse.Namespace, clicks: pd.DataFrame, **extra: Any):
+    """:func:`~cellconsensus.find_consensus` with the options of :func:`add_strategy` and
+    :func:`add_consensus` (``extra``: e.g. a ``client`` and its ``output``)."""
+    return find_consensus(
+        clicks,
+        args.strategy,
+        aggregator(args),
+        params=parse_params(args.param),
+        progress=True,
+        **consensus_kwargs(args),
+        **extra,
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 
 from ..images import ImageFolder
 from ..io import read_cells, read_truth
@@ -88,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.scheduler and args.mode == "a":
         raise SystemExit("--mode a (append) is not available with --scheduler")
-    with dask_client(args.scheduler) if args.scheduler else contextlib.nullcontext() as client:
+    with dask_client(args.scheduler) as client:
         report = write_patches(
             cells,
             images,

@@ -69,8 +69,9 @@ def parse_params(items: Sequence[str]) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def dask_client(spec: str) -> Iterator[Any]:
-    """A ``distributed.Client`` for ``--scheduler``: an address, or ``local:N`` worker processes.
+def dask_client(spec: str | None) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``--scheduler``: an address, or ``local:N`` worker
+    processes; ``None`` (no ``--scheduler``) gives no client: one process.
 
     Examples
     --------
@@ -78,6 +79,9 @@ def dask_client(spec: str) -> Iterator[Any]:
     ...     client.submit(sum, [1, 2]).result()
     3
     """
+    if spec is None:
+        yield None
+        return
     from distributed import Client, LocalCluster
 
     if spec.startswith("local:"):

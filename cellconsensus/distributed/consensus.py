@@ -9,8 +9,11 @@ How a run goes
 2. ``"auto"`` scale: each partition computes its per-click samples
    (:func:`~cellconsensus.strategies.scale_samples`, which only ever looks
    inside one image); the client finds their exact global median from counts
-   the workers return (:mod:`cellconsensus.distributed._select`). The resolved
-   strategy is the one a single process would use.
+   the workers return (:mod:`cellconsensus.distributed._select`), then the
+   consistency scores of the multiples of it, summed over partitions: the same
+   stage as in one process (:func:`~cellconsensus.strategies.consistency.resolve_auto`)
+   with the partitions' reducers, so the resolved strategy is the one a single
+   process uses.
 3. Each partition runs :func:`cellconsensus.find_consensus` with that strategy
    and ``support_rule="threshold"``: clustering, the one-vote rule, the support
    filters and cell numbering are per image, so they give exactly the
@@ -40,7 +43,6 @@ import logging
 import os
 import shutil
 import time
-import uuid
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -51,47 +53,76 @@ import pandas as pd
 from .. import consensus as _engine
 from .. import defaults
 from ..clustering import canonical_positions
+from ..io import atomic_write
 from ..io.tabular import REPORT_FILE
 from ..labels import BaseAggregator, get_aggregator, label_from_proba
-from ..params import validate_params
 from ..result import ConsensusReport, input_sources, provenance
 from ..strategies import (
     SCALE_SAMPLE_CLICKS,
     BaseStrategy,
     get_strategy,
-    scale_from_median,
     scale_image_sample,
     scale_samples,
 )
-from ..strategies.consistency import CHOICE_SAMPLE_CLICKS, best_factor, consistency_scores
+from ..strategies.consistency import CHOICE_SAMPLE_CLICKS, consistency_scores, resolve_auto
 from ..tables import encode_clicks, label_codes
 from ._client import gather_all, resolve_client
 from ._dawid_skene import fit_dawid_skene
 from ._select import distributed_median
-from .partition import n_clicks, partition_clicks, split_runs
+from .partition import partition_clicks, split_runs
 
 __all__ = ["find_consensus", "consensus_on_cluster", "DistributedConsensus"]
 
 logger = logging.getLogger(__name__)
 
 
-def _part_sample(part: pd.DataFrame, n_clicks: int, sample_clicks: int):
-    """Positions, image and annotator codes of the partition's clicks on the sampled images
-    (sorted by image, as one process orders them)."""
+def _part_arrays(part: pd.DataFrame) -> tuple:
+    """Positions, image and annotator codes (sorted by image, as one process orders them)
+    and the image ids of a partition's clicks: encoded once for every sample drawn."""
     clicks, codes = encode_clicks(split_runs(part), source="<distributed clicks>")
     X, order = canonical_positions(clicks, codes)
-    sampled = scale_image_sample(codes.images, n_clicks, sample_clicks)[codes.image[order]]
-    order = order[sampled]
-    return X[order], codes.image[order], codes.annotator[order]
+    return X[order], codes.image[order], codes.annotator[order], codes.images
 
 
-def _part_scale_samples(part: pd.DataFrame, n_clicks: int) -> np.ndarray:
-    return np.sort(scale_samples(*_part_sample(part, n_clicks, SCALE_SAMPLE_CLICKS)))
+def _part_sample(arrays: tuple, n_clicks: int, sample_clicks: int):
+    """The clicks of the images :func:`scale_image_sample` picks, as in one process."""
+    X, img, ann, images = arrays
+    sampled = scale_image_sample(images, n_clicks, sample_clicks)[img]
+    return X[sampled], img[sampled], ann[sampled]
 
 
-def _part_consistency(part: pd.DataFrame, strategy, sigma: float, n_clicks: int) -> np.ndarray:
-    X, img, ann = _part_sample(part, n_clicks, CHOICE_SAMPLE_CLICKS)
-    return consistency_scores(strategy, sigma, X, img, ann)
+def _part_scale_samples(arrays: tuple, n_clicks: int) -> np.ndarray:
+    return np.sort(scale_samples(*_part_sample(arrays, n_clicks, SCALE_SAMPLE_CLICKS)))
+
+
+def _part_consistency(arrays: tuple, strategy, sigma: float, n_clicks: int) -> np.ndarray:
+    return consistency_scores(
+        strategy, sigma, *_part_sample(arrays, n_clicks, CHOICE_SAMPLE_CLICKS)
+    )
+
+
+def _resolve_scale(client, parts: list, strategy: BaseStrategy):
+    """:func:`~cellconsensus.strategies.consistency.resolve_auto` with the partitions'
+    reducers: the exact global median of the noise samples
+    (:mod:`cellconsensus.distributed._select`) and consistency scores summed (a sum over
+    images, exact in any order). The resolved strategy is the one a single process uses."""
+    if not strategy.needs_scale:
+        return strategy, None
+    arrays = client.map(_part_arrays, parts, pure=False)
+    total = sum(client.gather(client.map(lambda a: len(a[0]), arrays, pure=False)))
+
+    def noise(n_clicks: int) -> tuple[float, int]:
+        samples = client.map(_part_scale_samples, arrays, n_clicks=n_clicks, pure=False)
+        count = sum(client.gather(client.map(len, samples, pure=False)))
+        return (distributed_median(client, samples) if count else float("nan")), count
+
+    def consistency(sigma: float) -> np.ndarray:
+        scores = client.map(
+            _part_consistency, arrays, strategy=strategy, sigma=sigma, n_clicks=total, pure=False
+        )
+        return np.sum(client.gather(scores), axis=0)
+
+    return resolve_auto(strategy, total, noise, consistency)
 
 
 @dataclass
@@ -137,10 +168,10 @@ def _write_part(result: _PartResult, p_alive, unsure_margin: float, folder: str,
         )
     cells = cells.copy()
     cells.attrs = {}
-    path = Path(folder) / f"part-{i:05d}.parquet"
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    cells.to_parquet(tmp, index=False)
-    os.replace(tmp, path)  # a retried task replaces its file, never adds a second one
+    # Under its final name, atomically: a retried task replaces its file, never adds a second.
+    atomic_write(
+        Path(folder) / f"part-{i:05d}.parquet", lambda tmp: cells.to_parquet(tmp, index=False)
+    )
 
 
 @dataclass
@@ -178,7 +209,7 @@ class DistributedConsensus:
 
 def consensus_on_cluster(
     clicks,
-    strategy: str | BaseStrategy = "dbscan",
+    strategy: str | BaseStrategy = defaults.STRATEGY,
     labels: str | BaseAggregator = defaults.LABELS,
     *,
     output: str | os.PathLike,
@@ -191,7 +222,9 @@ def consensus_on_cluster(
     client=None,
     progress: bool = False,
 ) -> DistributedConsensus:
-    """Find consensus cells on a Dask cluster and write them as partitioned Parquet.
+    """Find consensus cells on a Dask cluster and write them as partitioned Parquet: the
+    cluster executor of :func:`cellconsensus.find_consensus` (``client=``), which validates
+    the options before it hands them here.
 
     The cells equal those of :func:`cellconsensus.find_consensus` on the same
     input with ``support_rule="threshold"`` (same strategy, same labels,
@@ -239,11 +272,6 @@ def consensus_on_cluster(
     True
     """
     started = time.perf_counter()
-    validate_params(
-        _engine._CONSTRAINTS,
-        {"min_support": min_support, "min_annotators": min_annotators, "n_jobs": 1},
-        "find_consensus",
-    )
     client = resolve_client(client)
     strategy = get_strategy(strategy, **(params or {}))
     aggregator = get_aggregator(labels)
@@ -260,33 +288,7 @@ def consensus_on_cluster(
     say = logger.info if progress else logger.debug
     say("distributed consensus: %d partitions", len(parts))
 
-    scale = None
-    if strategy.needs_scale:
-        # The images one process would sample (see scale_image_sample), then, if none of
-        # them has two annotators, all of them, as one process does.
-        total = sum(client.gather(client.map(n_clicks, parts, pure=False)))
-        samples = client.map(_part_scale_samples, parts, n_clicks=total, pure=False)
-        median = distributed_median(client, samples)
-        if not np.isfinite(median):
-            samples = client.map(_part_scale_samples, parts, n_clicks=0, pure=False)
-            median = distributed_median(client, samples)
-        if np.isfinite(median):
-            n_samples = sum(client.gather(client.map(len, samples, pure=False)))
-            scale = scale_from_median(median, n_samples)
-            # The multiple of the noise: consistency is a sum over images, exact in any order.
-            scores = client.map(
-                _part_consistency,
-                parts,
-                strategy=strategy,
-                sigma=scale,
-                n_clicks=total,
-                pure=False,
-            )
-            factor = best_factor(np.sum(client.gather(scores), axis=0))
-            strategy = strategy.with_scale(scale * factor)
-            say("estimated click noise %.2f px -> %r", scale, strategy)
-        else:  # no image two annotators clicked: nothing to cluster, as in one process
-            say("no image has clicks from two annotators: every click is its own cell")
+    strategy, scale = _resolve_scale(client, parts, strategy)
 
     global_labels = aggregator.reduction == "dawid-skene-em"
     if aggregator.reduction not in ("per-task", "dawid-skene-em"):
@@ -359,7 +361,9 @@ def _sum_reports(reports, strategy, aggregator, scale, started) -> ConsensusRepo
     )
 
 
-def find_consensus(clicks, strategy="dbscan", labels=defaults.LABELS, *, client=None, **options):
+def find_consensus(
+    clicks, strategy=defaults.STRATEGY, labels=defaults.LABELS, *, client=None, **options
+):
     """:func:`cellconsensus.find_consensus` on the current Dask client (or ``client``): the
     same function, for code that imports it from here (``output=`` required).
 

@@ -11,7 +11,7 @@ import pandas as pd
 from ..errors import CellConsensusInputError
 from ..tables import CLICK_COLUMNS
 
-__all__ = ["partition_clicks", "split_runs", "n_clicks", "RUN_ROW"]
+__all__ = ["partition_clicks", "split_runs", "RUN_ROW"]
 
 #: Marks rows of the shuffled table that list a run rather than a click.
 RUN_ROW = "_run_only"
@@ -115,7 +115,3 @@ def split_runs(part: pd.DataFrame) -> pd.DataFrame:
     if is_run.any():
         clicks.attrs["runs"] = part.loc[is_run, ["image_id", "annotator_id"]].reset_index(drop=True)
     return clicks
-
-
-def n_clicks(part: pd.DataFrame) -> int:
-    return int((~part[RUN_ROW].to_numpy(bool)).sum())

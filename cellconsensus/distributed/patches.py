@@ -35,11 +35,10 @@ import pandas as pd
 import zarr
 
 from ..patches import PATCH_COLUMNS, PatchReport
-from ..store.crop import crop_images, first_channels
+from ..store.crop import crop_images
 from ..store.layout import (
     SCRATCH,
     create_group,
-    default_chunk_size,
     drop_scratch,
     group_name,
     open_store,
@@ -149,10 +148,7 @@ def build_on_cluster(
         return StoreReport(job.location, action)
 
     image_order = list(pd.unique(plan["image_id"]))
-    channels = settings.channels
-    n_channels = (existing or {}).get("channels") or (channels if channels != "auto" else None)
-    if n_channels is None:
-        n_channels = first_channels(job.source, [str(i) for i in image_order], on_error)
+    n_channels, chunk = job.channels_and_chunk(existing, [str(i) for i in image_order])
     crop = settings.crop(n_channels)
 
     # Which plan rows keep a patch, per size.
@@ -186,7 +182,6 @@ def build_on_cluster(
     else:
         kept = {s: np.arange(len(plan)) for s in sizes}
 
-    chunk = settings.chunk_size or default_chunk_size(max(sizes), n_channels)
     per_task, n_tasks = task_ranges([len(v) for v in kept.values()], chunk, task_patches)
     attrs = started_record(
         existing,

@@ -14,8 +14,11 @@ import pandas as pd
 from ..errors import CellConsensusInputError
 
 
-def read_csv_strings(source: str, *, required: Sequence[str] = ()) -> pd.DataFrame:
-    """Read a CSV with every column as text; errors name the file.
+def read_csv_strings(
+    source: str, *, required: Sequence[str] = (), nrows: int | None = None
+) -> pd.DataFrame:
+    """Read a CSV with every column as text; errors name the file (``nrows=0``: the header
+    only).
 
     Examples
     --------
@@ -24,7 +27,7 @@ def read_csv_strings(source: str, *, required: Sequence[str] = ()) -> pd.DataFra
     {'a': ['1'], 'b': ['']}
     """
     try:
-        table = pd.read_csv(source, dtype=str, keep_default_na=False)
+        table = pd.read_csv(source, dtype=str, keep_default_na=False, nrows=nrows)
     except FileNotFoundError:
         raise CellConsensusInputError("file not found", source=str(source)) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:

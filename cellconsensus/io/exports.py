@@ -39,7 +39,7 @@ def detect_format(path: str | os.PathLike) -> str:
         return "pybossa"
     if suffix in (".parquet", ".pq"):
         return "clicks"
-    columns = set(read_csv_strings(os.fspath(path)).columns)
+    columns = set(read_csv_strings(os.fspath(path), nrows=0).columns)  # the header only
     if {"task", "alive_array"} <= columns:
         return "cellspotting"
     if "task_id" in columns:

@@ -19,7 +19,8 @@ from ..errors import CellConsensusInputError
 from ..images import ImageSource, as_image_source
 from ..patches import BORDERS, PATCH_COLUMNS
 from ..splits import SPLITS, assign_splits, lookalike_groups
-from .layout import open_store
+from .crop import first_channels
+from .layout import default_chunk_size, open_store
 
 __all__ = [
     "BuildSettings",
@@ -221,6 +222,16 @@ class BuildPlan:
         )
         return plan, fingerprint
 
+    def channels_and_chunk(self, existing: dict | None, image_order: list[str]) -> tuple[int, int]:
+        """The store's channels (recorded by an earlier run, given, or the first readable
+        image's) and its patches per chunk (given, or about 4 MiB)."""
+        given = self.settings.channels if self.settings.channels != "auto" else None
+        channels = (existing or {}).get("channels") or given
+        if channels is None:
+            channels = first_channels(self.source, image_order, self.settings.on_error)
+        chunk = self.settings.chunk_size or default_chunk_size(max(self.settings.sizes), channels)
+        return channels, chunk
+
     @property
     def split_method(self) -> Any:
         """The split as recorded in the provenance."""
@@ -249,6 +260,7 @@ def prepare_build(
     (['a', 'b'], ['image_id', 'cell_x', 'cell_y'])
     """
     given = cells
+    given_plan = _plan_table(given)
     if isinstance(split, pd.Series):
         # Align by index, then carry the values through the plan's sorting as a column.
         aligned = split.reindex(cells.index)
@@ -262,12 +274,12 @@ def prepare_build(
         zstore=open_store(store, storage_options),
         location=os.fspath(store) if isinstance(store, str | os.PathLike) else repr(store),
         given=given,
-        cells=_plan_table(cells),
+        cells=given_plan if cells is given else _plan_table(cells),
         split=split,
         fractions=tuple(fractions),
         groups=groups,
         seed=seed,
-        cells_sha256=sha256_table(_plan_table(given)),
+        cells_sha256=sha256_table(given_plan),
     )
 
 

@@ -42,10 +42,9 @@ import zarr
 from .._parallel import map_chunks
 from ..images.read import Channels
 from ..patches import Border, PatchReport
-from .crop import crop_images, first_channels
+from .crop import crop_images
 from .layout import (
     create_group,
-    default_chunk_size,
     drop_scratch,
     group_name,
     read_root,
@@ -314,13 +313,8 @@ def _build(job: BuildPlan, mode: str, provenance: dict | None, n_jobs: int, prog
     units, starts = image_units(plan)
     image_order = [image_id for image_id, _ in units]
     plan_columns = {c: plan[c].to_numpy() for c in plan.columns}
-    n_channels = attrs.get("channels") or (
-        settings.channels if settings.channels != "auto" else None
-    )
-    if n_channels is None:
-        n_channels = first_channels(job.source, image_order, settings.on_error)
+    n_channels, chunk = job.channels_and_chunk(existing, image_order)
     attrs["channels"] = n_channels
-    chunk = settings.chunk_size or default_chunk_size(max(sizes), n_channels)
 
     writers = {}
     for size in sizes:

@@ -140,17 +140,20 @@ class BaseStrategy(BaseParams):
         image = np.zeros(len(X), np.int64)
         strategy = self
         if self.needs_scale:
-            from .consistency import choose_scale  # they build on this class
-            from .scale import estimate_scale
+            from .consistency import consistency_scores, resolve_auto  # they build on this class
+            from .scale import sample_median
 
-            try:
-                sigma = estimate_scale(X, image, ann)
-            except ValueError as error:
+            strategy, sigma = resolve_auto(
+                self,
+                0,
+                lambda _: sample_median(X, image, ann),
+                lambda s: consistency_scores(self, s, X, image, ann),
+            )
+            if sigma is None:
                 raise ValueError(
                     f"{self!r}: 'auto' is estimated from the clicks of two annotators or more; "
                     "pass their annotators, or give the parameter in pixels"
-                ) from error
-            strategy = choose_scale(self, sigma, X, image, ann)
+                )
         return strategy.fit_predict_batch(X, image, ann)
 
     def fit_predict_batch(

@@ -15,10 +15,14 @@ sampled images.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 import numpy as np
 
 from .._arrays import unique_codes
 from ._base import BaseStrategy
+from .scale import SCALE_SAMPLE_CLICKS, scale_from_median
 
 __all__ = [
     "AUTO_FACTORS",
@@ -26,8 +30,10 @@ __all__ = [
     "crowd_consistency",
     "consistency_scores",
     "best_factor",
-    "choose_scale",
+    "resolve_auto",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Multiples of the ``"auto"`` parameters' own factor (e.g. ``eps = 3 sigma``) that are tried.
 AUTO_FACTORS = (0.4, 0.5, 0.6, 0.7, 0.85, 1.0, 1.2)
@@ -130,22 +136,57 @@ def best_factor(scores: np.ndarray) -> float:
     return float(factors[np.argmin(np.abs(np.log(factors)))])
 
 
-def choose_scale(
+def resolve_auto(
     strategy: BaseStrategy,
-    sigma: float,
-    X: np.ndarray,
-    image_index: np.ndarray,
-    annotators: np.ndarray,
-) -> BaseStrategy:
-    """``strategy`` with its ``"auto"`` parameters set from the noise ``sigma`` times the most
-    consistent of :data:`AUTO_FACTORS` on the given clicks (sorted by image).
+    n_clicks: int,
+    noise: Callable[[int], tuple[float, int]],
+    consistency: Callable[[float], np.ndarray],
+) -> tuple[BaseStrategy, float | None]:
+    """Replace ``"auto"`` parameters: the one stage every engine runs, each with its own
+    reducers (one process, a cluster's partitions, one image).
+
+    The click noise comes from the images :func:`~.scale.scale_image_sample` picks for a
+    table of ``n_clicks`` clicks, or from every image when none of those has clicks of two
+    annotators; the multiple of it is the most consistent of :data:`AUTO_FACTORS`.
+
+    Parameters
+    ----------
+    strategy : BaseStrategy
+        With parameters set to ``"auto"`` (others are returned as they are).
+    n_clicks : int
+        Clicks in the table (0: every image is sampled).
+    noise : callable
+        ``noise(n_clicks) -> (median, count)`` of :func:`~.scale.scale_samples` on the
+        images sampled for ``n_clicks`` (:func:`~.scale.sample_median` in one process).
+    consistency : callable
+        ``consistency(sigma)``: :func:`consistency_scores` at noise ``sigma`` over the
+        images of the choice sample (:data:`CHOICE_SAMPLE_CLICKS`), summed.
+
+    Returns
+    -------
+    strategy : BaseStrategy
+        Resolved; unchanged when no image has clicks of two annotators.
+    sigma : float or None
+        The estimated noise, None when there was nothing to estimate it from.
 
     Examples
     --------
     >>> from cellconsensus.strategies import DBSCANStrategy
     >>> X = np.array([[0.0, 0.0], [1.0, 0.0], [6.0, 0.0], [7.0, 0.0]])
-    >>> choose_scale(DBSCANStrategy(eps="auto"), 1.5, X, np.zeros(4, int), np.array([0, 1, 0, 1]))
-    DBSCANStrategy(eps=4.5)
+    >>> ann, img = np.array([0, 1, 0, 1]), np.zeros(4, int)
+    >>> resolve_auto(DBSCANStrategy(eps="auto"), 0, lambda n: (2.25 * np.log(2.0), 20),
+    ...              lambda s: consistency_scores(DBSCANStrategy(eps="auto"), s, X, img, ann))
+    (DBSCANStrategy(eps=4.5), 1.5)
     """
-    scores = consistency_scores(strategy, sigma, X, image_index, annotators)
-    return strategy.with_scale(sigma * best_factor(scores))
+    if not strategy.needs_scale:
+        return strategy, None
+    median, count = noise(n_clicks)
+    if count == 0 and n_clicks // SCALE_SAMPLE_CLICKS > 1:
+        median, count = noise(0)  # the sampled images had no two annotators: look at all
+    if count == 0:
+        logger.info("no image has clicks from two annotators: every click is its own cell")
+        return strategy, None
+    sigma = scale_from_median(median, count)
+    resolved = strategy.with_scale(sigma * best_factor(consistency(sigma)))
+    logger.info("estimated click noise %.2f px -> %r", sigma, resolved)
+    return resolved, sigma

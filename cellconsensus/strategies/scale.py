@@ -14,6 +14,7 @@ from ._geometry import separate_images
 __all__ = [
     "estimate_scale",
     "scale_samples",
+    "sample_median",
     "scale_from_median",
     "scale_image_sample",
     "SCALE_SAMPLE_CLICKS",
@@ -95,10 +96,24 @@ def estimate_scale(
     >>> round(estimate_scale(X, img, ann), 0)
     3.0
     """
-    samples = scale_samples(X, image_index, annotators, k=k)
-    if len(samples) == 0:
+    median, n = sample_median(X, image_index, annotators, k=k)
+    if n == 0:
         raise ValueError("cannot estimate a scale: no image has clicks from two annotators")
-    return scale_from_median(float(np.median(samples)), len(samples))
+    return scale_from_median(median, n)
+
+
+def sample_median(
+    X: np.ndarray, image_index: np.ndarray, annotators: np.ndarray, *, k: int = 8
+) -> tuple[float, int]:
+    """The median of :func:`scale_samples` and how many there are (NaN and 0 for none).
+
+    Examples
+    --------
+    >>> sample_median(np.array([[0.0, 0.0], [3.0, 4.0]]), np.array([0, 0]), np.array([0, 1]))
+    (6.25, 2)
+    """
+    samples = scale_samples(X, image_index, annotators, k=k)
+    return (float(np.median(samples)) if len(samples) else float("nan")), len(samples)
 
 
 def scale_samples(
