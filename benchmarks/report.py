@@ -93,10 +93,12 @@ SECTIONS = [
         "distributed_scaling",
         "Scaling out: Dask workers",
         "python benchmarks/distributed_scaling.py",
-        "`cellconsensus.distributed` on a LocalCluster with 1 and 2 worker processes (one "
-        "thread each) against one process, on this 2-core machine, and a model of 8 to 128 "
-        "workers built from the measured compute per click, scheduler cost per task and round "
-        "trip. See the Scaling out page for what the model assumes.",
+        "`find_consensus(..., client=)` and `write_patches(..., client=)` on a local_cluster "
+        "with 1 and 2 worker processes (one thread each) against one process, on this 2-core "
+        "machine, for clicks in memory and in Parquet files, and a model of 8 to 128 workers "
+        "built from the measured compute per click, tasks per file and per partition, the "
+        "scheduler's cost per task and the round trip of each EM round. See the Scaling out "
+        "page for what the model assumes.",
     ),
     (
         "crop_size_ldc",

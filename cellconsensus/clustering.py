@@ -25,7 +25,7 @@ from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from ._one_vote import canonical_order, dense_labels, enforce_one_vote
-from .tables import ClickCodes
+from .tables import ClickCodes, count_runs, encode_clicks
 
 if TYPE_CHECKING:
     from .strategies import BaseStrategy
@@ -60,6 +60,8 @@ class ClickArrays:
         The canonical order (image, x, y, annotator, label): ``X[order]`` etc.
     clicked, empty : ndarray, per image code
         Annotators who clicked the image, and listed runs on it without a click.
+    n_orphan_images : int
+        Images with runs but no click (counted, not coded).
     """
 
     table: pd.DataFrame
@@ -68,6 +70,7 @@ class ClickArrays:
     order: np.ndarray
     clicked: np.ndarray
     empty: np.ndarray
+    n_orphan_images: int = 0
 
     @classmethod
     def from_codes(
@@ -75,6 +78,21 @@ class ClickArrays:
     ) -> ClickArrays:
         X, order = canonical_positions(table, codes)
         return cls(table, codes, X, order, clicked, empty)
+
+    @classmethod
+    def encode(
+        cls, clicks: pd.DataFrame, runs: pd.DataFrame | None = None, *, source: str
+    ) -> ClickArrays:
+        """Validate and encode a Clicks table and its runs (the engine's first stage, the
+        same in one process and in each partition of a cluster)."""
+        table, codes = encode_clicks(clicks, source=source)
+        clicked, empty, orphans = count_runs(codes, runs)
+        X, order = canonical_positions(table, codes)
+        return cls(table, codes, X, order, clicked, empty, len(orphans))
+
+    def sorted_by_image(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Positions, image and annotator codes in the canonical order."""
+        return self.X[self.order], self.codes.image[self.order], self.codes.annotator[self.order]
 
     @property
     def n_runs(self) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The public entry point: ``find_consensus``.
 
-One engine serves every strategy, in stages:
+One engine serves every strategy, in stages (:mod:`cellconsensus.engine`):
 
 1. validate the clicks and sort them canonically (image, x, y, annotator,
    label), so that results never depend on the order of the input rows
@@ -23,19 +23,16 @@ import time
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from . import defaults
-from .clustering import ClickArrays, DraftCells
-from .labels import BaseAggregator, get_aggregator, label_from_proba
+from .clustering import ClickArrays
+from .engine import finish_cells, new_report, resolve_scale
+from .labels import BaseAggregator, get_aggregator
 from .params import Interval, StrOptions, validate_params
 from .result import ASSIGNMENT_STATUS, Consensus, ConsensusReport, input_sources, provenance
-from .strategies import BaseStrategy, get_strategy, scale_image_sample
-from .strategies.consistency import CHOICE_SAMPLE_CLICKS, consistency_scores, resolve_auto
-from .strategies.scale import sample_median
+from .strategies import BaseStrategy, get_strategy
 from .support import SUPPORT_RULES, keep_cells
-from .tables import count_runs, encode_clicks
 
 if TYPE_CHECKING:
     from .distributed import DistributedConsensus
@@ -50,29 +47,6 @@ _CONSTRAINTS = {
     "support_rule": [StrOptions(set(SUPPORT_RULES)), None],
     "n_jobs": [Interval(Integral, None, None, closed="neither")],
 }
-
-
-def _resolve_scale(
-    strategy: BaseStrategy, clicks: ClickArrays
-) -> tuple[BaseStrategy, float | None]:
-    """:func:`~cellconsensus.strategies.consistency.resolve_auto` on the clicks of one
-    process (sorted by image, as the clustering sees them)."""
-    if not (clicks.clicked >= 2).any():  # every image passes through: nothing to estimate
-        return strategy, None
-    images, n = clicks.codes.images, len(clicks.table)
-    Xs, imgs, anns = (
-        a[clicks.order] for a in (clicks.X, clicks.codes.image, clicks.codes.annotator)
-    )
-
-    def noise(n_clicks: int) -> tuple[float, int]:
-        sampled = scale_image_sample(images, n_clicks)[imgs]
-        return sample_median(Xs[sampled], imgs[sampled], anns[sampled])
-
-    def consistency(sigma: float) -> np.ndarray:
-        chosen = scale_image_sample(images, n, CHOICE_SAMPLE_CLICKS)[imgs]
-        return consistency_scores(strategy, sigma, Xs[chosen], imgs[chosen], anns[chosen])
-
-    return resolve_auto(strategy, n, noise, consistency)
 
 
 def find_consensus(
@@ -134,10 +108,9 @@ def find_consensus(
         a cell one careful annotator found where a spammer and a hasty one
         did not: on the consensus-accuracy grid (48 crowd conditions, 2
         seeds) mean cell F1 0.918 -> 0.934, worst margin to panoptes' tuned
-        DBSCAN -0.048 -> -0.024 (docs/benchmarks.md); the default. Not on a
-        cluster yet (:mod:`cellconsensus.distributed` keeps the threshold).
-        Default: ``"model"`` in one process (:data:`cellconsensus.defaults.SUPPORT_RULE`),
-        ``"threshold"`` with a ``client``.
+        DBSCAN -0.048 -> -0.024 (docs/benchmarks.md); the default
+        (:data:`cellconsensus.defaults.SUPPORT_RULE`), on a cluster too (its EM
+        runs across partitions).
     runs : DataFrame, optional
         Every (``image_id``, ``annotator_id``) that worked on an image, runs
         without a click included; default ``clicks.attrs["runs"]`` (readers set it).
@@ -146,16 +119,19 @@ def find_consensus(
         for any value.
     progress : bool, default False
         Show a progress bar (for command-line use).
-    client : distributed.Client, optional
-        Run on this Dask cluster (:mod:`cellconsensus.distributed.consensus`):
-        ``clicks`` may then also be Parquet/CSV paths or a Dask DataFrame, the
-        cells are written as partitioned Parquet to ``output``, and the result is
-        a :class:`~cellconsensus.distributed.DistributedConsensus`; the cells equal
-        those of one process with the support threshold.
+    client : distributed.Client or str, optional
+        Run on this Dask cluster (:mod:`cellconsensus.distributed.consensus`): a
+        client, a scheduler address (``"tcp://host:8786"``) or ``"local:N"`` (a
+        :func:`~cellconsensus.distributed.local_cluster` of N workers for this
+        call). ``clicks`` may then also be Parquet/CSV paths or a Dask
+        DataFrame, the cells are written as partitioned Parquet to ``output``,
+        and the result is a :class:`~cellconsensus.distributed.DistributedConsensus`;
+        the cells equal those of one process with the same options.
     output : path, optional
         With ``client``: the folder the cells are written to (required).
     npartitions : int, optional
-        With ``client``: partitions of whole images (default: the input's).
+        With ``client``: partitions of whole images (default:
+        :func:`~cellconsensus.distributed.choose_npartitions`).
     overwrite : bool, default False
         With ``client``: replace an existing ``output``.
 
@@ -189,86 +165,55 @@ def find_consensus(
     )
     if n_jobs == 0:
         raise ValueError("n_jobs must not be 0; use 1 for one process or -1 for all cores")
+    support_rule = support_rule or defaults.SUPPORT_RULE
     if client is not None:
+        from .distributed import connect
         from .distributed.consensus import consensus_on_cluster
 
         if output is None:
             raise ValueError("find_consensus on a cluster writes its cells: pass output=FOLDER")
-        if support_rule == "model":
-            raise NotImplementedError(
-                "support_rule='model' learns across images and does not run on a cluster yet; "
-                "use support_rule='threshold' there"
+        with connect(client) as connected:
+            return consensus_on_cluster(
+                clicks,
+                strategy,
+                labels,
+                output=output,
+                runs=runs,
+                params=params,
+                min_support=min_support,
+                min_annotators=min_annotators,
+                support_rule=support_rule,
+                npartitions=npartitions,
+                overwrite=overwrite,
+                client=connected,
+                progress=progress,
             )
-        return consensus_on_cluster(
-            clicks,
-            strategy,
-            labels,
-            output=output,
-            runs=runs,
-            params=params,
-            min_support=min_support,
-            min_annotators=min_annotators,
-            npartitions=npartitions,
-            overwrite=overwrite,
-            client=client,
-            progress=progress,
-        )
-    support_rule = support_rule or defaults.SUPPORT_RULE
     start = time.perf_counter()
     input_report = clicks.attrs.get("report") if isinstance(clicks, pd.DataFrame) else None
     sources = input_sources(clicks)
     if runs is None and isinstance(clicks, pd.DataFrame):
         runs = clicks.attrs.get("runs")
-    table, codes = encode_clicks(clicks, source="<find_consensus clicks>")
+    arrays = ClickArrays.encode(clicks, runs, source="<find_consensus clicks>")
     strategy = get_strategy(strategy, **(params or {}))
     aggregator = get_aggregator(labels)
-
-    # Annotators per image: those who clicked, plus runs without any click.
-    clicked, empty, orphans = count_runs(codes, runs)
-    arrays = ClickArrays.from_codes(table, codes, clicked, empty)
-    strategy, scale = _resolve_scale(strategy, arrays)
-    report = ConsensusReport(
-        strategy=repr(strategy),
-        labels=repr(aggregator),
-        scale=scale,
-        n_images=len(codes.images) + len(orphans),
-        n_single_annotator_images=int(np.sum(clicked == 1)),
-        n_clicks=len(table),
-        input=input_report.to_dict() if input_report is not None else {},
+    strategy, scale = resolve_scale(strategy, arrays)
+    report = new_report(
+        strategy,
+        aggregator,
+        scale,
+        arrays,
+        input_report.to_dict() if input_report is not None else None,
     )
-
     draft = strategy.make_cells(arrays, n_jobs=n_jobs, progress=progress)
     outcome = keep_cells(draft, arrays, support_rule, min_support, min_annotators)
-    draft, keep, report.n_filtered_cells = outcome.draft, outcome.keep, outcome.n_filtered_cells
-    cid = draft.cid
-    in_dropped_cell = np.append(~keep, False)[cid]  # cid -1 reads the appended False
-    status = np.where(in_dropped_cell, 3, np.where(cid >= 0, 0, np.where(draft.taken_out, 2, 1)))
-    # Renumber kept cells 0..n-1; index -1 (no cell) reads the appended -1.
-    cid = np.append(np.where(keep, np.cumsum(keep) - 1, -1), -1)[cid]
-    n_cells = int(keep.sum())
-
-    if draft.p_alive is None:
-        voted = cid >= 0
-        p_alive = aggregator.fit_arrays(
-            cid[voted], codes.annotator[voted], codes.label[voted], n_cells
-        )
-    else:
-        p_alive = draft.p_alive[keep]
-        report.labels_from_strategy = True
-
-    cells, cell_id = _cell_table(draft, keep, outcome.p_real, p_alive, aggregator, codes.images)
-    assignments = table.copy()
-    assignments.attrs = {}
-    assignments.insert(0, "click", np.arange(len(table)))
-    assignments["cell_id"] = np.append(cell_id, -1)[cid]
-    assignments["status"] = pd.Categorical.from_codes(status, dtype=ASSIGNMENT_STATUS)
-
-    report.n_cells = n_cells
-    report.n_images_with_cells = int(cells["image_id"].nunique())
-    counts = np.bincount(status, minlength=4)
-    report.n_noise, report.n_duplicate, report.n_filtered = (int(c) for c in counts[1:])
+    cells, assignments = finish_cells(arrays, outcome, aggregator, report)
     report.seconds = time.perf_counter() - start
-    logger.info("consensus: %d clicks -> %d cells in %.3f s", len(table), n_cells, report.seconds)
+    logger.info(
+        "consensus: %d clicks -> %d cells in %.3f s",
+        report.n_clicks,
+        report.n_cells,
+        report.seconds,
+    )
     # How the cells were made travels with them (e.g. into a patch store's attributes).
     cells.attrs["provenance"] = provenance(
         report,
@@ -278,40 +223,3 @@ def find_consensus(
         sources=sources,
     )
     return Consensus(cells, assignments, report, strategy, aggregator)
-
-
-def _cell_table(
-    draft: DraftCells,
-    keep: np.ndarray,
-    p_real: np.ndarray | None,
-    p_alive: np.ndarray,
-    aggregator: BaseAggregator,
-    images: np.ndarray,
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """The Cells table of the kept candidates, numbered per image by position, and the
-    ``cell_id`` of each kept candidate (in candidate order)."""
-    n_cells = int(keep.sum())
-    cimg = draft.cell_image[keep]
-    stats = {k: v[keep] for k, v in draft.stats.items()}
-    pos = np.lexsort((stats["x"], stats["y"], cimg))
-    first_of_image = np.searchsorted(cimg[pos], cimg[pos], side="left")
-    cell_id = np.empty(n_cells, np.int64)
-    cell_id[pos] = np.arange(n_cells) - first_of_image
-    cells = pd.DataFrame(
-        {
-            "image_id": np.asarray(images, dtype=object)[cimg],
-            "cell_id": cell_id,
-            "x": stats["x"],
-            "y": stats["y"],
-            "n_annotators": stats["n_annotators"].astype(np.int64),
-            "support": stats["support"].astype("float64"),
-            "p_alive": np.clip(p_alive, 0.0, 1.0),
-            "label": label_from_proba(p_alive, aggregator.unsure_margin),
-            "spread": stats["spread"].astype("float64"),
-        }
-    )
-    for column, values in draft.extra.items():
-        cells[column] = np.asarray(values)[keep]
-    if p_real is not None:
-        cells["p_real"] = p_real[keep]
-    return cells.iloc[pos].reset_index(drop=True), cell_id

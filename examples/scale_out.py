@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 from _common import parser, real
-from distributed import Client, LocalCluster
+from distributed import Client
 
 from cellconsensus import (
     find_consensus,
@@ -17,6 +17,7 @@ from cellconsensus import (
     read_cellspotting_csv,
     simulate_crowd,
 )
+from cellconsensus.distributed import local_cluster
 from cellconsensus.store import open_patches, write_patches
 from cellconsensus.synthetic import make_images
 
@@ -31,31 +32,17 @@ def main() -> None:
     else:
         clicks = simulate_crowd(make_truth(n_images=60, seed=0), n_annotators=5, seed=0)
 
-    # On a real cluster: Client("tcp://scheduler:8786") instead of a LocalCluster.
-    with (
-        LocalCluster(
-            n_workers=args.workers, threads_per_worker=1, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        # The same call as in one process: the client sends it to the cluster.
-        result = find_consensus(
-            clicks,
-            "dbscan",
-            "dawid-skene",
-            params={"eps": "auto"},
-            output=args.out / "cells",
-            overwrite=True,
-            client=client,
-        )
+    # On a real cluster: Client("tcp://scheduler:8786") instead of a local one (or pass the
+    # address itself: find_consensus(..., client="tcp://scheduler:8786")).
+    with local_cluster(args.workers) as cluster, Client(cluster) as client:
+        # The same call as in one process, defaults and all (eps "auto", the annotator
+        # model, Dawid-Skene): the client sends it to the cluster.
+        result = find_consensus(clicks, output=args.out / "cells", overwrite=True, client=client)
         print(result.report)
         cells = read_cells(result.path)
 
-        # The same cells as one process finds with the cluster's support rule, the threshold
-        # (p_alive to rounding).
-        single = find_consensus(
-            clicks, "dbscan", "dawid-skene", params={"eps": "auto"}, support_rule="threshold"
-        ).cells
+        # The same cells as one process finds (p_alive and p_real to rounding).
+        single = find_consensus(clicks).cells
         single = single.sort_values(["image_id", "cell_id"], ignore_index=True)
         same = cells[["image_id", "cell_id", "x", "y"]].equals(
             single[["image_id", "cell_id", "x", "y"]]

@@ -71,9 +71,9 @@ def separable(tmp_path_factory):
 def dask_client():
     """A LocalCluster of two worker processes (one thread each), shared by the tests."""
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    )
+    from cellconsensus.distributed import local_cluster
+
+    cluster = local_cluster(2)
     with distributed.Client(cluster) as client:
         yield client
     cluster.close()

@@ -141,12 +141,20 @@ def test_distributed_scaling_smoke(results):
     out = _run("distributed_scaling.py", "--quick")
     assert "Parallel efficiency falls under 50 %" in out
     result = json.loads((results / "distributed_scaling.json").read_text())
-    assert {"consensus dbscan, majority, 2 worker(s)", "patches, 2 worker(s)"} <= set(
-        result["runs"]
-    )
+    case = "dbscan eps 10, majority, threshold"
+    assert {
+        f"consensus {case}, pandas, 2 worker(s)",
+        f"consensus {case}, parquet, 1 worker(s)",
+        "patches, 2 worker(s)",
+    } <= set(result["runs"])
     workers = {row["workers"] for row in result["predictions"]}
-    assert workers == {1, 2, 8, 32, 128}
+    assert workers == {1, 2, 8, 32, 64, 128}
     assert all(row["seconds"] > 0 for row in result["predictions"])
+    assert all(ratio > 0 for ratio in result["one_worker_over_one_process"].values())
+    # The model has the EM iterations of the defaults (annotator model and Dawid-Skene).
+    assert result["model_inputs"][case]["iterations"] == 0
+    defaults = "defaults (eps auto, annotator model, dawid-skene)"
+    assert result["model_inputs"][defaults]["iterations"] > 0
 
 
 def test_patch_store_smoke(results):

@@ -208,14 +208,14 @@ def test_aggregate_and_patches_on_a_local_cluster(tmp_path, capsys):
     assert main(["synthetic", str(syn), "--n-images", "6", "--style", "brightfield"]) == 0
     export = [str(syn / "crowd" / "task_runs.json"), "--tasks", str(syn / "crowd" / "tasks.json")]
     single, parts = tmp_path / "cells.parquet", tmp_path / "cells-parts"
-    # A cluster keeps cells by the support threshold (its default there).
-    assert main(["aggregate", *export, "-o", str(single), "--support-rule", "threshold"]) == 0
+    # The same defaults (the annotator model among them) on one process and a cluster.
+    assert main(["aggregate", *export, "-o", str(single)]) == 0
     assert main(["aggregate", *export, "-o", str(parts), "--scheduler", "local:2"]) == 0
     assert "LocalCluster of 2 worker(s)" in capsys.readouterr().out
-    # The annotator model does not run on a cluster: said before any work starts.
-    with pytest.raises(SystemExit, match="--support-rule model"):
+    # What a cluster cannot write is said before any work starts.
+    with pytest.raises(SystemExit, match="--assignments"):
         main(["aggregate", *export, "-o", str(parts), "--scheduler", "local:2",
-              "--support-rule", "model"])  # fmt: skip
+              "--assignments", str(tmp_path / "a.csv")])  # fmt: skip
     expected = pd.read_parquet(single).sort_values(["image_id", "cell_id"], ignore_index=True)
     got = read_cells(parts)
     pd.testing.assert_frame_equal(

@@ -20,12 +20,14 @@ from cellconsensus import find_consensus as _find_consensus  # noqa: E402
 from cellconsensus import read_cellspotting_csv  # noqa: E402
 from cellconsensus.distributed import (  # noqa: E402
     _select,
+    local_cluster,
     partition_clicks,
     read_cells,
 )
 from cellconsensus.distributed import (  # noqa: E402
-    find_consensus as find_consensus_on_cluster,
+    find_consensus as _find_consensus_on_cluster,
 )
+from cellconsensus.distributed.partition import choose_npartitions, split_frame  # noqa: E402
 from cellconsensus.errors import CellConsensusInputError  # noqa: E402
 from cellconsensus.simulate import simulate_crowd  # noqa: E402
 from cellconsensus.strategies import DBSCANStrategy  # noqa: E402
@@ -37,10 +39,14 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 KILL_MARKER = "CELLCONSENSUS_TEST_KILL_MARKER"
 
 
-def find_consensus(*args, **kwargs):
-    """One process with the cluster's support rule: the threshold (the annotator model runs
-    in one process only until the engines merge)."""
-    return _find_consensus(*args, support_rule="threshold", **kwargs)
+def find_consensus(*args, support_rule="threshold", **kwargs):
+    """One process, by default with the support threshold (the annotator model has tests of
+    its own below)."""
+    return _find_consensus(*args, support_rule=support_rule, **kwargs)
+
+
+def find_consensus_on_cluster(*args, support_rule="threshold", **kwargs):
+    return _find_consensus_on_cluster(*args, support_rule=support_rule, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +113,76 @@ def test_cluster_equals_single_process(client, crowd, tmp_path, strategy, params
     assert len(list((tmp_path / "cells").glob("part-*.parquet"))) == result.n_partitions == 5
 
 
+@pytest.mark.parametrize("labels", ["majority", "dawid-skene"])
+def test_annotator_model_on_the_cluster_equals_one_process(client, crowd, tmp_path, labels):
+    """support_rule="model" learns detection and stray rates across images: its EM runs
+    across partitions and gives one process's cells, posteriors to rounding."""
+    single = find_consensus(crowd, "dbscan", labels, params={"eps": "auto"}, support_rule="model")
+    result = find_consensus_on_cluster(
+        crowd,
+        "dbscan",
+        labels,
+        params={"eps": "auto"},
+        support_rule="model",
+        output=tmp_path / "cells",
+        npartitions=4,
+        client=client,
+    )
+    got = read_cells(result.path)
+    _assert_same_cells(got.drop(columns=["p_real"]), single.cells.drop(columns=["p_real"]))
+    np.testing.assert_allclose(
+        _sorted(got)["p_real"], _sorted(single.cells)["p_real"], rtol=0, atol=1e-6
+    )
+    assert result.report.n_filtered_cells == single.report.n_filtered_cells
+    assert got.attrs["provenance"]["support_rule"] == "model"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    images=st.lists(st.sampled_from([f"i{k}" for k in range(12)] + [None]), max_size=60),
+    run_images=st.lists(st.sampled_from([f"i{k}" for k in range(15)]), max_size=20),
+    n=st.integers(1, 6),
+)
+def test_split_frame_keeps_images_whole_with_their_runs(images, run_images, n):
+    clicks = pd.DataFrame(
+        {"image_id": images, "annotator_id": "u", "x": 1.0, "y": 1.0, "label": "alive"}
+    )
+    runs = pd.DataFrame({"image_id": run_images, "annotator_id": "v"})
+    pieces = split_frame(clicks, runs, n)
+    assert len(pieces) == n
+    owner: dict = {}
+    for k, (part, part_runs) in enumerate(pieces):
+        for image in [*part["image_id"], *part_runs["image_id"]]:
+            assert owner.setdefault(image, k) == k  # None (no id) too: the first partition
+    assert sorted(i for p, _ in pieces for i in p.index) == list(range(len(clicks)))
+    assert sum(len(r) for _, r in pieces) == len(runs)
+    if None in owner:
+        assert owner[None] == 0
+    # About equal clicks: no partition holds more than its share plus one image's clicks
+    # (and the first, the rows without an image id).
+    named = pd.Series(images).dropna()
+    most = max(named.value_counts(), default=0)
+    assert max(len(p) for p, _ in pieces) <= len(named) / n + most + images.count(None)
+
+
+def test_partitions_sized_by_data_and_workers():
+    assert choose_npartitions(0, 4) == 1
+    assert choose_npartitions(250_000, 4) == 3  # 100,000 clicks or more each
+    assert choose_npartitions(10**8, 4) == 8  # two per worker
+    assert choose_npartitions(10**8, 0) == 2
+
+
+def test_local_cluster_workers_allocate_as_a_plain_process(client):
+    """The tests' cluster is a local_cluster: Dask's MALLOC_TRIM_THRESHOLD_ would otherwise fix
+    glibc's mmap threshold, making the engine about 2x slower in a worker."""
+    from cellconsensus.distributed._client import WORKER_ENVIRON
+
+    seen = client.run(lambda: {k: os.environ.get(k) for k in WORKER_ENVIRON})
+    assert list(seen.values()) == [WORKER_ENVIRON] * 2
+    with pytest.raises(ValueError, match="at least 1"):
+        local_cluster(0)
+
+
 def test_one_find_consensus_for_both_engines(client, crowd, tmp_path):
     """cellconsensus.find_consensus with a client runs on the cluster; read_cells reads the
     folder it writes as any Cells file."""
@@ -115,10 +191,16 @@ def test_one_find_consensus_for_both_engines(client, crowd, tmp_path):
     result = _find_consensus(crowd, client=client, output=tmp_path / "c", npartitions=3)
     assert result.n_partitions == 3
     cells = read_any_cells(result.path)
-    _assert_same_cells(cells, find_consensus(crowd).cells)
-    assert cells.attrs["provenance"]["support_rule"] == "threshold"
-    with pytest.raises(NotImplementedError, match="does not run on a cluster"):
-        _find_consensus(crowd, client=client, output=tmp_path / "m", support_rule="model")
+    # The defaults are the same on both engines: the annotator model, Dawid-Skene.
+    _assert_same_cells(cells, _find_consensus(crowd).cells)
+    assert cells.attrs["provenance"]["support_rule"] == "model"
+    # A scheduler's address works as well as a client.
+    by_address = _find_consensus(
+        crowd, "dbscan", "majority", client=client.scheduler.address, output=tmp_path / "a"
+    )
+    _assert_same_cells(
+        read_any_cells(by_address.path), _find_consensus(crowd, "dbscan", "majority").cells
+    )
     with pytest.raises(ValueError, match="pass output="):
         _find_consensus(crowd, client=client)
     with pytest.raises(CellConsensusInputError, match="not a finished"):
@@ -142,7 +224,7 @@ def test_dawid_skene_learns_the_same_skills(client, crowd, tmp_path):
 def test_dawid_skene_on_any_grouping_of_partitions(client):
     """The EM runs on groups of partitions (one per worker by default): any grouping gives
     the same posteriors, in each partition's order."""
-    from cellconsensus.distributed._dawid_skene import fit_dawid_skene
+    from cellconsensus.distributed._dawid_skene import fit_dawid_skene, posteriors
     from cellconsensus.labels import DawidSkeneAggregator
 
     rng = np.random.default_rng(5)
@@ -163,7 +245,8 @@ def test_dawid_skene_on_any_grouping_of_partitions(client):
     for n_groups in (1, 2, len(votes), None):
         aggregator = DawidSkeneAggregator()
         parts = fit_dawid_skene(client, futures, n_cells, annotators, aggregator, n_groups)
-        results[n_groups] = (client.gather(parts), aggregator.n_iter_)
+        got = [client.submit(posteriors, *part).result() for part in parts]
+        results[n_groups] = (got, aggregator.n_iter_)
     reference, iterations = results[len(votes)]
     assert [len(p) for p in reference] == n_cells
     for got, n_iter in results.values():
@@ -327,7 +410,8 @@ def threads_client():
 def test_distributed_median_is_exact(threads_client, monkeypatch, arrays, limit):
     monkeypatch.setattr(_select, "GATHER_LIMIT", limit)  # force the narrowing rounds
     parts = [threads_client.scatter(np.sort(np.array(a, float)), hash=False) for a in arrays]
-    got = _select.distributed_median(threads_client, parts)
+    got, n = _select.distributed_median(threads_client, parts)
+    assert n == sum(len(a) for a in arrays)
     values = np.concatenate([np.array(a, float) for a in arrays])
     if len(values):
         assert got == np.median(values)

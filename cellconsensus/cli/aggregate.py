@@ -33,10 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     clicks = read_input(args)
-    if args.scheduler and (args.assignments or args.support_rule == "model"):
-        raise SystemExit(
-            "--assignments and --support-rule model are not available with --scheduler"
-        )
+    if args.scheduler and args.assignments:
+        raise SystemExit("--assignments is not available with --scheduler")
     # On a cluster the cells go to a folder of Parquet parts, written by the workers.
     output = {"output": args.out, "overwrite": True} if args.scheduler else {}
     with dask_client(args.scheduler) as client:

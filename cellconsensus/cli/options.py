@@ -101,10 +101,9 @@ def add_consensus(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--support-rule",
         choices=["threshold", "model"],
-        default=None,
+        default=defaults.SUPPORT_RULE,
         help="which clusters are cells: the two options above, or a model of each annotator's "
-        f"detection and stray-click rates (default: {defaults.SUPPORT_RULE}; threshold with "
-        "--scheduler)",
+        f"detection and stray-click rates (default: {defaults.SUPPORT_RULE})",
     )
     p.add_argument("--n-jobs", type=int, default=1, help="processes (-1: all cores)")
 
@@ -137,7 +136,7 @@ def consensus_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "min_support": args.min_support,
         "min_annotators": args.min_annotators,
-        "support_rule": args.support_rule,  # None: the library's default for where it runs
+        "support_rule": args.support_rule,
         "n_jobs": args.n_jobs,
     }
 

@@ -82,17 +82,10 @@ def dask_client(spec: str | None) -> Iterator[Any]:
     if spec is None:
         yield None
         return
-    from distributed import Client, LocalCluster
+    from ..distributed import connect
 
-    if spec.startswith("local:"):
-        n = int(spec.split(":", 1)[1])
-        with (
-            LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=":0") as cluster,
-            Client(cluster) as client,
-        ):
-            print(f"Dask: LocalCluster of {n} worker(s), dashboard {client.dashboard_link}")
-            yield client
-    else:
-        with Client(spec) as client:
-            print(f"Dask: {spec}, {len(client.scheduler_info()['workers'])} worker(s)")
-            yield client
+    with connect(spec) as client:
+        workers = len(client.scheduler_info()["workers"])
+        kind = "LocalCluster" if spec.startswith("local:") else spec
+        print(f"Dask: {kind} of {workers} worker(s), dashboard {client.dashboard_link}")
+        yield client

@@ -3,20 +3,23 @@
 The partitions' votes are first gathered into groups of consecutive partitions,
 one per worker by default (each EM iteration costs a scheduler task per group,
 so a few large groups beat many small ones). Each group keeps its cells' votes
-(coded over the *global* annotator list) and posteriors on its worker. Per
-iteration the workers run the E-step
-and return the M-step's sufficient statistics (expected alive votes per
-annotator and answer, with and without each vote's own evidence, the sum of posteriors, the number of cells, all over
-the cells with two votes or more); the client adds them up and runs the
-M-step of :mod:`cellconsensus.labels.dawid_skene` itself (pooled confusion,
-learnt strength, annotator confusions). The arithmetic is
-that of the single-machine aggregator; only the order of the sums differs.
+(coded over the *global* annotator list) on its worker; nothing else is kept
+between iterations. Per iteration one task per group runs the E-step under the
+client's model (and under the previous one, for the convergence test) and
+returns the M-step's sufficient statistics (expected alive votes per annotator
+and answer, with and without each vote's own evidence, the sum of posteriors,
+the number of cells, all over the cells with two votes or more); the client
+adds them up and runs the M-step of :mod:`cellconsensus.labels.dawid_skene`
+itself (pooled confusion, learnt strength, annotator confusions). Every task is
+a pure function of the votes and a model: a worker lost mid-way is recomputed
+by Dask. The arithmetic is that of the single-machine aggregator; only the order
+of the sums differs.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,31 +27,37 @@ import pandas as pd
 from ..labels import DawidSkeneAggregator, MeanAggregator
 from ..labels.dawid_skene_em import MStep, e_step, m_step, statistics, vote_totals
 
-__all__ = ["fit_dawid_skene"]
+__all__ = ["fit_dawid_skene", "posteriors"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class _State:
+class _Votes:
+    """A group's votes (fixed for the whole EM)."""
+
     task: np.ndarray
     column: np.ndarray  # annotator * 3 + answer, per vote
     informative: np.ndarray  # cells with two votes or more: they teach the model
-    total: np.ndarray  # all votes per (annotator, answer) on those cells: fixed, summed once
-    p: np.ndarray
+    total: np.ndarray  # all votes per (annotator, answer) on those cells
+    start: np.ndarray  # the posteriors EM starts from (the mean rule)
     n_workers: int
-    delta: float = np.inf
-    fit: MStep | None = None  # the model that gave ``p`` (None: the mean rule)
 
     def taught(self) -> tuple[np.ndarray, np.ndarray]:
         """``column`` and ``task`` of the votes on informative cells."""
         used = self.informative[self.task]
         return self.column[used], self.task[used]
 
+    def p(self, fit: MStep | None) -> np.ndarray:
+        """Posteriors under ``fit`` (None: the start)."""
+        return self.start if fit is None else e_step(self.task, self.column, len(self.start), fit)
 
-def _init(votes: list[pd.DataFrame], n_cells: list[int], annotators: pd.Index) -> _State:
-    """The state of a group of partitions: their votes in one table, tasks offset so that
-    partition ``k``'s cells follow those of the partitions before it."""
+
+def _init(votes: list, n_cells: list[int], annotators: pd.Index) -> _Votes:
+    """The votes of a group of partitions in one table, tasks offset so that partition
+    ``k``'s cells follow those of the partitions before it. ``votes`` are DataFrames, or
+    partition results holding one as ``.votes``."""
+    votes = [getattr(v, "votes", v) for v in votes]
     offsets = np.cumsum([0, *n_cells[:-1]]).astype(np.int64)
     task = np.concatenate(
         [v["task"].to_numpy(np.int64) + o for v, o in zip(votes, offsets, strict=True)]
@@ -57,41 +66,41 @@ def _init(votes: list[pd.DataFrame], n_cells: list[int], annotators: pd.Index) -
     worker = annotators.get_indexer(ids).astype(np.int64)
     label = np.concatenate([v["answer"].to_numpy(np.int64) for v in votes])
     n = int(sum(n_cells))
-    p = MeanAggregator()._fit_arrays(task, worker, label, n)
-    column = worker * 3 + label
-    state = _State(task, column, np.bincount(task, minlength=n) >= 2, None, p, len(annotators))
-    state.total = vote_totals(state.taught()[0], state.n_workers)
-    return state
+    start = MeanAggregator()._fit_arrays(task, worker, label, n)
+    informative = np.bincount(task, minlength=n) >= 2
+    group = _Votes(task, worker * 3 + label, informative, np.zeros(0), start, len(annotators))
+    group.total = vote_totals(group.taught()[0], group.n_workers)
+    return group
 
 
-def _slice(state: _State, start: int, stop: int) -> np.ndarray:
-    return state.p[start:stop]
+def posteriors(group: _Votes, fit: MStep | None, start: int, stop: int) -> np.ndarray:
+    """``p_alive`` under ``fit`` of cells ``start:stop`` of a group (one partition's cells)."""
+    return group.p(fit)[start:stop]
 
 
-def _step(state: _State, fit: MStep) -> _State:
-    new = e_step(state.task, state.column, len(state.p), fit)
-    delta = float(np.abs(new - state.p).max()) if len(new) else 0.0
-    return replace(state, p=new, delta=delta, fit=fit)
+def _statistics(group: _Votes, fit: MStep | None, previous: MStep | None, first: bool):
+    """The M-step's statistics at the posteriors under ``fit``, and how far they moved from
+    those under ``previous`` (``first``: the start, with the fixed vote totals)."""
+    p = group.p(fit)
+    delta = 0.0 if first or not len(p) else float(np.abs(p - group.p(previous)).max())
+    column, task = group.taught()
+    llr = None if fit is None else fit.llr_table
+    alive, cavity, p_sum, n = statistics(column, task, p, group.informative, group.n_workers, llr)
+    return alive, cavity, p_sum, n, delta, group.total if first else None
 
 
-def _statistics(state: _State) -> tuple[np.ndarray, np.ndarray, float, int, float]:
-    column, task = state.taught()
-    llr = None if state.fit is None else state.fit.llr_table
-    alive, cavity, p_sum, n = statistics(
-        column, task, state.p, state.informative, state.n_workers, llr
+def _reduce(client, groups, fit, previous, first=False):
+    parts = client.gather(
+        client.map(_statistics, groups, fit=fit, previous=previous, first=first, pure=False)
     )
-    return alive, cavity, p_sum, n, state.delta
-
-
-def _reduce(client, states) -> tuple[np.ndarray, np.ndarray, float, int, float]:
-    parts = client.gather(client.map(_statistics, states, pure=False))
-    alive, cavity, p_sum, n, delta = zip(*parts, strict=True)
+    alive, cavity, p_sum, n, delta, total = zip(*parts, strict=True)
     return (
         np.sum(alive, axis=0),
         np.sum(cavity, axis=0),
         float(sum(p_sum)),
         int(sum(n)),
         float(max(delta)),
+        np.sum(total, axis=0) if first else None,
     )
 
 
@@ -103,7 +112,7 @@ def fit_dawid_skene(
     aggregator: DawidSkeneAggregator,
     n_groups: int | None = None,
 ) -> list:
-    """Run Dawid-Skene over votes held by the workers; return futures of ``p_alive`` per partition.
+    """Run Dawid-Skene over votes held by the workers.
 
     Parameters
     ----------
@@ -111,7 +120,8 @@ def fit_dawid_skene(
         The cluster to run on.
     votes : list of Future
         Per partition, a DataFrame ``task`` (row of the partition's cells),
-        ``annotator_id``, ``answer`` (0 alive, 1 dead, 2 unsure).
+        ``annotator_id``, ``answer`` (0 alive, 1 dead, 2 unsure), or a result
+        holding one as ``.votes``.
     n_cells : list of int
         Cells per partition.
     annotators : Index
@@ -126,27 +136,29 @@ def fit_dawid_skene(
 
     Returns
     -------
-    list of Future
-        ``p_alive`` arrays aligned with each partition's cells.
+    list of tuple
+        Per partition, the arguments of :func:`posteriors` after ``group`` (its
+        group's future, the fitted model, the rows of its cells there), so that
+        ``p_alive`` is read where it is needed, without a task of its own.
     """
     aggregator._validate_params()
     if not votes:
         return []
     n_groups = n_groups or max(1, len(client.scheduler_info()["workers"]))
     groups = [g.tolist() for g in np.array_split(np.arange(len(votes)), min(n_groups, len(votes)))]
-    states = [
+    held = [
         client.submit(_init, [votes[i] for i in g], [n_cells[i] for i in g], annotators, pure=False)
         for g in groups
     ]
-    total = np.sum(client.gather(client.map(lambda s: s.total, states, pure=False)), axis=0)
-    alive, cavity, p_sum, n_total, _ = _reduce(client, states)
+    alive, cavity, p_sum, n_total, _, total = _reduce(client, held, None, None, first=True)
     aggregator.n_iter_, aggregator.converged_ = 0, True
     fit = m_step(alive, cavity, total, p_sum, n_total, aggregator.shrinkage)
+    used: MStep | None = None  # the model of the posteriors (None: the mean rule)
     if n_total:
         for _ in range(aggregator.max_iter):
             aggregator.n_iter_ += 1
-            states = client.map(_step, states, fit=fit, pure=False)
-            alive, cavity, p_sum, _, delta = _reduce(client, states)
+            alive, cavity, p_sum, _, delta, _ = _reduce(client, held, fit, used)
+            used = fit
             if delta <= aggregator.tol:
                 break
             if aggregator.n_iter_ == aggregator.max_iter:
@@ -161,10 +173,7 @@ def fit_dawid_skene(
     fit.store(aggregator)
     aggregator.annotators_ = annotators
     parts = []
-    for group, state in zip(groups, states, strict=True):
+    for group, future in zip(groups, held, strict=True):
         bounds = np.cumsum([0, *[n_cells[i] for i in group]]).tolist()
-        parts += [
-            client.submit(_slice, state, a, b, pure=False)
-            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-        ]
+        parts += [(future, used, a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     return parts

@@ -11,8 +11,10 @@ import numpy as np
 
 __all__ = ["distributed_median"]
 
-#: Gather the values once no more than this many lie inside the interval.
-GATHER_LIMIT = 200_000
+#: Gather the values once no more than this many lie inside the interval (8 MB of floats;
+#: the ``"auto"`` scale's samples are about SCALE_SAMPLE_CLICKS = 200,000 values in all,
+#: so they come in one round: two tasks per partition).
+GATHER_LIMIT = 1_000_000
 #: Candidate thresholds each partition proposes per round.
 PROPOSALS = 32
 
@@ -35,7 +37,7 @@ def _propose(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.concatenate([picks, np.nextafter(picks, np.inf)])
 
 
-def distributed_median(client, samples: list) -> float:
+def distributed_median(client, samples: list) -> tuple[float, int]:
     """Median of the union of sorted 1-D arrays held as futures, exactly as ``np.median``.
 
     Parameters
@@ -47,8 +49,10 @@ def distributed_median(client, samples: list) -> float:
 
     Returns
     -------
-    float
+    median : float
         The median (NaN when there are no values).
+    n : int
+        The number of values.
 
     Examples
     --------
@@ -56,12 +60,16 @@ def distributed_median(client, samples: list) -> float:
     >>> with Client(processes=False, n_workers=1, dashboard_address=":0") as client:
     ...     parts = [client.scatter(np.array(v, float), hash=False) for v in ([1, 5, 9], [2, 3], [])]
     ...     distributed_median(client, parts)
-    3.0
+    (3.0, 5)
     """
     n = int(sum(client.gather(client.map(len, samples, pure=False))))
     if n == 0:
-        return float("nan")
-    return float(np.mean([_select(client, samples, r) for r in sorted({(n - 1) // 2, n // 2})]))
+        return float("nan"), 0
+    ranks = sorted({(n - 1) // 2, n // 2})
+    if n <= GATHER_LIMIT:  # one round: every value to the client
+        values = np.concatenate(client.gather(samples))
+        return float(np.mean(np.partition(values, ranks)[ranks])), n
+    return float(np.mean([_select(client, samples, r) for r in ranks])), n
 
 
 def _select(client, samples: list, rank: int) -> float:

@@ -1,4 +1,10 @@
-"""Clicks and runs as one Dask DataFrame, shuffled so that no image spans two partitions."""
+"""Partitions of whole images: how many, and the clicks and runs of each.
+
+A pandas table is split on the client (:func:`split_frame`: contiguous ranges of
+images with about equal clicks, no shuffle); a Dask DataFrame or files are
+shuffled by image on the cluster (:func:`partition_clicks`). Either way a
+partition holds every click and run of its images.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +17,81 @@ import pandas as pd
 from ..errors import CellConsensusInputError
 from ..tables import CLICK_COLUMNS
 
-__all__ = ["partition_clicks", "split_runs", "RUN_ROW"]
+__all__ = [
+    "partition_clicks",
+    "split_frame",
+    "split_runs",
+    "choose_npartitions",
+    "RUN_ROW",
+    "MIN_PARTITION_CLICKS",
+    "PARTITIONS_PER_WORKER",
+]
 
 #: Marks rows of the shuffled table that list a run rather than a click.
 RUN_ROW = "_run_only"
+#: Fewest clicks of a partition, so that each task computes for 100 ms or more: the
+#: scheduler costs 0.2-6 ms per task (2-core machine, 2026-12-02, docs/scaling.md) and the
+#: engine 1.6-3.7 microseconds per click in a worker (threshold and annotator model).
+MIN_PARTITION_CLICKS = 100_000
+#: Partitions per worker when the data is large: enough for a worker that finishes early
+#: to take another, few enough that the scheduler's cost per task stays small (measured
+#: with 1, 2 and 4 in benchmarks/distributed_scaling.py).
+PARTITIONS_PER_WORKER = 2
+
+
+def choose_npartitions(n_clicks: int, n_workers: int) -> int:
+    """Partitions for ``n_clicks`` on ``n_workers``: :data:`PARTITIONS_PER_WORKER` per worker,
+    fewer when partitions would hold under :data:`MIN_PARTITION_CLICKS`.
+
+    Examples
+    --------
+    >>> choose_npartitions(50_000, 8), choose_npartitions(1_000_000, 8), choose_npartitions(10**8, 8)
+    (1, 10, 16)
+    """
+    by_size = -(-int(n_clicks) // MIN_PARTITION_CLICKS)
+    return int(max(1, min(by_size, PARTITIONS_PER_WORKER * max(1, n_workers))))
+
+
+def split_frame(
+    clicks: pd.DataFrame, runs: pd.DataFrame | None, npartitions: int
+) -> list[tuple[pd.DataFrame, pd.DataFrame | None]]:
+    """Split a pandas Clicks table (and its runs) into ``npartitions`` ranges of whole images
+    with about equal clicks, on the client: no shuffle.
+
+    Images are taken in order of first appearance; rows keep their index (errors name
+    them). Rows without an image id go to the first partition, where validation names
+    them.
+
+    Examples
+    --------
+    >>> clicks = pd.DataFrame({"image_id": ["a", "b", "a", "c"], "annotator_id": ["u"] * 4,
+    ...                        "x": [1.0] * 4, "y": [1.0] * 4, "label": ["alive"] * 4})
+    >>> [sorted(set(c["image_id"])) for c, _ in split_frame(clicks, None, 2)]
+    [['a'], ['b', 'c']]
+    """
+    plain = clicks.copy(deep=False)
+    plain.attrs = {}
+    ids = plain["image_id"]
+    listed = None if runs is None else runs[["image_id", "annotator_id"]]
+    codes, images = pd.factorize(
+        ids if listed is None else pd.concat([ids, listed["image_id"]], ignore_index=True)
+    )
+    weight = np.bincount(codes[: len(plain)][codes[: len(plain)] >= 0], minlength=len(images))
+    before = np.cumsum(weight) - weight  # clicks of the images before each image
+    part_of_image = np.minimum(before * npartitions // max(int(weight.sum()), 1), npartitions - 1)
+    part_of_image = np.append(part_of_image, 0)  # code -1 (no image id) reads the first
+    click_part = part_of_image[codes[: len(plain)]]
+    run_part = part_of_image[codes[len(plain) :]]
+
+    def ranges(part: np.ndarray) -> list[np.ndarray]:
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(npartitions + 1))
+        return [order[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    return [
+        (plain.iloc[rows], None if listed is None else listed.iloc[run_rows])
+        for rows, run_rows in zip(ranges(click_part), ranges(run_part), strict=True)
+    ]
 
 
 def _as_dask(table, kind: str):
@@ -108,10 +185,10 @@ def _run_rows(runs: pd.DataFrame, columns: Sequence[str], flag: str) -> pd.DataF
     return out.astype({"x": "float64", "y": "float64"})
 
 
-def split_runs(part: pd.DataFrame) -> pd.DataFrame:
-    """The clicks of a shuffled partition, with its runs in ``attrs["runs"]``."""
+def split_runs(part: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The clicks and the runs (None when it lists none) of a shuffled partition."""
     is_run = part[RUN_ROW].to_numpy(bool)
     clicks = part.loc[~is_run].drop(columns=[RUN_ROW]).reset_index(drop=True)
-    if is_run.any():
-        clicks.attrs["runs"] = part.loc[is_run, ["image_id", "annotator_id"]].reset_index(drop=True)
-    return clicks
+    if not is_run.any():
+        return clicks, None
+    return clicks, part.loc[is_run, ["image_id", "annotator_id"]].reset_index(drop=True)
