@@ -55,6 +55,62 @@ def test_reflect_and_constant_match_numpy_padding():
     assert np.array_equal(pixels[0, :10, 9:], IMAGE[28:38, 0:12])
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    size=st.integers(1, 30),
+    x=st.floats(-15, 65, allow_nan=False),
+    y=st.floats(-15, 55, allow_nan=False),
+    border=st.sampled_from(["reflect", "constant"]),
+    height=st.integers(1, 40),
+    width=st.integers(1, 50),
+)
+def test_any_window_equals_numpy_padding_of_the_image(size, x, y, border, height, width):
+    """Windows are gathered by index, without padding the image: the pixels are those of
+    numpy.pad (repeated reflection; the edge for one-pixel images) wide enough for them."""
+    image = IMAGE[:height, :width]
+    pixels, keep, padded, _ = crop(image, [x], [y], size, border, fill=7)
+    if x < -size / 2 or y < -size / 2 or x > width + size / 2 or y > height + size / 2:
+        assert not keep[0] and len(pixels) == 0  # no pixel of the image in its window
+        return
+    reach = 2 * size + 70
+    mode = "edge" if border == "reflect" and min(height, width) < 2 else border
+    extra = {"constant_values": 7} if border == "constant" else {}
+    reference = np.pad(image, ((reach, reach), (reach, reach), (0, 0)), mode=mode, **extra)
+    col, row = int(np.floor(x)) - size // 2 + reach, int(np.floor(y)) - size // 2 + reach
+    assert keep[0] and np.array_equal(pixels[0], reference[row : row + size, col : col + size])
+
+
+def test_far_away_cells_cost_nothing_and_are_counted():
+    """A cell 40,000 px outside a 50 px image once asked for 17.7 GiB; now it gets no patch,
+    the memory is that of the patches, and the report counts it."""
+    import tracemalloc
+
+    tracemalloc.start()
+    for border in ("reflect", "constant", "shift", "drop"):
+        pixels, keep, _, shift = crop(IMAGE, [25.0, 40_000.0, -1e12], [20.0, 20.0, 5.0], 32, border)
+        assert keep.tolist() == [True, False, False]
+        assert np.abs(shift).max(initial=0) < 2**15
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 10 * 2**20
+    data = make_images(2, style="brightfield", seed=1)
+    cells = data.truth.copy()
+    cells.loc[cells.index[0], "x"] = 1e9
+    result = extract_patches(cells, data.images, 32)
+    assert result.report.n_dropped_outside == 1 and result.report.n_patches == len(cells) - 1
+    assert (result.cells["x"] < 1e9).all()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_infinite_positions_are_named(bad):
+    with pytest.raises(CellConsensusInputError, match="NaN or infinite position, e.g. point 1"):
+        crop(IMAGE, [1.0, bad], [1.0, 2.0], 8)
+    with pytest.raises(CellConsensusInputError, match="empty image"):
+        crop(np.zeros((0, 5, 1), np.uint8), [1.0], [1.0], 8)
+    with pytest.raises(ValueError, match="at most"):
+        crop(IMAGE, [1.0], [1.0], 20_000)
+
+
 def test_drop_removes_cells_whose_window_leaves_the_image():
     pixels, keep, padded, shift = crop(IMAGE, [25.0, 2.0, 48.0], [20.0, 20.0, 20.0], 9, "drop")
     assert keep.tolist() == [True, False, False] and len(pixels) == 1
@@ -105,6 +161,7 @@ def test_extract_reports_every_dropped_cell():
     assert r.n_cells == len(truth)
     assert r.n_patches == len(result.cells) == len(result.pixels)
     assert r.n_patches + r.n_dropped_border + r.n_dropped_contrast == r.n_cells
+    assert r.n_dropped_outside == 0
     assert r.n_dropped_border > 0 and (result.cells["contrast"] >= 3).all()
     assert {"padded", "shifted", "shift_x", "shift_y", "contrast"} <= set(result.cells.columns)
 

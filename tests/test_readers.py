@@ -112,14 +112,46 @@ def test_cellspotting_missing_column_and_file(tmp_path):
 def test_empty_and_duplicate_runs(tmp_path):
     rows = [
         "\"[[u'alive', 1, 2]]\",http://h/a",
-        "\"[[u'alive', 1, 2]]\",http://h/a",  # same image, same clicks, but another anonymous run
+        "\"[[u'alive', 1, 2]]\",http://h/a",  # every field alike: the record exported twice
+        "\"[[u'alive', 1, 2]]\",http://h/b",  # the same answer on another image
         "[],http://h/a",
     ]
     clicks = read_cellspotting_csv(_csv(tmp_path, rows))
-    # Anonymous rows are distinct annotators, so identical answers are not duplicates.
-    assert clicks.attrs["report"].n_duplicate_runs == 0
+    assert clicks.attrs["report"].n_duplicate_runs == 1
     assert clicks.attrs["report"].n_empty_runs == 1
-    assert len(clicks.attrs["runs"]) == 3
+    assert len(clicks.attrs["runs"]) == 3 and clicks["annotator_id"].tolist() == ["r1", "r3"]
+    with pytest.raises(CellConsensusInputError, match="record 2: duplicate run: repeats record 1"):
+        read_cellspotting_csv(_csv(tmp_path, rows), duplicate_runs="raise")
+    assert len(read_cellspotting_csv(_csv(tmp_path, rows), duplicate_runs="keep")) == 3
+
+
+def test_a_cellspotting_export_appended_to_itself_reads_as_once(cellspotting_csv, tmp_path):
+    """Re-exporting rows twice once took their images from 27 to 69 cells."""
+    text = cellspotting_csv.read_text()
+    header, *records = text.splitlines(keepends=True)
+    doubled = tmp_path / "doubled.csv"
+    doubled.write_text(header + "".join(records) + "".join(records[:10]))
+    once = read_cellspotting_csv(cellspotting_csv)
+    twice = read_cellspotting_csv(doubled)
+    assert twice.attrs["report"].n_duplicate_runs == 10
+    pd.testing.assert_frame_equal(twice, once, check_like=False)
+    with pytest.raises(
+        CellConsensusInputError, match="record 1000: duplicate run: repeats record 1"
+    ):
+        read_cellspotting_csv(doubled, duplicate_runs="raise")
+
+
+def test_a_truncated_cellspotting_export_is_an_error(cellspotting_csv, tmp_path):
+    """A download cut inside the last task URL once read as image id 'sta'."""
+    text = cellspotting_csv.read_text().rstrip("\r\n")
+    cut = tmp_path / "cut.csv"
+    cut.write_text(text[: text.rindex("/static/") + len("/sta")])
+    with pytest.raises(CellConsensusInputError, match="record 999, field 'task': the file ends"):
+        read_cellspotting_csv(cut)
+    # Without the final newline but whole, it reads.
+    whole = tmp_path / "whole.csv"
+    whole.write_text(text)
+    assert len(read_cellspotting_csv(whole)) == 8004
 
 
 def _runs_json(tmp_path, runs, tasks=None):
@@ -160,6 +192,23 @@ def test_pybossa_json_with_tasks(tmp_path):
     assert clicks["annotator_id"].tolist() == ["3", "1.2.3.4"]
     assert clicks.attrs["report"].n_empty_runs == 1
     assert ("feb-2", "run3") in set(map(tuple, clicks.attrs["runs"].to_numpy().tolist()))
+
+
+def test_a_repeated_task_id_names_both_records(tmp_path):
+    path, tpath = _runs_json(
+        tmp_path,
+        [{"id": 1, "task_id": 7, "user_id": 1, "info": {"alive_array": []}}],
+        [{"id": 7, "info": {"link": "http://x/a"}}, {"id": 7, "info": {"link": "http://x/b"}}],
+    )
+    with pytest.raises(
+        CellConsensusInputError, match="record 2, field 'id': task id 7 repeats record 1"
+    ):
+        read_pybossa(path, tpath)
+
+
+def test_the_cellspotting_task_list_points_to_its_reader(cellspotting_csv):
+    with pytest.raises(CellConsensusInputError, match="read_cellspotting_csv"):
+        read_pybossa(cellspotting_csv, cellspotting_csv.parent / "tasks_export.csv")
 
 
 def test_pybossa_duplicate_run_ids(tmp_path):
@@ -374,3 +423,35 @@ def test_consensus_provenance_names_the_files_read(tmp_path):
     plain = clicks.copy()
     plain.attrs = {}
     assert find_consensus(plain).cells.attrs["provenance"]["input_sources"] == []
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (
+            json.dumps([{"id": 1, "task_id": 2, "user_id": 1, "info": {"alive_array": [["alive", 2**65, 3]]}}]),
+            r"record 1, click 1, field 'x': coordinate 3.68935e\+19 is beyond",
+        ),
+        (
+            json.dumps([{"id": 1, "task_id": 2, "user_id": 1, "info": {"alive_array": [["alive", 2**1100, 3]]}}]),
+            "coordinates must be finite numbers",
+        ),
+        (
+            json.dumps([{"id": 1, "task_id": 2, "user_id": 1, "info": {"alive_array": [[["alive"], 2, 3]]}}]),
+            "click 1 has label .*a label is text",
+        ),
+    ],
+)  # fmt: skip
+def test_hostile_json_gets_a_clear_error(tmp_path, content, match):
+    """Each once escaped as RecursionError, TypeError or 'unhashable type'."""
+    path = tmp_path / "runs.json"
+    path.write_text(content)
+    with pytest.raises(CellConsensusInputError, match=match):
+        read_pybossa(path)
+
+
+def test_a_folder_given_as_a_file(tmp_path):
+    for read in (read_pybossa, read_cellspotting_csv):
+        with pytest.raises(CellConsensusInputError, match="a folder, not a file"):
+            read(tmp_path)

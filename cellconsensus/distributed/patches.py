@@ -146,8 +146,17 @@ def build_on_cluster(
     )
     if action == "up to date":
         return StoreReport(job.location, action)
-
     image_order = list(pd.unique(plan["image_id"]))
+    if (existing or {}).get("parallel", {}).get("finishing"):
+        # Killed while finishing: every task's work is in the size groups already.
+        attrs = dict(existing)
+        reports = {}
+        for s in sizes:
+            progress = zarr.open_group(zstore, path=group_name(s), mode="r").attrs["progress"]
+            reports[s] = PatchReport(**progress["counts"], errors=list(progress["errors"]))
+        counts = (len(plan), len(image_order))
+        return _finish(job, attrs, attrs["image_sha256"], reports, counts, provenance)
+
     n_channels, chunk = job.channels_and_chunk(existing, [str(i) for i in image_order])
     crop = settings.crop(n_channels)
 
@@ -194,7 +203,6 @@ def build_on_cluster(
     if existing is None:
         attrs["created"] = now()
         zarr.open_group(zstore, mode="w", zarr_format=3)
-        set_root(zstore, attrs)
         plan_columns = {c: plan[c].to_numpy() for c in plan.columns}
         for s in sizes:
             create_group(zstore, plan, s, n_channels, chunk, settings.clevel)
@@ -219,6 +227,9 @@ def build_on_cluster(
             dtype=str,
             fill_value="",
         )
+        # Last: the root marks a build of this plan only once its layout exists (a run
+        # killed before finds no root attributes and starts afresh).
+        set_root(zstore, attrs)
 
     futures = []
     for k in range(n_tasks):
@@ -265,14 +276,26 @@ def build_on_cluster(
             "counts": {k: getattr(reports[s], k) for k in PatchReport.COUNTS},
             "errors": reports[s].errors,
         }
-    drop_scratch(zstore)
+    # Recorded before the scratch goes: a run killed from here on finishes from the groups.
+    attrs["parallel"] = {**attrs["parallel"], "finishing": True}
+    attrs["image_sha256"] = digests
+    set_root(zstore, attrs)
+    counts = (len(plan), len(image_order))
+    return _finish(job, attrs, digests, reports, counts, provenance, action)
+
+
+def _finish(job, attrs, digests, reports, counts, provenance, action="resumed") -> StoreReport:
+    """Drop the scratch arrays, record provenance, mark the store complete (``counts``: the
+    plan's cells and images)."""
+    n_cells, n_images = counts
+    drop_scratch(job.zstore)
     attrs.pop("parallel")
-    finish_build(job, attrs, digests, len(plan), len(image_order), None, provenance)
+    finish_build(job, attrs, digests, n_cells, n_images, None, provenance)
     return StoreReport(
         store=job.location,
         action=action,
         sizes={s: asdict(r) for s, r in reports.items()},
-        n_images=len(image_order),
+        n_images=n_images,
     )
 
 

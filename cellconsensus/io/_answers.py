@@ -12,11 +12,11 @@ from __future__ import annotations
 import ast
 import json
 import logging
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
 from ..errors import CellConsensusInputError
@@ -44,6 +44,9 @@ class TaskRun:
     run_id: str
     answer: Any
     record: int
+    #: For exports without annotator ids: the whole record, so that a record exported
+    #: twice is a duplicate although each record is an annotator of its own.
+    content: tuple | None = None
 
 
 def parse_answer(value: Any, *, source: str, record: int, field: str) -> list:
@@ -60,7 +63,7 @@ def parse_answer(value: Any, *, source: str, record: int, field: str) -> list:
             return []
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             try:
                 value = ast.literal_eval(text)
             except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
@@ -111,7 +114,8 @@ def clicks_from_runs(
         See :func:`cellconsensus.tables.validate_clicks`.
     duplicate_runs : {"drop", "keep", "raise"}
         A run that repeats an earlier one exactly (same image, same annotator,
-        same clicks) is dropped (and counted), kept, or an error.
+        same clicks; for runs with ``content``, the same image and record) is
+        dropped (and counted), kept, or an error.
     n_records : int
         Records read, for the report.
     """
@@ -128,12 +132,15 @@ def clicks_from_runs(
     for run in runs:
         answer = parse_answer(run.answer, source=source, record=run.record, field=field)
         triples = [_triple(item, source, run.record, k, field) for k, item in enumerate(answer)]
-        key = (run.image_id, run.annotator_id, tuple(map(tuple, triples)))
+        if run.content is None:
+            key, what = (run.image_id, run.annotator_id, tuple(map(tuple, triples))), "annotator"
+        else:
+            key, what = (run.image_id, run.content), "every field"
         if key in seen:
             if duplicate_runs == "raise":
                 raise CellConsensusInputError(
                     f"duplicate run: repeats record {seen[key]} (same image "
-                    f"{run.image_id!r}, annotator and clicks)",
+                    f"{run.image_id!r}, {what} and clicks)",
                     source=source,
                     row=run.record,
                 )
@@ -190,8 +197,19 @@ def _triple(item: Any, source: str, record: int, k: int, field: str) -> tuple:
             field=field,
         )
     label, x, y = item
+    if not isinstance(label, str):
+        raise CellConsensusInputError(
+            f"click {k + 1} has label {_short(repr(label))}; a label is text",
+            source=source,
+            row=record,
+            field=field,
+        )
     for name, v in (("x", x), ("y", y)):
-        if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v):
+        try:
+            finite = not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
+        except OverflowError:  # an integer beyond any float
+            finite = False
+        if not finite:
             raise CellConsensusInputError(
                 f"click {k + 1} has {name} = {v!r}; coordinates must be finite numbers",
                 source=source,

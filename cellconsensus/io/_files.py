@@ -30,6 +30,12 @@ def read_csv_strings(
         table = pd.read_csv(source, dtype=str, keep_default_na=False, nrows=nrows)
     except FileNotFoundError:
         raise CellConsensusInputError("file not found", source=str(source)) from None
+    except IsADirectoryError:
+        raise CellConsensusInputError("a folder, not a file", source=str(source)) from None
+    except OSError as exc:
+        raise CellConsensusInputError(
+            f"cannot read: {exc.strerror or exc}", source=str(source)
+        ) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise CellConsensusInputError(
             f"not a readable CSV file: {exc}", source=str(source)
@@ -57,6 +63,12 @@ def read_json(source: str) -> Any:
             return json.load(fh)
     except FileNotFoundError:
         raise CellConsensusInputError("file not found", source=source) from None
+    except IsADirectoryError:
+        raise CellConsensusInputError("a folder, not a file", source=source) from None
+    except RecursionError:
+        raise CellConsensusInputError(
+            "JSON nested too deeply to be an export", source=source
+        ) from None
     except json.JSONDecodeError as exc:
         raise CellConsensusInputError(
             f"malformed JSON: {exc.msg}",
@@ -65,6 +77,10 @@ def read_json(source: str) -> Any:
         ) from None
     except UnicodeDecodeError as exc:
         raise CellConsensusInputError(f"not UTF-8 text: {exc}", source=source) from None
+    except OSError as exc:
+        raise CellConsensusInputError(
+            f"cannot read: {exc.strerror or exc}", source=source
+        ) from None
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:

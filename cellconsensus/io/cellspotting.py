@@ -51,7 +51,10 @@ def read_cellspotting_csv(
         :func:`~cellconsensus.tables.validate_clicks`); the count affected is
         in ``clicks.attrs["report"]``.
     duplicate_runs : {"drop", "keep", "raise"}, default "drop"
-        Rows repeating an earlier row's image and clicks exactly.
+        Rows repeating an earlier row in every field (an export concatenated
+        with itself, a re-export appended). The export has no volunteer id, so
+        two volunteers who gave the very same answer in every field would count
+        once; the real export (999 rows) has no such pair.
     label_map : mapping, optional
         Answer labels to ``alive``/``dead``/``unsure``; default maps
         ``alive``, ``dead`` and ``not_sure_alive`` (-> ``unsure``).
@@ -65,7 +68,9 @@ def read_cellspotting_csv(
     Raises
     ------
     CellConsensusInputError
-        Naming the file, record and field of malformed input.
+        Naming the file, record and field of malformed input; also a file that
+        ends inside its last record (no final newline and a task URL unlike
+        every other record's: a truncated download).
 
     Examples
     --------
@@ -78,15 +83,17 @@ def read_cellspotting_csv(
     table = read_csv_strings(source, required=("task", "alive_array"))
     tasks = table["task"].tolist()
     answers = table["alive_array"].tolist()
+    _check_not_truncated(source, tasks)
     runs = []
-    for i, (task, answer) in enumerate(zip(tasks, answers, strict=True)):
+    rows = table.itertuples(index=False, name=None)
+    for i, (task, answer, row) in enumerate(zip(tasks, answers, rows, strict=True)):
         record = i + 1
         image_id = image_id_from_link(task)
         if not image_id:
             raise CellConsensusInputError(
                 f"no image id in task URL {task!r}", source=source, row=record, field="task"
             )
-        runs.append(TaskRun(image_id, f"r{record}", f"r{record}", answer, record))
+        runs.append(TaskRun(image_id, f"r{record}", f"r{record}", answer, record, row))
     return clicks_from_runs(
         runs,
         source=source,
@@ -97,3 +104,26 @@ def read_cellspotting_csv(
         duplicate_runs=duplicate_runs,
         n_records=len(table),
     )
+
+
+def _check_not_truncated(source: str, tasks: list[str]) -> None:
+    """A file cut inside its last record: no final newline, and the last task URL's folder
+    unlike every other record's (e.g. ``.../static/img/inp`` for ``.../img/input/x``)."""
+    if len(tasks) < 2:
+        return
+    with open(source, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() == 0:
+            return
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) in (b"\n", b"\r"):
+            return
+    folder = {str(t).strip().rsplit("/", 1)[0] for t in tasks[:-1]}
+    if str(tasks[-1]).strip().rsplit("/", 1)[0] not in folder:
+        raise CellConsensusInputError(
+            f"the file ends inside record {len(tasks)}: its task URL {tasks[-1]!r} is unlike "
+            "every other record's and no newline follows (a truncated download?)",
+            source=source,
+            row=len(tasks),
+            field="task",
+        )

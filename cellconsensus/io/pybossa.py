@@ -77,9 +77,16 @@ def _answer(rec: dict, field: str, source: str, record: int) -> Any:
 
 def _task_links(tasks: str) -> dict[str, str]:
     links: dict[str, str] = {}
+    rows: dict[str, int] = {}
     for i, rec in enumerate(_load_records(tasks)):
         if _is_missing(rec.get("id")):
-            raise CellConsensusInputError("task without id", source=tasks, row=i + 1, field="id")
+            raise CellConsensusInputError(
+                "task without id (the Cell Spotting export's task list has none: read its "
+                "task runs with read_cellspotting_csv, which needs no task list)",
+                source=tasks,
+                row=i + 1,
+                field="id",
+            )
         info = rec.get("info") if isinstance(rec.get("info"), dict) else {}
         candidates = [info.get(k) for k in LINK_KEYS] + [rec.get(k) for k in LINK_KEYS]
         link = next((c for c in candidates if not _is_missing(c)), None)
@@ -91,7 +98,16 @@ def _task_links(tasks: str) -> dict[str, str]:
                 row=i + 1,
                 field="info.link",
             )
-        links[str(rec["id"]).removesuffix(".0")] = image_id
+        task_id = str(rec["id"]).removesuffix(".0")
+        if task_id in rows:
+            raise CellConsensusInputError(
+                f"task id {task_id} repeats record {rows[task_id]} (which image is it?)",
+                source=tasks,
+                row=i + 1,
+                field="id",
+            )
+        rows[task_id] = i + 1
+        links[task_id] = image_id
     return links
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Literal
 
@@ -12,7 +13,17 @@ from ..errors import CellConsensusInputError
 from ..images import as_image_source
 from ..images.read import Channels
 from ..tables import split_by_image
-from .crop import Border, Patches, PatchReport, _check_border, contrast_score, crop
+from .crop import (
+    Border,
+    Patches,
+    PatchReport,
+    _check_border,
+    contrast_score,
+    crop,
+    far_outside,
+)
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["extract_patches", "cell_patches", "patch_table", "CellPatches", "PATCH_COLUMNS"]
 
@@ -169,8 +180,12 @@ def cell_patches(
     """
     pixels, keep, padded, shift = crop(image, x, y, size, border, fill)
     rows = np.flatnonzero(keep)
+    far = int(far_outside(np.asarray(x), np.asarray(y), size, image.shape[1], image.shape[0]).sum())
+    if far:
+        logger.warning("%d cell(s) more than half a patch outside their image: no patch", far)
     report.n_cells += len(keep)
-    report.n_dropped_border += len(keep) - len(rows)
+    report.n_dropped_outside += far
+    report.n_dropped_border += len(keep) - len(rows) - far
     contrast = contrast_score(pixels, image, noise)
     if min_contrast is not None:
         enough = contrast >= min_contrast

@@ -7,9 +7,20 @@ from typing import ClassVar, Literal, get_args
 
 import numpy as np
 import pandas as pd
-from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["BORDERS", "Border", "Patches", "PatchReport", "crop", "image_noise", "contrast_score"]
+from ..errors import CellConsensusInputError
+
+__all__ = [
+    "BORDERS",
+    "Border",
+    "Patches",
+    "PatchReport",
+    "crop",
+    "far_outside",
+    "image_noise",
+    "contrast_score",
+    "MAX_SIZE",
+]
 
 
 Border = Literal["reflect", "constant", "shift", "drop"]
@@ -28,9 +39,11 @@ class PatchReport:
         Patches made.
     n_padded, n_shifted : int
         Patches with pixels from outside the image, or moved to stay inside.
-    n_dropped_border, n_dropped_contrast, n_dropped_error : int
+    n_dropped_border, n_dropped_contrast, n_dropped_error, n_dropped_outside : int
         Cells without a patch: window outside the image under ``drop``,
-        contrast below ``min_contrast``, or image unreadable under ``on_error="skip"``.
+        contrast below ``min_contrast``, image unreadable under ``on_error="skip"``,
+        or centre more than half a patch outside the image (:func:`far_outside`;
+        under every border, logged as a warning).
     errors : list of str
         One line per unreadable image.
     """
@@ -42,6 +55,7 @@ class PatchReport:
     n_dropped_border: int = 0
     n_dropped_contrast: int = 0
     n_dropped_error: int = 0
+    n_dropped_outside: int = 0
     errors: list[str] = field(default_factory=list)
 
     #: The counting fields (every field but ``errors``).
@@ -53,6 +67,7 @@ class PatchReport:
         "n_dropped_border",
         "n_dropped_contrast",
         "n_dropped_error",
+        "n_dropped_outside",
     )
 
     def merge(self, other: PatchReport) -> None:
@@ -118,11 +133,18 @@ def crop(
     pixels : ndarray
         ``(k, size, size, C)`` for the ``k`` kept points.
     keep : ndarray of bool
-        Which points got a patch (all but those dropped under ``drop``).
+        Which points got a patch: all but those dropped under ``drop`` and those
+        whose centre lies more than half a patch outside the image (under every
+        border: such a patch would hold no pixel of the image).
     padded : ndarray of bool
         Per kept point: pixels from outside the image.
     shift : ndarray of int
         Per kept point: ``(shift_x, shift_y)`` the window moved under ``shift``.
+
+    Raises
+    ------
+    CellConsensusInputError
+        A NaN or infinite position, or an empty image.
 
     Examples
     --------
@@ -130,55 +152,93 @@ def crop(
     >>> pixels, keep, padded, _ = crop(image, [2.5], [3.2], 3)
     >>> pixels[0, ..., 0].tolist(), bool(padded[0])
     ([[13, 14, 15], [19, 20, 21], [25, 26, 27]], False)
+
+    A point far outside costs nothing and gets no patch:
+
+    >>> crop(image, [2.5, 40_000.0], [3.2, 3.0], 3)[1].tolist()
+    [True, False]
     """
     _check_border(border)
     if size < 1:
         raise ValueError(f"size must be at least 1, got {size}")
+    if size > MAX_SIZE:
+        raise ValueError(f"size must be at most {MAX_SIZE}, got {size}")
     height, width = image.shape[:2]
+    if height < 1 or width < 1:
+        raise CellConsensusInputError(f"empty image ({height} x {width} pixels)")
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    bad = ~(np.isfinite(x) & np.isfinite(y))
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise CellConsensusInputError(
+            f"{len(rows)} point(s) with a NaN or infinite position, e.g. point {rows[0]} "
+            f"at ({x[rows[0]]}, {y[rows[0]]})",
+        )
     half = size // 2
-    col = np.floor(np.asarray(x, dtype=float)).astype(np.int64) - half
-    row = np.floor(np.asarray(y, dtype=float)).astype(np.int64) - half
+    # A centre more than half a patch outside the image gives a patch without one of its
+    # pixels: never a patch (and never a crop whose cost grows with the distance).
+    within = (
+        (x >= -size / 2) & (y >= -size / 2) & (x <= width + size / 2) & (y <= height + size / 2)
+    )
+    col = np.floor(np.where(within, x, 0.0)).astype(np.int64) - half
+    row = np.floor(np.where(within, y, 0.0)).astype(np.int64) - half
     outside = (col < 0) | (row < 0) | (col + size > width) | (row + size > height)
-    keep = np.ones(len(col), bool)
+    keep = within.copy()
     shift = np.zeros((len(col), 2), np.int64)
     if border == "drop":
-        keep = ~outside
-        col, row = col[keep], row[keep]
-        padded, shift = np.zeros(len(col), bool), shift[keep]
+        keep &= ~outside
     elif border == "shift":
-        new_col = (
-            np.clip(col, 0, max(width - size, 0))
-            if width >= size
-            else col * 0 + (width - size) // 2
-        )
+        new_col = np.clip(col, 0, width - size) if width >= size else col * 0 + (width - size) // 2
         new_row = (
-            np.clip(row, 0, max(height - size, 0))
-            if height >= size
-            else row * 0 + (height - size) // 2
+            np.clip(row, 0, height - size) if height >= size else row * 0 + (height - size) // 2
         )
         shift = np.stack([new_col - col, new_row - row], axis=1)
         col, row = new_col, new_row
-        padded = np.full(len(col), width < size or height < size)
-    else:
-        padded = outside
+        outside = np.full(len(col), width < size or height < size)
+    col, row, padded, shift = col[keep], row[keep], outside[keep], shift[keep]
     if not len(col):
         return np.zeros((0, size, size, image.shape[2]), image.dtype), keep, padded, shift
-    # Pad once so that every window lies inside, then gather all windows at once.
-    reach = int(
-        max(
-            size, -col.min(), -row.min(), (col + size - width).max(), (row + size - height).max(), 0
-        )
-    )
-    pad = ((reach, reach), (reach, reach), (0, 0))
-    if border == "reflect" and min(height, width) > 1:
-        canvas = np.pad(image, pad, mode="reflect")
-    elif border == "reflect":
-        canvas = np.pad(image, pad, mode="edge")
-    else:
-        canvas = np.pad(image, pad, mode="constant", constant_values=fill)
-    windows = sliding_window_view(canvas, (size, size), axis=(0, 1))
-    pixels = windows[row + reach, col + reach].transpose(0, 2, 3, 1)
+    # Every window's pixels by index, mapped inside the image by the border rule: memory in
+    # proportion to the patches, whatever the position.
+    rule = "edge" if border == "reflect" and min(height, width) < 2 else border
+    rows, row_in = _window_index(row, size, height, rule)
+    cols, col_in = _window_index(col, size, width, rule)
+    pixels = image[rows[:, :, None], cols[:, None, :]]
+    if rule in ("constant", "shift"):
+        pixels[~(row_in[:, :, None] & col_in[:, None, :])] = fill
     return np.ascontiguousarray(pixels), keep, padded, shift
+
+
+#: Largest patch side: shifts (at most two sides) stay within the store's int16.
+MAX_SIZE = 16_383
+
+
+def far_outside(x: np.ndarray, y: np.ndarray, size: int, width: int, height: int) -> np.ndarray:
+    """Points whose centre lies more than half a patch outside the image: their patch would
+    hold no pixel of it, so they get none (and never a crop whose cost grows with the
+    distance).
+
+    Examples
+    --------
+    >>> far_outside(np.array([-5.0, -20.0]), np.array([5.0, 5.0]), 32, 100, 100).tolist()
+    [False, True]
+    """
+    return (x < -size / 2) | (y < -size / 2) | (x > width + size / 2) | (y > height + size / 2)
+
+
+def _window_index(start: np.ndarray, size: int, n: int, rule: str) -> tuple[np.ndarray, np.ndarray]:
+    """Indices into an axis of ``n`` pixels of windows starting at ``start``, and which of
+    them are inside: outside ones mirrored (``numpy.pad``'s "reflect", repeated), repeated
+    from the edge, or clipped (then filled by the caller)."""
+    index = start[:, None] + np.arange(size)
+    inside = (index >= 0) & (index < n)
+    if rule == "reflect":
+        period = 2 * (n - 1)
+        index = np.mod(index, period)
+        index = np.where(index >= n, period - index, index)
+    else:
+        index = np.clip(index, 0, n - 1)
+    return index, inside
 
 
 def image_noise(image: np.ndarray) -> float:

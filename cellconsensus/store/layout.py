@@ -54,6 +54,7 @@ __all__ = [
     "set_root",
     "complete_root",
     "create_group",
+    "size_group_ready",
     "stored_splits",
     "drop_scratch",
     "remove_partial_files",
@@ -154,7 +155,14 @@ def read_root(store) -> dict | None:
 
 
 def set_root(store, attrs: dict) -> None:
-    """Write the library's root attributes and consolidate the metadata."""
+    """Write the library's root attributes and consolidate the metadata.
+
+    Marking a store complete consolidates first: a kill between the two writes then never
+    leaves a complete store whose consolidated metadata (what readers open) predates its
+    last arrays.
+    """
+    if attrs.get("complete"):
+        _consolidate(store)
     zarr.open_group(store, mode="a", zarr_format=3).attrs[ROOT_KEY] = attrs
     _consolidate(store)
 
@@ -227,6 +235,26 @@ def create_group(zstore, plan: pd.DataFrame, size: int, channels: int, chunk: in
             zarr_format=3,
             consolidated=False,
         )
+    # Last: a group whose creation was interrupted is made again.
+    zarr.open_group(zstore, path=group_name(size), mode="a", zarr_format=3).attrs[LAYOUT_KEY] = True
+
+
+#: Group attribute set once every array of a size group exists.
+LAYOUT_KEY = "layout_complete"
+
+
+def size_group_ready(zstore, size: int) -> bool:
+    """Whether a size group exists with all its arrays (stores from before the marker count
+    when they recorded progress)."""
+    try:
+        group = zarr.open_group(
+            zstore, path=group_name(size), mode="r", zarr_format=3, use_consolidated=False
+        )
+    except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError):
+        return False
+    except zarr.errors.NodeTypeValidationError:
+        return False
+    return bool(group.attrs.get(LAYOUT_KEY)) or "progress" in group.attrs
 
 
 def stored_splits(store, size: int) -> pd.Series:

@@ -50,6 +50,7 @@ from .layout import (
     read_root,
     remove_partial_files,
     set_root,
+    size_group_ready,
     stored_splits,
 )
 from .plan import (
@@ -113,7 +114,8 @@ class StoreReport:
                 f"  {size} px: {r['n_patches']} patches of {r['n_cells']} cells; "
                 f"padded {r['n_padded']}, shifted {r['n_shifted']}; dropped: "
                 f"border {r['n_dropped_border']}, low contrast {r['n_dropped_contrast']}, "
-                f"unreadable image {r['n_dropped_error']}"
+                f"unreadable image {r['n_dropped_error']}, "
+                f"far outside the image {r.get('n_dropped_outside', 0)}"
             )
         return "\n".join(lines)
 
@@ -197,8 +199,10 @@ def write_patches(
         append resumes it.
     n_jobs : int, default 1
         Processes decoding and cropping images (-1: all cores).
-    client : distributed.Client, optional
-        Build on this Dask cluster instead (:mod:`cellconsensus.distributed.patches`):
+    client : distributed.Client or str, optional
+        Build on this Dask cluster instead (:mod:`cellconsensus.distributed.patches`;
+        a client, a scheduler address or ``"local:N"`` as in
+        :func:`~cellconsensus.find_consensus`):
         every worker crops and writes its own chunk-aligned region; the store is
         byte-identical to a build in one process. ``images`` and ``store`` must then
         be reachable from every worker under the same name (a shared file system or
@@ -264,11 +268,13 @@ def write_patches(
         storage_options=storage_options,
     )
     if client is not None:
+        from ..distributed import connect
         from ..distributed.patches import TASK_PATCHES, build_on_cluster
 
-        report = build_on_cluster(
-            job, mode, provenance, client, task_patches or TASK_PATCHES, storage_options
-        )
+        with connect(client) as connected:
+            report = build_on_cluster(
+                job, mode, provenance, connected, task_patches or TASK_PATCHES, storage_options
+            )
     else:
         report = _build(job, mode, provenance, n_jobs, progress)
     report.seconds = time.perf_counter() - started
@@ -307,7 +313,6 @@ def _build(job: BuildPlan, mode: str, provenance: dict | None, n_jobs: int, prog
     )
     if fresh:
         zarr.open_group(zstore, mode="w", zarr_format=3)
-    set_root(zstore, attrs)
 
     # The plan is sorted by image: each image's cells are one contiguous run of rows.
     units, starts = image_units(plan)
@@ -315,17 +320,25 @@ def _build(job: BuildPlan, mode: str, provenance: dict | None, n_jobs: int, prog
     plan_columns = {c: plan[c].to_numpy() for c in plan.columns}
     n_channels, chunk = job.channels_and_chunk(existing, image_order)
     attrs["channels"] = n_channels
-
-    writers = {}
+    groups = {}
     for size in sizes:
-        if fresh:
+        # A build killed before its groups existed (or while making one) makes them now.
+        if fresh or not size_group_ready(zstore, size):
             create_group(zstore, plan, size, n_channels, chunk, settings.clevel)
-        group = zarr.open_group(zstore, path=group_name(size), mode="a", zarr_format=3)
-        stored = dict(group.attrs.get("progress") or {})
+        groups[size] = zarr.open_group(zstore, path=group_name(size), mode="a", zarr_format=3)
         if action == "appended" and not resuming:
-            stored = {**stored, "next_image": 0}  # the append plan starts at its first image
-            group.attrs["progress"] = stored
-        writers[size] = SizeWriter(group, chunk, plan_columns, stored)
+            # The append plan starts at its first image; recorded before the root says an
+            # append is under way, so that a resumed append never skips images.
+            groups[size].attrs["progress"] = {
+                **dict(groups[size].attrs.get("progress") or {}),
+                "next_image": 0,
+            }
+    # The root says "a build of this plan, incomplete" only once its layout exists.
+    set_root(zstore, attrs)
+    writers = {
+        size: SizeWriter(group, chunk, plan_columns, dict(group.attrs.get("progress") or {}))
+        for size, group in groups.items()
+    }
 
     # Crop and write, from the first image some size still needs.
     start = min(w.next_image for w in writers.values())

@@ -95,6 +95,12 @@ def _require_columns(table: pd.DataFrame, columns: Sequence[str], kind: str, sou
         )
 
 
+#: Largest magnitude of a coordinate, in pixels: ten times the side of the largest
+#: whole-slide images. Beyond it a value is not a position on an image (and would overflow
+#: the distance computations of the strategies, e.g. 1e300 squared).
+MAX_COORDINATE = 1e7
+
+
 def _check_coordinate(df: pd.DataFrame, column: str, source: str, origin) -> np.ndarray:
     raw = df[column]
     try:
@@ -108,6 +114,16 @@ def _check_coordinate(df: pd.DataFrame, column: str, source: str, origin) -> np.
         raise CellConsensusInputError(
             f"coordinate must be a finite number, got {raw.iloc[i]!r} "
             f"({int(bad.sum())} such value(s) in the column)",
+            source=source,
+            row=_origin(origin, i),
+            field=column,
+        )
+    huge = np.abs(values) > MAX_COORDINATE
+    if huge.any():
+        i = int(np.flatnonzero(huge)[0])
+        raise CellConsensusInputError(
+            f"coordinate {values[i]:g} is beyond +-{MAX_COORDINATE:g} px, not a position on an "
+            f"image ({int(huge.sum())} such value(s) in the column)",
             source=source,
             row=_origin(origin, i),
             field=column,
