@@ -58,6 +58,15 @@ CASES = {
     "eps auto, dawid-skene, threshold": {"support_rule": "threshold"},
     "defaults (eps auto, annotator model, dawid-skene)": {},
 }
+
+
+def cases(args) -> dict:
+    """The cases to run: all, or (``--quick``) the first and the defaults."""
+    return {k: v for k, v in CASES.items() if not args.quick or k != QUICK_SKIPS}
+
+
+#: The case ``--quick`` leaves out (the smoke test checks the others).
+QUICK_SKIPS = "eps auto, dawid-skene, threshold"
 #: Clicks per input Parquet file (a file per about a million rows, as exports come).
 FILE_CLICKS = 1_000_000
 MODEL_WORKERS = (1, 2, 8, 32, 64, 128)
@@ -121,7 +130,7 @@ def _cluster_runs(clicks, sources: dict, scratch: Path, workers: int, args, runs
     profiles = {}
     with local_cluster(workers) as cluster, Client(cluster) as client:
         costs = scheduler_costs(client)
-        for name, options in CASES.items():
+        for name, options in cases(args).items():
             for source in ("pandas", "parquet"):
                 data = sources[source]
                 sweep = (
@@ -152,7 +161,7 @@ def _cluster_runs(clicks, sources: dict, scratch: Path, workers: int, args, runs
                         "partitions": result.n_partitions,
                     }
                     print(f"{key:90s} {median:7.2f} s", flush=True)
-                    if workers == 1:
+                    if workers == 1 and source == "parquet":  # the model's inputs
                         with get_task_stream(client) as stream:
                             run()
                         profiles[(name, source)] = task_profile(stream.data)
@@ -210,7 +219,7 @@ def main() -> None:
     args.images = ImageFolder(scratch / "images" / "images")
 
     runs: dict[str, dict] = {}
-    for name, options in CASES.items():
+    for name, options in cases(args).items():
         median, times, _ = timed(lambda o=options: find_consensus(clicks, **o), args.repeats)
         runs[f"consensus {name}, 1 process"] = {
             "workers": 0,
@@ -245,7 +254,7 @@ def main() -> None:
         "round_trip_s": one["round_trip_s"],
     }
     model_cases = {}
-    for name in CASES:
+    for name in cases(args):
         base = runs[f"consensus {name}, parquet, 1 worker(s)"]
         profile = measured[1]["profiles"][(name, "parquet")]
         doubled = measured[1]["profiles"][(name, "parquet", "2x")]
@@ -302,7 +311,7 @@ def main() -> None:
     ratios = {
         name: runs[f"consensus {name}, pandas, 1 worker(s)"]["median_s"]
         / runs[f"consensus {name}, 1 process"]["median_s"]
-        for name in CASES
+        for name in cases(args)
     }
     text = (
         f"{n_clicks:,} clicks on {args.n_images:,} images (consensus; in memory, or "

@@ -21,6 +21,7 @@ sample weight: the class weight (when given) times the consensus ``support``
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -28,9 +29,11 @@ from typing import Any, Literal
 import numpy as np
 import tensorflow as tf
 
+from cellconsensus.errors import CellConsensusInputError
+
 from .store import PatchStore
 
-__all__ = ["make_dataset", "targets", "channel_stats"]
+__all__ = ["make_dataset", "targets", "channel_stats", "check_training"]
 
 Target = Literal["hard", "soft"]
 
@@ -74,6 +77,69 @@ def targets(
             np.float32
         )
     return rows, y.astype(np.float32), weight
+
+
+def check_training(
+    store: PatchStore,
+    *,
+    target: Target = "hard",
+    unsure: Literal["exclude", "include"] = "exclude",
+    epochs: int = 1,
+    batch_size: int = 1,
+    learning_rate: float = 1e-3,
+    patience: int = 0,
+) -> None:
+    """Refuse a training run with nothing to learn, before any model is built.
+
+    Raises
+    ------
+    ValueError
+        A setting out of range (``epochs``, ``batch_size``, ``patience`` below 1 / 0,
+        ``learning_rate`` not a positive finite number).
+    CellConsensusInputError
+        Naming the store and the counts: no training patches (after leaving ``unsure``
+        cells out), one class only, or no validation patches.
+
+    Examples
+    --------
+    >>> check_training(store, learning_rate=float("nan"))  # doctest: +SKIP
+    Traceback (most recent call last):
+    ValueError: learning_rate must be a positive finite number, got nan
+    """
+    for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1)):
+        if not isinstance(value, int | np.integer) or value < low:
+            raise ValueError(f"{name} must be an integer of at least {low}, got {value!r}")
+    if not isinstance(patience, int | np.integer) or patience < 0:
+        raise ValueError(f"patience must be a non-negative integer, got {patience!r}")
+    if not (isinstance(learning_rate, int | float) and math.isfinite(learning_rate)) or (
+        learning_rate <= 0
+    ):
+        raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate!r}")
+    counts = {}
+    for split in ("train", "val"):
+        rows = store.rows(split)
+        kept, y, _ = targets(store, rows, target=target, unsure=unsure)
+        counts[split] = (len(rows), len(kept), int((y > 0.5).sum()))
+    n_cells, n_train, n_alive = counts["train"]
+    left_out = f" ({n_cells - n_train} unsure left out)" if n_cells > n_train else ""
+    if n_train == 0:
+        raise CellConsensusInputError(
+            f"nothing to learn: the train split holds {n_cells} cell(s), none with a label "
+            f"to learn{left_out}",
+            source=store.location,
+        )
+    if n_alive in (0, n_train):
+        raise CellConsensusInputError(
+            f"one class only: the train split holds {n_alive} alive and {n_train - n_alive} "
+            f"dead cell(s){left_out}; a classifier needs both",
+            source=store.location,
+        )
+    if counts["val"][1] == 0:
+        raise CellConsensusInputError(
+            f"no validation patches: the val split holds {counts['val'][0]} cell(s) "
+            "(early stopping and the saved model's choice need some)",
+            source=store.location,
+        )
 
 
 def channel_stats(

@@ -11,6 +11,8 @@ import keras
 import numpy as np
 from sklearn import metrics
 
+from cellconsensus.errors import CellConsensusInputError
+
 from ._plots import pyplot
 from .data import make_dataset
 from .models import CUSTOM_OBJECTS
@@ -50,13 +52,35 @@ def predict_patches(net: keras.Model, pixels, tta: bool = False) -> np.ndarray:
 
 
 def load_model(model_dir: str | os.PathLike) -> tuple[keras.Model, dict]:
-    """The best model of a training run and its ``run.json``."""
+    """The best model of a training run and its ``run.json``.
+
+    Raises
+    ------
+    CellConsensusInputError
+        Naming the file: no ``model.keras`` or ``run.json`` (not a finished training
+        run), a ``run.json`` that is not JSON, or a model file Keras cannot load
+        (truncated, from another program).
+    """
     folder = Path(model_dir)
-    path = folder / "model.keras"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no trained model here")
-    run = json.loads((folder / "run.json").read_text())
-    return keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS), run
+    path, record = folder / "model.keras", folder / "run.json"
+    for needed in (path, record):
+        if not needed.is_file():
+            raise CellConsensusInputError(
+                f"{needed.name} missing: not a finished cellcnn training run", source=str(folder)
+            )
+    try:
+        run = json.loads(record.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CellConsensusInputError(
+            f"not a readable run record: {exc}", source=str(record)
+        ) from None
+    try:
+        net = keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS)
+    except Exception as exc:  # Keras raises anything from a damaged file: name the file
+        raise CellConsensusInputError(
+            f"cannot load the model ({type(exc).__name__}: {str(exc)[:200]})", source=str(path)
+        ) from None
+    return net, run
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:

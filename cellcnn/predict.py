@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cellconsensus.errors import CellConsensusInputError
 from cellconsensus.images import as_image_source, normalise_image, read_image
 from cellconsensus.patches import crop
 
@@ -43,6 +44,31 @@ def training_crops(run: dict, image: np.ndarray, x, y) -> tuple[np.ndarray, np.n
     settings = _crop_settings(run)
     pixels, keep, _, _ = crop(image, x, y, run["size"], settings["border"], settings["fill"])
     return pixels, keep
+
+
+def _points(points: pd.DataFrame | np.ndarray) -> np.ndarray:
+    """``points`` as an ``(n, 2)`` float array of x, y (a clear error for anything else)."""
+    if isinstance(points, pd.DataFrame):
+        missing = [c for c in ("x", "y") if c not in points.columns]
+        if missing:
+            raise CellConsensusInputError(f"points lack column(s) {', '.join(missing)}")
+        points = points[["x", "y"]]
+    try:
+        xy = np.asarray(points, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise CellConsensusInputError(f"points must be numbers x, y: {exc}") from None
+    if xy.ndim == 1 and xy.size == 2:
+        xy = xy.reshape(1, 2)
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise CellConsensusInputError(
+            f"points must be an (n, 2) array of x, y (or a table with x, y), got shape {xy.shape}"
+        )
+    return xy
+
+
+def _outside(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    height, width = image.shape[:2]
+    return (x < 0) | (y < 0) | (x >= width) | (y >= height)
 
 
 def _classify(net, run, image: np.ndarray, x, y, batch_size: int, tta: bool = False) -> np.ndarray:
@@ -88,19 +114,23 @@ def predict(
     Returns
     -------
     DataFrame
-        ``x, y, p_alive, label``.
+        ``x, y, p_alive, label, outside``: ``outside`` flags points off the image
+        (their patch is mostly border padding; those more than half a patch away get
+        none: ``p_alive`` NaN).
+
+    Raises
+    ------
+    CellConsensusInputError
+        ``points`` not an ``(n, 2)`` array or a table with ``x, y``; a NaN or infinite
+        position; a damaged model folder (naming the file).
 
     Examples
     --------
     >>> predict("runs/compact48", "new.png", [[120.5, 80.0]])  # doctest: +SKIP
     """
+    xy = _points(points)
     net, run = load_model(model_dir)
     pixels = read_image(image) if not isinstance(image, np.ndarray) else normalise_image(image)
-    xy = (
-        points[["x", "y"]].to_numpy(float)
-        if isinstance(points, pd.DataFrame)
-        else np.asarray(points, float).reshape(-1, 2)
-    )
     p = _classify(net, run, pixels, xy[:, 0], xy[:, 1], batch_size)
     return pd.DataFrame(
         {
@@ -108,6 +138,7 @@ def predict(
             "y": xy[:, 1],
             "p_alive": p,
             "label": np.where(np.isnan(p), None, np.where(p > threshold, "alive", "dead")),
+            "outside": _outside(pixels, xy[:, 0], xy[:, 1]),
         }
     )
 
@@ -136,24 +167,29 @@ def predict_cells(
     Returns
     -------
     DataFrame
-        ``cells`` with ``p_alive_cnn`` and ``label_cnn`` added.
+        ``cells`` with ``p_alive_cnn``, ``label_cnn`` and ``outside`` (the cell lies off
+        its image, see :func:`predict`) added.
 
     Examples
     --------
     >>> predict_cells("runs/compact48", cells, "images/")  # doctest: +SKIP
     """
+    if "image_id" not in cells.columns:
+        raise CellConsensusInputError("cells lack column image_id")
+    xy = _points(cells)
     net, run = load_model(model_dir)
     source = as_image_source(images)
     out = cells.copy()
     p = np.full(len(cells), np.nan)
+    outside = np.zeros(len(cells), bool)
     positions = np.arange(len(cells))
     for image_id, index in pd.Series(positions).groupby(cells["image_id"].to_numpy()):
         pixels, _ = source.load(str(image_id))
         rows = index.to_numpy()
-        sub = cells.iloc[rows]
-        p[rows] = _classify(
-            net, run, pixels, sub["x"].to_numpy(float), sub["y"].to_numpy(float), batch_size
-        )
+        x, y = xy[rows, 0], xy[rows, 1]
+        p[rows] = _classify(net, run, pixels, x, y, batch_size)
+        outside[rows] = _outside(pixels, x, y)
     out["p_alive_cnn"] = p
     out["label_cnn"] = np.where(np.isnan(p), None, np.where(p > threshold, "alive", "dead"))
+    out["outside"] = outside
     return out

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import zarr
 
+from cellconsensus.store.integrity import verify_store
 from cellconsensus.store.layout import StoreError, complete_root, group_name, open_store
 
 __all__ = ["PatchStore", "StoreError"]
@@ -33,6 +34,11 @@ class PatchStore:
         Patch side.
     storage_options : dict, optional
         For fsspec URLs.
+    verify : {"quick", "full", None}, default "quick"
+        Check the store's chunks against the checksums recorded at its build
+        (:func:`cellconsensus.store.verify_store`): "quick" that every chunk file
+        exists (a lost chunk would read back as black patches), "full" also that
+        every chunk's bytes are intact. A failing store is refused, naming the chunks.
 
     Attributes
     ----------
@@ -52,11 +58,26 @@ class PatchStore:
     """
 
     def __init__(
-        self, store: str | os.PathLike | Any, size: int, storage_options: dict | None = None
+        self,
+        store: str | os.PathLike | Any,
+        size: int,
+        storage_options: dict | None = None,
+        verify: str | None = "quick",
     ):
         self.location = os.fspath(store) if isinstance(store, str | os.PathLike) else repr(store)
         zstore = open_store(store, storage_options, read_only=True)
         attrs = complete_root(zstore, self.location)
+        if verify not in ("quick", "full", None):
+            raise ValueError(f"verify must be 'quick', 'full' or None, got {verify!r}")
+        if verify:
+            report = verify_store(zstore, full=verify == "full")
+            if not report.ok:
+                named = ", ".join((report.missing + report.corrupt)[:5])
+                raise StoreError(
+                    f"{len(report.missing)} chunk(s) missing and {len(report.corrupt)} corrupt "
+                    f"(e.g. {named}): the store is damaged; rebuild it (mode='w') or restore it",
+                    source=self.location,
+                )
         sizes = attrs.get("settings", {}).get("sizes", [])
         if int(size) not in sizes:
             raise StoreError(f"holds patch sizes {sizes}, not {size}", source=self.location)
@@ -92,5 +113,17 @@ class PatchStore:
         return np.flatnonzero(self.coords["split"] == split)
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        """Pixels of cells ``start:stop`` (whole chunks read, as stored)."""
-        return self.patches[start:stop]
+        """Pixels of cells ``start:stop`` (whole chunks read, as stored).
+
+        A chunk that cannot be decoded (truncated, overwritten) is a :class:`StoreError`
+        naming the chunks of the range, not a bare decompression error.
+        """
+        try:
+            return self.patches[start:stop]
+        except (RuntimeError, ValueError, OSError) as exc:
+            first, last = start // self.chunk, max(start, stop - 1) // self.chunk
+            raise StoreError(
+                f"cannot decode patch chunk(s) {first}-{last} of size {self.size} "
+                f"({type(exc).__name__}: {exc}); run `cellconsensus verify` on the store",
+                source=self.location,
+            ) from None

@@ -32,7 +32,7 @@ import tensorflow as tf
 
 from . import __version__
 from ._plots import pyplot
-from .data import channel_stats, make_dataset, targets
+from .data import channel_stats, check_training, make_dataset, targets
 from .models import build_model
 from .store import PatchStore
 
@@ -223,6 +223,8 @@ def train(
         )
 
     source = PatchStore(store, size, storage_options)
+    check_training(source, target=target, unsure=unsure, epochs=epochs, batch_size=batch_size,
+                   learning_rate=learning_rate, patience=patience)  # fmt: skip
     train_rows = source.rows("train")
     _, y_train, _ = targets(source, train_rows, target=target, unsure=unsure)
     weights = class_weights(y_train) if balance_classes else None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["CellConsensusInputError"]
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["CellConsensusInputError", "reading"]
 
 
 class CellConsensusInputError(ValueError):
@@ -49,3 +52,28 @@ class CellConsensusInputError(ValueError):
         if self.field is not None:
             where.append(f"field {self.field!r}")
         return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+@contextmanager
+def reading(source: str, what: str = "file") -> Iterator[None]:
+    """Turn the operating system's errors of opening ``source`` into a
+    :class:`CellConsensusInputError` naming it (a missing file, a folder given as a file,
+    no permission, ...).
+
+    Examples
+    --------
+    >>> with reading("nope.csv"):  # doctest: +IGNORE_EXCEPTION_DETAIL
+    ...     open("nope.csv")
+    Traceback (most recent call last):
+    cellconsensus.errors.CellConsensusInputError: nope.csv: file not found
+    """
+    try:
+        yield
+    except FileNotFoundError:
+        raise CellConsensusInputError(f"{what} not found", source=str(source)) from None
+    except IsADirectoryError:
+        raise CellConsensusInputError("a folder, not a file", source=str(source)) from None
+    except OSError as exc:
+        raise CellConsensusInputError(
+            f"cannot read the {what}: {exc.strerror or exc}", source=str(source)
+        ) from None

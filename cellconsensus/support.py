@@ -111,6 +111,7 @@ def model_candidates(
         clicks.empty,
         n_clusters=len(keep),
         n_annotators=n_annotators,
+        order=clicks.order,
     )
     start = np.r_[keep.astype("float64"), np.zeros(int(lone.sum()))]
     return candidate, candidates, start

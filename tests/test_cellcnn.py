@@ -16,6 +16,7 @@ from cellcnn.models import RandomDihedral, available_models, build_model
 from cellcnn.predict import predict, predict_cells, training_crops
 from cellcnn.store import PatchStore, StoreError
 from cellcnn.train import class_weights, train
+from cellconsensus.errors import CellConsensusInputError
 
 TINY = {"widths": (8, 16)}
 
@@ -210,3 +211,76 @@ def test_cli_train_evaluate_predict(separable, tmp_path, capsys):
     )
     assert len(pd.read_csv(tmp_path / "p.csv")) == len(cells)
     assert cnn_main(["evaluate", str(tmp_path / "nowhere")]) == 2
+
+
+def _variant(tmp_path, cells, images, name, split=None):
+    from cellconsensus.store import write_patches
+
+    store = tmp_path / f"{name}.zarr"
+    write_patches(cells, images, store, [24], chunk_size=32, seed=0, split=split)
+    return store
+
+
+def test_train_refuses_a_store_with_nothing_to_learn(separable, tmp_path):
+    """Each of these once trained for nothing and saved a model that then predicted."""
+    store, cells, images = separable
+    few = cells[cells["image_id"].isin(sorted(cells["image_id"].unique())[:40])]
+    cases = {
+        "no cells": (few.iloc[:0], None, "nothing to learn: the train split holds 0 cell"),
+        "only unsure": (few.assign(label="unsure"), None, "none with a label.*unsure left out"),
+        "one class": (few.assign(label="alive"), None, "one class only: .* 0 dead"),
+        "no validation": (
+            few,
+            pd.Series("train", index=few.index),
+            "no validation patches: the val split holds 0",
+        ),
+    }
+    for name, (table, split, match) in cases.items():
+        variant = _variant(tmp_path, table, images, name.replace(" ", "_"), split)
+        with pytest.raises(CellConsensusInputError, match=match):
+            train(variant, 24, out_dir=tmp_path / name, epochs=1, model_kwargs=TINY, verbose=0)
+        assert not (tmp_path / name / "model.keras").exists()
+    for setting, value in (("learning_rate", float("nan")), ("epochs", 0), ("batch_size", 0)):
+        with pytest.raises(ValueError, match=setting):
+            train(store, 24, out_dir=tmp_path / "bad", model_kwargs=TINY, **{setting: value})
+
+
+@pytest.fixture(scope="module")
+def tiny_run(separable, tmp_path_factory):
+    """A model trained for one epoch (what it predicts does not matter here)."""
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    train(separable[0], 24, out_dir=out, epochs=1, model_kwargs=TINY, verbose=0)
+    return out
+
+
+def test_predict_validates_points_and_flags_the_outside(separable, tiny_run):
+    _, cells, images = separable
+    out = tiny_run
+    image = images["im000"]
+    with pytest.raises(CellConsensusInputError, match=r"\(n, 2\) array .* got shape \(2, 3\)"):
+        predict(out, image, np.zeros((2, 3)))  # once silently read as 3 points
+    with pytest.raises(CellConsensusInputError, match="lack column"):
+        predict(out, image, pd.DataFrame({"x": [1.0]}))
+    with pytest.raises(CellConsensusInputError, match="NaN or infinite"):
+        predict(out, image, [[np.nan, 3.0]])
+    table = predict(out, image, [[16.5, 16.5], [-3.0, 10.0], [500.0, 10.0]])
+    assert table["outside"].tolist() == [False, True, True]
+    assert np.isfinite(table["p_alive"].iloc[:2]).all() and np.isnan(table["p_alive"].iloc[2])
+    assert not predict_cells(out, cells.iloc[:8], images)["outside"].any()
+
+
+def test_damaged_model_folders_name_the_file(tiny_run, tmp_path):
+    out = tiny_run
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    with pytest.raises(CellConsensusInputError, match="model.keras missing"):
+        load_model(broken)
+    (broken / "model.keras").write_bytes((out / "model.keras").read_bytes()[:1000])
+    with pytest.raises(CellConsensusInputError, match="run.json missing"):
+        load_model(broken)
+    (broken / "run.json").write_text("{not json")
+    with pytest.raises(CellConsensusInputError, match="run.json: not a readable run record"):
+        load_model(broken)
+    (broken / "run.json").write_text((out / "run.json").read_text())
+    with pytest.raises(CellConsensusInputError, match="model.keras: cannot load the model"):
+        load_model(broken)

@@ -53,5 +53,5 @@ def test_command_line_defaults_are_the_library_defaults():
     assert args.strategy == defaults.STRATEGY and args.labels == defaults.LABELS
     assert args.min_support == defaults.MIN_SUPPORT
     assert args.min_annotators == defaults.MIN_ANNOTATORS
-    # None: find_consensus picks the default for where it runs (the model in one process).
-    assert consensus_kwargs(args)["support_rule"] is None
+    # The same support rule on one process and a cluster since both run the annotator model.
+    assert consensus_kwargs(args)["support_rule"] == defaults.SUPPORT_RULE

@@ -177,3 +177,35 @@ def test_astronomical_coordinates_are_named_not_overflowed(strategy):
     )
     with pytest.raises(CellConsensusInputError, match=r"row 1, field 'x': coordinate 1e\+300"):
         find_consensus(table, strategy)
+
+
+def test_a_pile_of_clicks_fails_fast_not_out_of_memory(monkeypatch):
+    """Clicks piled on one spot make n^2 / 2 neighbour pairs: refused before they are made."""
+    from cellconsensus.strategies import _geometry
+
+    monkeypatch.setattr(_geometry, "MAX_PAIRS", 10_000)
+    pile = pd.DataFrame(
+        {
+            "image_id": "a",
+            "annotator_id": [f"u{i % 50}" for i in range(400)],
+            "x": 100.0 + (np.arange(400) % 7) * 0.1,
+            "y": 100.0,
+            "label": "alive",
+        }
+    )
+    with pytest.raises(CellConsensusInputError, match="79,800 pairs of clicks lie within"):
+        find_consensus(pile, "dbscan", params={"eps": 10.0}, support_rule="threshold")
+    spread = pile.assign(x=np.arange(400) * 30.0)  # the same clicks far apart: fine
+    assert find_consensus(spread, "dbscan", params={"eps": 10.0}).report.n_noise == 400
+
+
+def test_agglomerative_states_its_limit(monkeypatch):
+    from cellconsensus.strategies import AgglomerativeStrategy
+
+    monkeypatch.setattr(AgglomerativeStrategy, "max_points_per_image", 100)
+    table = pd.DataFrame(
+        {"image_id": "a", "annotator_id": [f"u{i}" for i in range(101)],
+         "x": np.arange(101) * 50.0, "y": 5.0, "label": "alive"}
+    )  # fmt: skip
+    with pytest.raises(CellConsensusInputError, match="an image with 101 clicks.*at most 100"):
+        find_consensus(table, "agglomerative")

@@ -72,20 +72,26 @@ else:
 print("finished without a kill")
 """.replace("SIZES", repr(SIZES))
 
-#: (executor, before/after, step, call): where each run is killed.
+#: Where each run is killed: executor, before/after, step, which call of it.
 KILL_POINTS = [
-    ("serial", "after", "create_group", 1),
-    ("serial", "after", "set_root", 1),
-    ("serial", "after", "flush", 1),
-    ("serial", "after", "flush", 5),
-    ("serial", "before", "finish_build", 1),
-    ("n_jobs", "after", "flush", 3),
-    ("append", "after", "set_root", 1),
-    ("append", "after", "flush", 2),
-    ("append", "before", "finish_build", 1),
-    ("cluster", "after", "set_root", 1),
-    ("cluster", "after", "_write_task", 2),
-    ("cluster", "before", "finish_build", 1),
+    (executor, when, step, int(count))
+    for executor, when, step, count in map(
+        str.split,
+        """
+        serial after create_group 1
+        serial after set_root 1
+        serial after flush 1
+        serial after flush 5
+        serial before finish_build 1
+        n_jobs after flush 3
+        append after set_root 1
+        append after flush 2
+        append before finish_build 1
+        cluster after set_root 1
+        cluster after _write_task 2
+        cluster before finish_build 1
+        """.strip().splitlines(),
+    )
 ]
 
 

@@ -1,5 +1,5 @@
 """Command line: ``cellconsensus aggregate | annotators | compare | simulate | synthetic |
-patches | inspect | demo``.
+patches | inspect | verify | demo``.
 
 One module per command, each with ``add_parser(sub)`` and ``run(args)``;
 :mod:`.options` holds the options several commands share and :mod:`.runner`
@@ -14,12 +14,22 @@ import argparse
 from collections.abc import Sequence
 
 from .. import __version__
-from . import aggregate, annotators, compare, demo, inspect, patches, simulate, synthetic
+from . import (
+    aggregate,
+    annotators,
+    compare,
+    demo,
+    inspect,
+    patches,
+    simulate,
+    synthetic,
+    verify,
+)
 from .runner import run_command
 
 __all__ = ["main", "build_parser", "run_command", "COMMANDS"]
 
-_MODULES = (aggregate, annotators, compare, simulate, synthetic, patches, inspect, demo)
+_MODULES = (aggregate, annotators, compare, simulate, synthetic, patches, inspect, verify, demo)
 #: Each command's name and the function that runs it.
 COMMANDS = {module.NAME: module.run for module in _MODULES}
 

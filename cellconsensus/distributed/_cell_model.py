@@ -6,8 +6,8 @@ group per worker by default (every iteration costs a scheduler task per group);
 nothing else is kept between iterations. Per iteration one task per group runs
 the E-step under the client's model (and under the previous one, for the
 convergence test) and returns the M-step's sufficient statistics
-(:class:`~cellconsensus.cell_model.CellStatistics`), which the client adds up
-and hands to the one EM of :func:`cellconsensus.cell_model.run_em`: the
+(:class:`~cellconsensus.cell_model_em.CellStatistics`), which the client adds up
+and hands to the one EM of :func:`cellconsensus.cell_model_em.run_em`: the
 arithmetic of one process, in another order of the sums. Every task is a pure
 function of the candidates and a model: a worker lost mid-way is recomputed by
 Dask.

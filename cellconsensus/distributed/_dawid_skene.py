@@ -66,7 +66,7 @@ def _init(votes: list, n_cells: list[int], annotators: pd.Index) -> _Votes:
     worker = annotators.get_indexer(ids).astype(np.int64)
     label = np.concatenate([v["answer"].to_numpy(np.int64) for v in votes])
     n = int(sum(n_cells))
-    start = MeanAggregator()._fit_arrays(task, worker, label, n)
+    start = MeanAggregator().fit_arrays(task, worker, label, n)
     informative = np.bincount(task, minlength=n) >= 2
     group = _Votes(task, worker * 3 + label, informative, np.zeros(0), start, len(annotators))
     group.total = vote_totals(group.taught()[0], group.n_workers)
@@ -137,9 +137,9 @@ def fit_dawid_skene(
     Returns
     -------
     list of tuple
-        Per partition, the arguments of :func:`posteriors` after ``group`` (its
-        group's future, the fitted model, the rows of its cells there), so that
-        ``p_alive`` is read where it is needed, without a task of its own.
+        Per partition, the arguments of :func:`posteriors` (its group's future, the
+        fitted model, the rows of its cells there), so that ``p_alive`` is computed
+        where it is needed, without a task of its own.
     """
     aggregator._validate_params()
     if not votes:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import CellConsensusInputError
+from ..errors import CellConsensusInputError, reading
 from .read import Channels, normalise_image, read_image
 
 __all__ = ["ImageSource", "ImageFolder", "ImageTable", "as_image_source", "IMAGE_SUFFIXES"]
@@ -198,14 +198,8 @@ class ImageTable(ImageSource):
         if isinstance(value, np.ndarray):
             return value
         path = Path(value)
-        try:
+        with reading(str(path), "image file"):
             return path.read_bytes()
-        except FileNotFoundError:
-            raise CellConsensusInputError("image file not found", source=str(path)) from None
-        except OSError as exc:
-            raise CellConsensusInputError(
-                f"cannot read the file: {exc}", source=str(path)
-            ) from None
 
 
 def as_image_source(images) -> ImageSource:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import CellConsensusInputError
+from ..errors import CellConsensusInputError, reading
 
 
 def read_csv_strings(
@@ -27,15 +27,8 @@ def read_csv_strings(
     {'a': ['1'], 'b': ['']}
     """
     try:
-        table = pd.read_csv(source, dtype=str, keep_default_na=False, nrows=nrows)
-    except FileNotFoundError:
-        raise CellConsensusInputError("file not found", source=str(source)) from None
-    except IsADirectoryError:
-        raise CellConsensusInputError("a folder, not a file", source=str(source)) from None
-    except OSError as exc:
-        raise CellConsensusInputError(
-            f"cannot read: {exc.strerror or exc}", source=str(source)
-        ) from None
+        with reading(source):
+            table = pd.read_csv(source, dtype=str, keep_default_na=False, nrows=nrows)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise CellConsensusInputError(
             f"not a readable CSV file: {exc}", source=str(source)
@@ -59,12 +52,8 @@ def read_json(source: str) -> Any:
     cellconsensus.errors.CellConsensusInputError: missing.json: file not found
     """
     try:
-        with open(source, encoding="utf-8") as fh:
+        with reading(source), open(source, encoding="utf-8") as fh:
             return json.load(fh)
-    except FileNotFoundError:
-        raise CellConsensusInputError("file not found", source=source) from None
-    except IsADirectoryError:
-        raise CellConsensusInputError("a folder, not a file", source=source) from None
     except RecursionError:
         raise CellConsensusInputError(
             "JSON nested too deeply to be an export", source=source
@@ -77,10 +66,6 @@ def read_json(source: str) -> Any:
         ) from None
     except UnicodeDecodeError as exc:
         raise CellConsensusInputError(f"not UTF-8 text: {exc}", source=source) from None
-    except OSError as exc:
-        raise CellConsensusInputError(
-            f"cannot read: {exc.strerror or exc}", source=source
-        ) from None
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:

@@ -3,7 +3,8 @@
 - :func:`write_patches` -- crop cells at one or more sizes, split them leak-free,
   write atomically/resumably; append new images;
 - :func:`open_patches` -- one size as a lazy :class:`xarray.Dataset`;
-- :func:`inspect_store`, :func:`contact_sheet` -- summary table and a picture.
+- :func:`inspect_store`, :func:`contact_sheet` -- summary table and a picture;
+- :func:`verify_store` -- every chunk against the checksums recorded at the build.
 
 The layout is documented in :mod:`cellconsensus.store.layout`; a build is
 stages over one plan (:mod:`.plan`, :mod:`.crop`, :mod:`.writer`,
@@ -11,6 +12,7 @@ stages over one plan (:mod:`.plan`, :mod:`.crop`, :mod:`.writer`,
 processes) or :mod:`cellconsensus.distributed.patches` (a Dask cluster).
 """
 
+from .integrity import VerifyReport, verify_store
 from .layout import default_chunk_size, group_name
 from .read import StoreError, StoreIncompleteError, inspect_store, open_patches, store_info
 from .sheet import contact_sheet
@@ -20,11 +22,13 @@ __all__ = [
     "StoreError",
     "StoreIncompleteError",
     "StoreReport",
+    "VerifyReport",
     "contact_sheet",
     "default_chunk_size",
     "group_name",
     "inspect_store",
     "open_patches",
     "store_info",
+    "verify_store",
     "write_patches",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
+from .integrity import record_checksums
 from .layout import FORMAT, FORMAT_VERSION, set_root
 from .plan import BuildPlan
 
@@ -91,7 +92,8 @@ def finish_build(
     base: dict | None,
     extra: dict | None,
 ) -> None:
-    """Record history and provenance, then mark the store complete (the last write)."""
+    """Record history, provenance and every chunk's checksum, then mark the store complete
+    (the last write)."""
     history = list(attrs.get("history") or [])
     history.append(
         {
@@ -110,4 +112,5 @@ def finish_build(
         history=history,
         provenance=store_provenance(plan, digests, extra, attrs.get("provenance")),
     )
+    record_checksums(plan.zstore, list(plan.settings.sizes))
     set_root(plan.zstore, attrs)

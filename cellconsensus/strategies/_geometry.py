@@ -6,7 +6,13 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.spatial import cKDTree
 
-__all__ = ["dense_index", "separate_images", "neighbour_pairs", "adjacency"]
+from ..errors import CellConsensusInputError
+
+__all__ = ["dense_index", "separate_images", "neighbour_pairs", "adjacency", "MAX_PAIRS"]
+
+#: Most pairs of clicks within the radius one call holds (16 bytes each: 1.6 GB). Real
+#: crowds have a few per click; a pile of clicks on one spot has ``n^2 / 2``.
+MAX_PAIRS = 100_000_000
 
 
 def dense_index(image_index: np.ndarray) -> np.ndarray:
@@ -56,8 +62,38 @@ def neighbour_pairs(X: np.ndarray, image_index: np.ndarray, radius: float) -> np
     """
     P = separate_images(X, image_index, gap=2 * radius + 1)
     tree = cKDTree(P, balanced_tree=False, compact_nodes=False)
+    _check_pairs(P, tree, radius)
     pairs = tree.query_pairs(radius, output_type="ndarray")
     return pairs.astype(np.int64, copy=False).reshape(-1, 2)
+
+
+def _check_pairs(P: np.ndarray, tree: cKDTree, radius: float) -> None:
+    """Fail fast, before any memory is taken, when the pairs would exceed :data:`MAX_PAIRS`.
+
+    Pairs within ``radius`` lie in the same or neighbouring cells of a grid of that side,
+    so ``4.5 * sum(count^2)`` over the cells bounds them (hashing cells together only raises
+    the bound): O(n), and exact counting (no memory) only when the bound is high.
+    """
+    if len(P) * (len(P) - 1) // 2 <= MAX_PAIRS:
+        return
+    bins = 1 << min(20, max(8, int(np.ceil(np.log2(4 * len(P))))))
+    # Laid-out positions are >= 0: truncation is the floor; int32 products wrap, which
+    # only hashes cells together.
+    cell = (P * (1.0 / max(radius, 1e-9))).astype(np.int32)
+    with np.errstate(over="ignore"):
+        key = ((cell[:, 0] * np.int32(73_856_093)) ^ (cell[:, 1] * np.int32(19_349_663))) & (
+            bins - 1
+        )
+    counts = np.bincount(key, minlength=bins).astype(np.float64)
+    if 4.5 * float(counts @ counts) <= MAX_PAIRS:
+        return
+    n_pairs = (int(tree.count_neighbors(tree, radius)) - len(P)) // 2
+    if n_pairs > MAX_PAIRS:
+        raise CellConsensusInputError(
+            f"{n_pairs:,} pairs of clicks lie within {radius:g} px of each other (at most "
+            f"{MAX_PAIRS:,}: clicks piled on a few spots of one image); use a smaller scale "
+            "or check the export for repeated clicks"
+        )
 
 
 def adjacency(pairs: np.ndarray, n: int, *, symmetric: bool = True) -> csr_matrix:

@@ -101,6 +101,15 @@ def _require_columns(table: pd.DataFrame, columns: Sequence[str], kind: str, sou
 MAX_COORDINATE = 1e7
 
 
+def _raise_first(bad: np.ndarray, message, source: str, origin, column: str) -> None:
+    """Raise ``message(first row, count)`` naming the first bad row, if any."""
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise CellConsensusInputError(
+            message(i, int(bad.sum())), source=source, row=_origin(origin, i), field=column
+        )
+
+
 def _check_coordinate(df: pd.DataFrame, column: str, source: str, origin) -> np.ndarray:
     raw = df[column]
     try:
@@ -108,26 +117,26 @@ def _check_coordinate(df: pd.DataFrame, column: str, source: str, origin) -> np.
         values = raw.astype("float64").to_numpy(dtype="float64", na_value=np.nan)
     except (TypeError, ValueError):
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise CellConsensusInputError(
+    _raise_first(
+        ~np.isfinite(values),
+        lambda i, n: (
             f"coordinate must be a finite number, got {raw.iloc[i]!r} "
-            f"({int(bad.sum())} such value(s) in the column)",
-            source=source,
-            row=_origin(origin, i),
-            field=column,
-        )
-    huge = np.abs(values) > MAX_COORDINATE
-    if huge.any():
-        i = int(np.flatnonzero(huge)[0])
-        raise CellConsensusInputError(
-            f"coordinate {values[i]:g} is beyond +-{MAX_COORDINATE:g} px, not a position on an "
-            f"image ({int(huge.sum())} such value(s) in the column)",
-            source=source,
-            row=_origin(origin, i),
-            field=column,
-        )
+            f"({n} such value(s) in the column)"
+        ),
+        source,
+        origin,
+        column,
+    )
+    _raise_first(
+        np.abs(values) > MAX_COORDINATE,
+        lambda i, n: (
+            f"coordinate {values[i]:g} is beyond +-{MAX_COORDINATE:g} px, not a "
+            f"position on an image ({n} such value(s) in the column)"
+        ),
+        source,
+        origin,
+        column,
+    )
     return values
 
 
@@ -137,15 +146,13 @@ def _check_labels(df: pd.DataFrame, source: str, origin) -> pd.Categorical:
         codes = np.asarray(raw.cat.codes)
     else:
         codes = label_codes(raw)
-    bad = codes < 0
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise CellConsensusInputError(
-            f"unknown label {raw.iloc[i]!r}; expected one of {', '.join(LABELS)}",
-            source=source,
-            row=_origin(origin, i),
-            field="label",
-        )
+    _raise_first(
+        codes < 0,
+        lambda i, _: f"unknown label {raw.iloc[i]!r}; expected one of {', '.join(LABELS)}",
+        source,
+        origin,
+        "label",
+    )
     return pd.Categorical.from_codes(codes, dtype=LABEL_DTYPE)
 
 
