@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["CellConsensusInputError", "reading"]
+__all__ = ["CellConsensusInputError", "InvalidParameterError", "reading"]
 
 
 class CellConsensusInputError(ValueError):
@@ -52,6 +52,19 @@ class CellConsensusInputError(ValueError):
         if self.field is not None:
             where.append(f"field {self.field!r}")
         return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+class InvalidParameterError(ValueError):
+    """A parameter a strategy, an aggregator or a function does not accept: an unknown
+    name or a value outside its constraints. The command lines report it as one line.
+
+    Examples
+    --------
+    >>> from cellconsensus.strategies import DBSCANStrategy
+    >>> DBSCANStrategy().set_params(radius=20)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    cellconsensus.errors.InvalidParameterError: Invalid parameter 'radius' ...
+    """
 
 
 @contextmanager

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, ClassVar, Literal
 
+from .errors import InvalidParameterError
+
 __all__ = ["BaseParams", "Interval", "StrOptions", "validate_params"]
 
 
@@ -108,14 +110,15 @@ def _describe(constraint: Any) -> str:
 
 
 def validate_params(constraints: dict[str, list], params: dict[str, Any], owner: str) -> None:
-    """Raise ``ValueError`` (or ``TypeError``) naming the first parameter that fits no constraint.
+    """Raise :class:`~cellconsensus.errors.InvalidParameterError` (a ``ValueError``) naming
+    the first parameter that fits no constraint.
 
     Examples
     --------
     >>> validate_params({"eps": [Interval(Real, 0, None, closed="neither")]}, {"eps": -1}, "DBSCAN")
     Traceback (most recent call last):
     ...
-    ValueError: The 'eps' parameter of DBSCAN must be a float in the range (0, inf). Got -1 instead.
+    cellconsensus.errors.InvalidParameterError: The 'eps' parameter of DBSCAN must be a float in the range (0, inf). Got -1 instead.
     """
     for name, value in params.items():
         accepted = constraints.get(name)
@@ -125,7 +128,7 @@ def validate_params(constraints: dict[str, list], params: dict[str, Any], owner:
             continue
         options = [_describe(c) for c in accepted]
         text = options[0] if len(options) == 1 else ", ".join(options[:-1]) + " or " + options[-1]
-        raise ValueError(
+        raise InvalidParameterError(
             f"The {name!r} parameter of {owner} must be {text}. Got {value!r} instead."
         )
 
@@ -155,7 +158,7 @@ class BaseParams:
     >>> Smoother(width=-1)._validate_params()
     Traceback (most recent call last):
     ...
-    ValueError: The 'width' parameter of Smoother must be a float in the range (0, inf). Got -1 instead.
+    cellconsensus.errors.InvalidParameterError: The 'width' parameter of Smoother must be a float in the range (0, inf). Got -1 instead.
     """
 
     _parameter_constraints: ClassVar[dict[str, list]] = {}
@@ -186,7 +189,7 @@ class BaseParams:
         for key, value in params.items():
             name, sep, sub = key.partition("__")
             if name not in valid:
-                raise ValueError(
+                raise InvalidParameterError(
                     f"Invalid parameter {name!r} for {type(self).__name__}; "
                     f"valid: {', '.join(valid)}"
                 )

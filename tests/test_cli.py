@@ -229,3 +229,28 @@ def test_aggregate_and_patches_on_a_local_cluster(tmp_path, capsys):
     assert main([*args, str(store), "--size", "32", "--scheduler", "local:2"]) == 0
     assert "built" in capsys.readouterr().out
     assert main(["inspect", str(store)]) == 0
+
+
+def test_bad_input_and_parameters_are_one_line_with_exit_2(tmp_path, capsys):
+    """Each once ended in a traceback (a 7-frame one for the unknown parameter)."""
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    syn = tmp_path / "syn"
+    assert main(["synthetic", str(syn), "--n-images", "2"]) == 0
+    export = str(syn / "crowd" / "task_runs.json")
+    cases = {
+        "nested too deeply": ["aggregate", str(deep), "-o", str(tmp_path / "c.csv")],
+        "a folder, not a file": ["aggregate", str(tmp_path), "-o", str(tmp_path / "c.csv")],
+        "Invalid parameter 'radius' for DBSCANStrategy": [
+            "aggregate", export, "-o", str(tmp_path / "c.csv"), "--param", "radius=20"
+        ],
+        "'eps' parameter of DBSCANStrategy must be": [
+            "aggregate", export, "-o", str(tmp_path / "c.csv"), "--param", "eps=-3"
+        ],
+        "not a cellconsensus patch store": ["verify", str(tmp_path)],
+    }  # fmt: skip
+    capsys.readouterr()
+    for message, argv in cases.items():
+        assert main(argv) == 2, message
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and err.count("\n") == 1, err

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ..errors import CellConsensusInputError
+from ..errors import CellConsensusInputError, InvalidParameterError
 
 __all__ = ["run_command", "parse_params", "dask_client"]
 
@@ -22,8 +22,9 @@ def run_command(
 ) -> int:
     """Run ``commands[args.command](args)`` with logging set by ``args.verbose``.
 
-    Bad input (:class:`~cellconsensus.errors.CellConsensusInputError` and the
-    ``handled`` exception types) is reported as one line on standard error with
+    Bad input (:class:`~cellconsensus.errors.CellConsensusInputError`,
+    :class:`~cellconsensus.errors.InvalidParameterError` and the ``handled``
+    exception types) is reported as one line on standard error with
     exit status 2, never as a traceback. Shared by the ``cellconsensus`` and
     ``cellcnn`` command lines.
 
@@ -39,7 +40,7 @@ def run_command(
     )
     try:
         return commands[args.command](args)
-    except (CellConsensusInputError, *handled) as exc:
+    except (CellConsensusInputError, InvalidParameterError, *handled) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -117,7 +117,7 @@ def get_strategy(name: str | BaseStrategy, **params: Any) -> BaseStrategy:
     >>> get_strategy("dbscan", eps=-1)
     Traceback (most recent call last):
     ...
-    ValueError: The 'eps' parameter of DBSCANStrategy must be a float in the range (0, inf) or a str among ['auto']. Got -1 instead.
+    cellconsensus.errors.InvalidParameterError: The 'eps' parameter of DBSCANStrategy must be a float in the range (0, inf) or a str among ['auto']. Got -1 instead.
     """
     if isinstance(name, BaseStrategy):
         strategy = name.clone()
