@@ -18,7 +18,13 @@ import numpy as np
 import zarr
 
 from cellconsensus.store.integrity import verify_store
-from cellconsensus.store.layout import StoreError, complete_root, group_name, open_store
+from cellconsensus.store.layout import (
+    StoreError,
+    complete_root,
+    group_name,
+    open_store,
+    store_location,
+)
 
 __all__ = ["PatchStore", "StoreError"]
 
@@ -64,7 +70,7 @@ class PatchStore:
         storage_options: dict | None = None,
         verify: str | None = "quick",
     ):
-        self.location = os.fspath(store) if isinstance(store, str | os.PathLike) else repr(store)
+        self.location = store_location(store)
         zstore = open_store(store, storage_options, read_only=True)
         attrs = complete_root(zstore, self.location)
         if verify not in ("quick", "full", None):

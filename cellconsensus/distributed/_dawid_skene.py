@@ -74,8 +74,12 @@ def _init(votes: list, n_cells: list[int], annotators: pd.Index) -> _Votes:
 
 
 def posteriors(group: _Votes, fit: MStep | None, start: int, stop: int) -> np.ndarray:
-    """``p_alive`` under ``fit`` of cells ``start:stop`` of a group (one partition's cells)."""
-    return group.p(fit)[start:stop]
+    """``p_alive`` under ``fit`` of cells ``start:stop`` of a group (one partition's cells):
+    the E-step of those cells' votes only, not of the whole group once per partition."""
+    if fit is None:
+        return group.start[start:stop]
+    mine = (group.task >= start) & (group.task < stop)
+    return e_step(group.task[mine] - start, group.column[mine], stop - start, fit)
 
 
 def _statistics(group: _Votes, fit: MStep | None, previous: MStep | None, first: bool):

@@ -20,7 +20,7 @@ from typing import Any
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 
-from .layout import complete_root, group_name, open_store
+from .layout import complete_root, group_name, open_store, store_location
 
 __all__ = ["CHECKSUMS", "VerifyReport", "record_checksums", "verify_store"]
 
@@ -136,7 +136,7 @@ def verify_store(
     True
     """
     zstore = open_store(store, storage_options, read_only=True)
-    location = os.fspath(store) if isinstance(store, str | os.PathLike) else repr(store)
+    location = store_location(store)
     attrs = complete_root(zstore, location)
     raw = _read(zstore, CHECKSUMS)
     if raw is None:

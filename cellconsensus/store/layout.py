@@ -47,6 +47,7 @@ __all__ = [
     "group_name",
     "default_chunk_size",
     "open_store",
+    "store_location",
     "compressor",
     "StoreError",
     "StoreIncompleteError",
@@ -132,6 +133,17 @@ def open_store(
             text, storage_options=storage_options or {}, read_only=read_only
         )
     return LocalStore(text, read_only=read_only)
+
+
+def store_location(store: str | os.PathLike | Any) -> str:
+    """How errors and reports name a store: its path or URL, else the store object's repr.
+
+    Examples
+    --------
+    >>> store_location("patches.zarr")
+    'patches.zarr'
+    """
+    return os.fspath(store) if isinstance(store, str | os.PathLike) else repr(store)
 
 
 # -- the root attributes ----------------------------------------------------------------

@@ -8,7 +8,6 @@ they build the same store byte for byte.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -20,7 +19,7 @@ from ..images import ImageSource, as_image_source
 from ..patches import BORDERS, PATCH_COLUMNS
 from ..splits import SPLITS, assign_splits, lookalike_groups
 from .crop import first_channels
-from .layout import default_chunk_size, open_store
+from .layout import default_chunk_size, open_store, store_location
 
 __all__ = [
     "BuildSettings",
@@ -272,7 +271,7 @@ def prepare_build(
         settings=settings,
         source=as_image_source(images),
         zstore=open_store(store, storage_options),
-        location=os.fspath(store) if isinstance(store, str | os.PathLike) else repr(store),
+        location=store_location(store),
         given=given,
         cells=given_plan if cells is given else _plan_table(cells),
         split=split,

@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .layout import StoreError, StoreIncompleteError, complete_root, group_name, open_store
+from .layout import (
+    StoreError,
+    StoreIncompleteError,
+    complete_root,
+    group_name,
+    open_store,
+    store_location,
+)
 
 __all__ = ["open_patches", "store_info", "inspect_store", "StoreIncompleteError", "StoreError"]
 
@@ -25,7 +32,7 @@ def store_info(store: str | os.PathLike | Any, storage_options: dict | None = No
         An interrupted or running build.
     """
     zstore = open_store(store, storage_options)
-    location = os.fspath(store) if isinstance(store, str | os.PathLike) else repr(store)
+    location = store_location(store)
     return complete_root(zstore, location)
 
 

@@ -93,6 +93,9 @@ class KMeansStrategy(BaseStrategy):
         return best_k
 
     def _cluster_image(self, X: np.ndarray, annotators: np.ndarray) -> np.ndarray:
+        # Measured from the image's lowest corner: k-means' floating point then sees the
+        # same numbers wherever the image's clicks lie, so a shift never changes the cells.
+        X = X - X.min(axis=0)
         k = min(self._choose_k(X, annotators), len(np.unique(X, axis=0)))
         model = self._fit(X, k)
         labels = model.labels_.astype(np.int64)
