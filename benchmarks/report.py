@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from _common import RESULTS
 
-from cellcnn._plots import pyplot  # matplotlib on Agg (no TensorFlow import)
+from cellconsensus.plot import pyplot  # matplotlib on Agg
 
 HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent / "docs"
@@ -119,6 +119,26 @@ SECTIONS = [
         "Synthetic images",
         "python benchmarks/synthetic_speed.py",
         "Rendering and writing speed of the built-in synthetic microscopy.",
+    ),
+    (
+        "double_clicks",
+        "Double clicks",
+        "python benchmarks/double_clicks.py",
+        "How far apart an annotator's two clicks on one image may be to count as one click "
+        "(`defaults.DOUBLE_CLICK`, taken out before clustering; 0 is the one-vote rule "
+        "alone), on crowds with 2 % and 10 % double clicks over LDC and synthetic truth. "
+        "The radius must stay well below the closest two true cells.",
+    ),
+    (
+        "reliability",
+        "Reliability",
+        "python benchmarks/reliability.py",
+        "The fuzz suite at thousands of examples per test (every reader, consensus on "
+        "degenerate tables, patches of bad cells and images, `predict` on bad points), the "
+        "kill matrix at every call of every step of a store build (one process, `n_jobs=2`, "
+        "an append, a Dask cluster) and a corruption sweep over every chunk file of a store. "
+        "Target: every case handled (a result, a counted policy or a clear error), every "
+        "killed build resumed identically, every damaged chunk named; no silent result.",
     ),
 ]
 

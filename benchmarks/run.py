@@ -28,11 +28,13 @@ SUITE = [
     ("consensus_accuracy", "consensus_accuracy.py", ["--seeds", "2"], True),
     ("label_aggregation", "label_aggregation.py", [], True),
     ("real_cellspotting", "real_cellspotting.py", [], False),
+    ("double_clicks", "double_clicks.py", [], False),
     ("consensus_speed", "consensus_speed.py", ["--budget", "60"], True),
     ("patch_store", "patch_store.py", ["--n-patches", "10000"], False),
     ("input_pipeline", "input_pipeline.py", [], False),
     ("synthetic_speed", "synthetic_speed.py", [], False),
     ("distributed_scaling", "distributed_scaling.py", [], False),
+    ("reliability", "reliability.py", [], False),
     ("end_to_end", "end_to_end.py", ["--epochs", "8", "--patience", "3"], False),
     (
         "crop_size_ldc",

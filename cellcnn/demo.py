@@ -22,8 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cellconsensus.demo import DemoRun
-
-from ._plots import pyplot
+from cellconsensus.plot import pyplot
 
 __all__ = ["demo_report"]
 
@@ -35,39 +34,19 @@ def _png(path: Path) -> str:
 
 
 def _clicks_figure(demo: DemoRun, out: Path) -> Path:
-    """The busiest image: every click coloured by annotator, consensus cells circled."""
+    """The busiest image: clicks by annotator, consensus cells, the truth (misses, extras)."""
     from cellconsensus import read_cells, read_pybossa
-    from cellconsensus.images import ImageFolder
+    from cellconsensus.io import read_voc
+    from cellconsensus.plot import plot_image
 
     clicks = read_pybossa(demo.task_runs, demo.tasks)
     cells = read_cells(demo.cells)
-    image_id = cells["image_id"].value_counts().index[0]
-    image, _ = ImageFolder(demo.images).load(str(image_id))
-    mine = clicks[clicks["image_id"] == image_id]
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 6))
-    ax.imshow(image[..., 0] if image.shape[2] == 1 else image, cmap="gray")
-    colours = plt.get_cmap("tab10")
-    for k, (annotator, theirs) in enumerate(mine.groupby("annotator_id", observed=True)):
-        ax.scatter(theirs["x"], theirs["y"], s=14, color=colours(k % 10), label=str(annotator))
-    styles = {"alive": "lime", "dead": "red", "unsure": "yellow"}
-    for label, colour in styles.items():
-        chosen = cells[(cells["image_id"] == image_id) & (cells["label"] == label)]
-        ax.scatter(
-            chosen["x"],
-            chosen["y"],
-            s=420,
-            facecolors="none",
-            edgecolors=colour,
-            linewidths=1.5,
-            label=f"consensus: {label}",
-        )
-    ax.set_axis_off()
-    ax.set_title(f"{image_id}: clicks by annotator, consensus cells circled")
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    image_id = str(cells["image_id"].value_counts().index[0])
+    truth = read_voc(demo.annotations)
+    fig = plot_image(image_id, demo.images, clicks=clicks, cells=cells, truth=truth)
     path = out / "clicks.png"
     fig.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    pyplot().close(fig)
     return path
 
 
@@ -210,7 +189,11 @@ cells, a patch store and a CNN trained on it: the whole pipeline on built-in dat
 <h2>Summary</h2>
 <table id="summary">{rows}</table>
 <h2>Clicks and consensus</h2>
-<img id="clicks" alt="clicks by annotator and consensus cells" src="{_png(figures["clicks"])}">
+<p>The busiest image: clicks coloured by annotator, consensus cells circled in
+their label's colour with the label model's probability of that label, true cells
+as white crosses, true cells no consensus found as orange X, consensus cells with
+no true cell dashed.</p>
+<img id="clicks" alt="clicks by annotator, consensus cells and the truth" src="{_png(figures["clicks"])}">
 <h2>Strategies against the truth</h2>
 <img id="strategies" alt="strategy comparison" src="{_png(figures["strategies"])}">
 {_table_html(table[[c for c in columns if c in table]])}

@@ -12,8 +12,8 @@ import numpy as np
 from sklearn import metrics
 
 from cellconsensus.errors import CellConsensusInputError
+from cellconsensus.plot import pyplot
 
-from ._plots import pyplot
 from .data import make_dataset
 from .models import CUSTOM_OBJECTS
 from .store import PatchStore

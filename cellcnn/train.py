@@ -30,8 +30,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from cellconsensus.plot import pyplot
+
 from . import __version__
-from ._plots import pyplot
 from .data import channel_stats, check_training, make_dataset, targets
 from .models import build_model
 from .store import PatchStore

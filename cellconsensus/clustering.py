@@ -15,6 +15,7 @@ draft carries ``p_alive``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -24,7 +25,8 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from ._one_vote import canonical_order, dense_labels, enforce_one_vote
+from . import defaults
+from ._one_vote import canonical_order, dense_labels, double_clicks, enforce_one_vote
 from .tables import ClickCodes, count_runs, encode_clicks
 
 if TYPE_CHECKING:
@@ -60,6 +62,9 @@ class ClickArrays:
         The canonical order (image, x, y, annotator, label): ``X[order]`` etc.
     clicked, empty : ndarray, per image code
         Annotators who clicked the image, and listed runs on it without a click.
+    double : ndarray of bool
+        Double clicks (:func:`~cellconsensus._one_vote.double_clicks`): in no cell, in
+        no scale estimate.
     n_orphan_images : int
         Images with runs but no click (counted, not coded).
     """
@@ -70,6 +75,7 @@ class ClickArrays:
     order: np.ndarray
     clicked: np.ndarray
     empty: np.ndarray
+    double: np.ndarray
     n_orphan_images: int = 0
 
     @classmethod
@@ -77,7 +83,8 @@ class ClickArrays:
         cls, table: pd.DataFrame, codes: ClickCodes, clicked: np.ndarray, empty: np.ndarray
     ) -> ClickArrays:
         X, order = canonical_positions(table, codes)
-        return cls(table, codes, X, order, clicked, empty)
+        double = double_clicks(X, codes.image, codes.annotator, defaults.DOUBLE_CLICK)
+        return cls(table, codes, X, order, clicked, empty, double)
 
     @classmethod
     def encode(
@@ -87,12 +94,14 @@ class ClickArrays:
         same in one process and in each partition of a cluster)."""
         table, codes = encode_clicks(clicks, source=source)
         clicked, empty, orphans = count_runs(codes, runs)
-        X, order = canonical_positions(table, codes)
-        return cls(table, codes, X, order, clicked, empty, len(orphans))
+        arrays = cls.from_codes(table, codes, clicked, empty)
+        return dataclasses.replace(arrays, n_orphan_images=len(orphans))
 
     def sorted_by_image(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Positions, image and annotator codes in the canonical order."""
-        return self.X[self.order], self.codes.image[self.order], self.codes.annotator[self.order]
+        """Positions, image and annotator codes in the canonical order, double clicks left
+        out (what the scale is estimated from)."""
+        rows = self.order[~self.double[self.order]]
+        return self.X[rows], self.codes.image[rows], self.codes.annotator[rows]
 
     @property
     def n_runs(self) -> np.ndarray:
@@ -154,13 +163,15 @@ def _cluster_chunk(
 
 
 def _cluster_sorted(
-    strategy, X, img, ann, single, n_jobs, progress
+    strategy, X, img, ann, single, double, n_jobs, progress
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster ids (dense, global) and taken-out flags for sorted clicks."""
+    """Cluster ids (dense, global) and taken-out flags for sorted clicks (double clicks
+    taken out first: in no cell, status ``duplicate``)."""
     labels = np.full(len(X), -1, np.int64)
-    taken_out = np.zeros(len(X), bool)
-    labels[single] = np.arange(int(single.sum()))
-    multi = np.flatnonzero(~single)
+    taken_out = double.copy()
+    lone = single & ~taken_out
+    labels[lone] = np.arange(int(lone.sum()))
+    multi = np.flatnonzero(~single & ~taken_out)
     workers = n_jobs if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + n_jobs)
     n_chunks = max(4 * workers, 20) if (workers > 1 or progress) else 1
     chunks = _chunks(img[multi], n_chunks)
@@ -171,14 +182,14 @@ def _cluster_sorted(
         )
     else:
         results = (_cluster_chunk(*a) for a in args)
-    offset = int(single.sum())
+    offset = int(lone.sum())
     bar = tqdm(
         total=len(chunks), desc=f"consensus ({strategy.name})", unit="chunk", disable=not progress
     )
     for (a, b), (lab, out) in zip(chunks, results, strict=True):
         idx = multi[a:b]
         labels[idx] = np.where(lab >= 0, lab + offset, -1)
-        taken_out[idx] = out
+        taken_out[idx] |= out
         offset += int(lab.max()) + 1 if len(lab) and lab.max() >= 0 else 0
         bar.update()
     bar.close()
@@ -206,7 +217,14 @@ def cluster_cells(
     img, ann = codes.image, codes.annotator
     single = (clicks.clicked == 1)[img[order]]
     cid_sorted, taken_sorted = _cluster_sorted(
-        strategy, clicks.X[order], img[order], ann[order], single, n_jobs, progress
+        strategy,
+        clicks.X[order],
+        img[order],
+        ann[order],
+        single,
+        clicks.double[order],
+        n_jobs,
+        progress,
     )
     cid = np.empty(len(order), np.int64)
     cid[order] = cid_sorted

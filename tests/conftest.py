@@ -68,6 +68,17 @@ def separable(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_run(separable, tmp_path_factory):
+    """A model trained for one epoch on ``separable`` (what it predicts does not matter)."""
+    pytest.importorskip("tensorflow")
+    from cellcnn.train import train
+
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    train(separable[0], 24, out_dir=out, epochs=1, model_kwargs={"widths": (8, 16)}, verbose=0)
+    return out
+
+
+@pytest.fixture(scope="session")
 def dask_client():
     """A LocalCluster of two worker processes (one thread each), shared by the tests."""
     distributed = pytest.importorskip("distributed")

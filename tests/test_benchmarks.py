@@ -157,6 +157,32 @@ def test_distributed_scaling_smoke(results):
     assert result["model_inputs"][defaults]["iterations"] > 0
 
 
+def test_double_clicks_smoke(results):
+    out = _run("double_clicks.py", "--quick")
+    assert "best F1 at" in out
+    result = json.loads((results / "double_clicks.json").read_text())
+    assert {row["radius"] for row in result["rows"]} == {0.0, 6.0}
+    assert result["nearest_true_cells"]["synthetic"] > 6.0
+    assert all(0 < row["f1"] <= 1 for row in result["rows"])
+
+
+def test_reliability_smoke(results):
+    out = _run("reliability.py", "--quick", "--workers", "1")
+    assert "Cases not handled (failed tests): **0**" in out
+    result = json.loads((results / "reliability.json").read_text())
+    areas = {row["area"] for row in result["fuzz"]}
+    assert {"PyBossa JSON", "consensus on degenerate tables", "Pascal VOC truth"} <= areas
+    assert all(row["cases"] == row["result"] + row["policy"] + row["error"] > 0
+               for row in result["fuzz"])  # fmt: skip
+    assert result["kill_points_tried"] == 1 and result["kill"] == [
+        {"executor": "serial", "resumed": 1}
+    ]
+    assert {row["damage"] for row in result["chunks"]} == {
+        "deleted", "emptied", "truncated", "bit flipped", "swapped"
+    }  # fmt: skip
+    assert all(row["detected"] > 10 for row in result["chunks"])
+
+
 def test_patch_store_smoke(results):
     out = _run("patch_store.py", "--quick")
     assert "png folders" in out and "store n_jobs=1" in out

@@ -245,14 +245,6 @@ def test_train_refuses_a_store_with_nothing_to_learn(separable, tmp_path):
             train(store, 24, out_dir=tmp_path / "bad", model_kwargs=TINY, **{setting: value})
 
 
-@pytest.fixture(scope="module")
-def tiny_run(separable, tmp_path_factory):
-    """A model trained for one epoch (what it predicts does not matter here)."""
-    out = tmp_path_factory.mktemp("tiny") / "run"
-    train(separable[0], 24, out_dir=out, epochs=1, model_kwargs=TINY, verbose=0)
-    return out
-
-
 def test_predict_validates_points_and_flags_the_outside(separable, tiny_run):
     _, cells, images = separable
     out = tiny_run

@@ -81,6 +81,16 @@ def test_simulate_aggregate_compare(tmp_path, capsys):
     result = pd.read_csv(tmp_path / "cmp.csv")
     assert result["strategy"].tolist() == ["dbscan", "radius-thesis"]
     assert result.loc[0, "f1"] > 0.9
+    # Without truth: agreement between the strategies, and the images they dispute.
+    capsys.readouterr()
+    images = tmp_path / "images.csv"
+    args = ["compare", str(clicks), "--strategies", "dbscan,kmeans", "--top", "3"]
+    assert main([*args, "--images-out", str(images)]) == 0
+    out = capsys.readouterr().out
+    assert "agreement" in out and "Images where the strategies disagree most" in out
+    ranking = pd.read_csv(images)
+    assert ranking["agreement"].is_monotonic_increasing and ranking["agreement"].iloc[-1] <= 1
+    assert {"n_dbscan", "n_kmeans"} <= set(ranking.columns)
     modelled = tmp_path / "modelled.csv"
     assert main(["aggregate", str(clicks), "--support-rule", "model", "-o", str(modelled)]) == 0
     assert pd.read_csv(modelled)["p_real"].between(0.5, 1).all()
@@ -196,8 +206,14 @@ def test_patches_then_inspect_with_a_contact_sheet(tmp_path, capsys):
     assert "sizes [32, 48]" in out and "DBSCANStrategy" in out and sheet.exists()
     # A store built from other cells is refused with a one-line error.
     assert main(["patches", "--truth", str(syn / "truth.csv"), *args[3:]]) == 2
-    assert "mode='w'" in capsys.readouterr().err
+    assert "--mode w" in capsys.readouterr().err  # the flag, not only the Python keyword
     assert main(["inspect", str(tmp_path / "nothing.zarr")]) == 2
+    # Every image unreadable under --on-error skip: once "success" with 0 patches.
+    (tmp_path / "no_images").mkdir()
+    skip = ["patches", "--cells", str(cells), "--images", str(tmp_path / "no_images"),
+            "--store", str(tmp_path / "empty.zarr"), "--size", "32", "--on-error", "skip"]  # fmt: skip
+    assert main(skip) == 1
+    assert "no patch stored" in capsys.readouterr().err
 
 
 def test_aggregate_and_patches_on_a_local_cluster(tmp_path, capsys):

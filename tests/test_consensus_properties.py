@@ -248,3 +248,35 @@ def test_positions_bit_identical_under_row_shuffles(points, seed):
     shuffled = clicks.sample(frac=1.0, random_state=seed).reset_index(drop=True)
     a, b = find_consensus(clicks), find_consensus(shuffled)
     pd.testing.assert_frame_equal(_cells(a), _cells(b), check_exact=True)
+
+
+@pytest.mark.parametrize("strategy", PARTITIONING)
+@SETTINGS
+@given(clicks=random_clicks(), which=st.lists(st.integers(0, 39), max_size=5))
+def test_an_exact_double_click_changes_no_cell(strategy, clicks, which):
+    """A click repeated by its annotator (same spot, same answer) is a double click: taken out
+    before clustering, so the cells are those without it."""
+    repeated = clicks.iloc[[i % len(clicks) for i in which]]
+    doubled = pd.concat([clicks, repeated], ignore_index=True)
+    a, b = find_consensus(clicks, strategy), find_consensus(doubled, strategy)
+    pd.testing.assert_frame_equal(_cells(a), _cells(b))
+    assert b.report.n_duplicate >= a.report.n_duplicate + len(repeated)
+
+
+def test_double_clicks_make_no_phantom_cells():
+    """Two annotators double-clicking the same cells once made a second cell 0.5 px beside
+    each; identical clicks of two annotators made one cell per pair of clicks."""
+    rows = []
+    for i in range(20):
+        x = 30.0 * i + 1
+        rows += [("a", who, x, 10.0, "alive") for who in ("u", "v", "w")]
+        rows += [("a", "u", x + 0.5, 10.0, "alive"), ("a", "v", x + 0.4, 10.2, "alive")]
+        rows += [("b", "solo", x, 10.0, "dead"), ("b", "solo", x + 1.0, 11.0, "dead")]
+    clicks = pd.DataFrame(rows, columns=["image_id", "annotator_id", "x", "y", "label"])
+    for strategy in ("dbscan", "hdbscan", "agglomerative"):
+        cells = find_consensus(clicks, strategy).cells
+        assert cells.groupby("image_id").size().to_dict() == {"a": 20, "b": 20}, strategy
+    pile = pd.DataFrame({"image_id": "a", "annotator_id": ["u"] * 200 + ["v"] * 200,
+                         "x": 5.0, "y": 5.0, "label": "alive"})  # fmt: skip
+    result = find_consensus(pile)
+    assert len(result.cells) == 1 and result.report.n_duplicate == 398

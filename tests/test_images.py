@@ -156,3 +156,43 @@ def test_every_real_image_reads(ldc_images, cellspotting_images):
         pixels = read_image(path)
         assert pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] in (1, 3)
     assert {"RGB", "L", "RGBA", "P", "I;16"} <= modes
+
+
+def test_ids_that_differ_only_in_case_are_not_one_file(tmp_path):
+    """``Case.png`` and ``case.png`` once resolved to one file for both ids."""
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "Case.png")
+    Image.fromarray(np.full((4, 4), 9, np.uint8)).save(tmp_path / "case.png")
+    folder = ImageFolder(tmp_path)
+    assert folder.load("Case")[0].max() == 0 and folder.load("case")[0].max() == 9
+    with pytest.raises(CellConsensusInputError, match=r"matches 2 files that differ only in case"):
+        folder.load("CASE")
+    (tmp_path / "case.png").unlink()
+    assert ImageFolder(tmp_path).load("CASE")[0].shape == (4, 4, 1)  # one file: found
+
+
+def test_overlapping_reads_put_pillows_limit_back(tmp_path, monkeypatch):
+    """Two reads in threads that overlap once left Image.MAX_IMAGE_PIXELS at None."""
+    import threading
+
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "a.png")
+    import time
+
+    barrier = threading.Barrier(2, timeout=30)
+    original = Image.open
+    arrived = []
+
+    def open_together(*args, **kwargs):
+        arrived.append(threading.get_ident())
+        barrier.wait()  # both decodes are inside the lifted limit at once
+        if arrived[-1] == threading.get_ident():
+            time.sleep(0.3)  # the second to lift it is the last to finish
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", open_together)
+    limit = Image.MAX_IMAGE_PIXELS
+    threads = [threading.Thread(target=read_image, args=(tmp_path / "a.png",)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert Image.MAX_IMAGE_PIXELS == limit is not None

@@ -6,6 +6,7 @@ import json
 import shutil
 
 import pytest
+from _tally import record
 
 from cellconsensus.cli import main
 from cellconsensus.store import verify_store, write_patches
@@ -51,6 +52,43 @@ def test_lost_and_damaged_chunks_are_named(built, tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"missing: {quick.missing[0]}" in out and f"corrupt: {full.corrupt[0]}" in out
     assert main(["verify", str(built), "--quick"]) == 0
+
+
+def _damage(path, how: str, other) -> None:
+    data = path.read_bytes()
+    if how == "deleted":
+        path.unlink()
+    elif how == "emptied":
+        path.write_bytes(b"")
+    elif how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "bit flipped":
+        middle = len(data) // 2
+        path.write_bytes(data[:middle] + bytes([data[middle] ^ 0x10]) + data[middle + 1 :])
+    else:  # swapped: another chunk's valid bytes (decodes fine, wrong content)
+        path.write_bytes(other.read_bytes())
+
+
+DAMAGES = ["deleted", "emptied", "truncated", "bit flipped", "swapped"]
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+def test_every_chunk_damaged_every_way_is_named(built, tmp_path, how):
+    """The corruption sweep: each chunk file in turn, damaged, found and named alone."""
+    store = tmp_path / "store.zarr"
+    shutil.copytree(built, store)
+    chunks = _chunks(store)
+    for i, chunk in enumerate(chunks):
+        original = chunk.read_bytes()
+        other = next(c for c in chunks[i + 1 :] + chunks[:i] if c.read_bytes() != original)
+        _damage(chunk, how, other)
+        name = str(chunk.relative_to(store))
+        report = verify_store(store)
+        found = report.missing if how == "deleted" else report.corrupt
+        assert found == [name] and not report.ok, (name, str(report))
+        record("chunks damaged: " + how, "detected")
+        chunk.write_bytes(original)
+    assert verify_store(store).ok
 
 
 def test_training_input_refuses_a_damaged_store(built, tmp_path):

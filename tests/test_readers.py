@@ -17,6 +17,7 @@ from cellconsensus.io import (
     read_voc,
     write_cells,
     write_clicks,
+    write_voc,
 )
 from cellconsensus.tables import LABEL_DTYPE, validate_clicks
 
@@ -303,6 +304,9 @@ def test_voc_reads_boxes_by_file_stem(tmp_path):
         (OBJ.format(name="Dead Cell", x0=9, x1=2), r"inverted box"),
         ("<object><name>Dead Cell</name></object>", r"object without <bndbox>"),
         ("<object>", r"malformed XML"),
+        # Once read without a word: a box outside the image, an empty box.
+        (OBJ.format(name="Dead Cell", x0=900, x1=920), r"box centred outside the 225 x 219 image"),
+        (OBJ.format(name="Dead Cell", x0=20, x1=20), r"object 1, field 'bndbox': empty box"),
     ],
 )
 def test_voc_bad_files(tmp_path, objects, match):
@@ -310,6 +314,59 @@ def test_voc_bad_files(tmp_path, objects, match):
     with pytest.raises(CellConsensusInputError, match=match) as info:
         read_voc(tmp_path)
     assert "bad.xml" in str(info.value)
+
+
+def test_voc_box_reaching_past_the_edge_is_a_border_cell(tmp_path):
+    (tmp_path / "edge.xml").write_text(VOC.format(objects=OBJ.format(name="Dead Cell", x0=-5,
+                                                                      x1=15)))  # fmt: skip
+    assert read_voc(tmp_path)["x"].tolist() == [5.0]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("<annotation><object/></annotation>", r"field 'size': no <size>"),
+        (VOC.replace("<width>225</width>", "<width>0</width>").format(objects=""),
+         r"image size 0 x 219 is empty"),
+        ("<html><body/></html>", r"not a Pascal VOC annotation: the root element is <html>"),
+    ],
+)  # fmt: skip
+def test_voc_files_that_are_not_voc_are_named(tmp_path, text, match):
+    """Once: a missing <size> read as NaN, any XML counted as an image without cells."""
+    (tmp_path / "x.xml").write_text(text)
+    with pytest.raises(CellConsensusInputError, match=match):
+        read_voc(tmp_path)
+
+
+def test_voc_folder_without_annotations_is_an_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("no xml here")
+    with pytest.raises(CellConsensusInputError, match="no Pascal VOC files"):
+        read_voc(tmp_path)  # once: 0 rows, as if every image were empty
+
+
+def test_write_voc_refuses_ids_that_leave_its_folder(tmp_path):
+    truth = make_truth(1, seed=0).assign(image_id="../escape")
+    truth.attrs.pop("image_ids", None)
+    with pytest.raises(CellConsensusInputError, match="'../escape' cannot name a file"):
+        write_voc(truth, tmp_path / "voc")
+    assert not (tmp_path / "escape.xml").exists()
+
+
+def test_atomic_writes_honour_the_umask(tmp_path):
+    import os
+
+    old = os.umask(0o027)
+    try:
+        path = write_voc(make_truth(1, seed=0), tmp_path)[0]
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o640  # was 0600 whatever the umask
+
+
+@pytest.mark.parametrize("canvas", [(0, 0), (-5, float("nan")), (10,), "big"])
+def test_a_canvas_must_be_a_size(canvas):
+    with pytest.raises(ValueError, match="canvas must be"):
+        validate_clicks(_clicks(), canvas=canvas)
 
 
 def test_voc_real_ldc(ldc_images):

@@ -6,6 +6,9 @@ Each case starts a fresh Python process that builds the store and kills itself
 step of the builder: making a size group, marking the root, flushing chunks, finishing.
 The re-run happens in this process with the same arguments. Executors: one process,
 ``n_jobs=2`` (a process pool), an append (``mode="a"``) and a Dask cluster.
+
+``make test`` tries 12 chosen points; with ``CELLCONSENSUS_KILL_MATRIX=full`` (the
+reliability benchmark) every call of every step, before and after, of every executor.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _tally import record
 
 from cellconsensus.io import read_truth
 from cellconsensus.store import StoreError, StoreIncompleteError, open_patches, write_patches
@@ -28,7 +32,7 @@ from cellconsensus.synthetic import write_synthetic
 SIZES = [20, 32]
 
 BUILD = """
-import functools, os, sys
+import functools, itertools, os, sys
 import cellconsensus.store.write as serial
 import cellconsensus.store.writer as writer
 from cellconsensus.io import read_truth
@@ -43,15 +47,15 @@ if executor == "cluster":
     targets.update(set_root=cluster, finish_build=cluster, _write_task=cluster)
 owner = targets[step]
 original = getattr(owner, step)
-calls = [0]
+counter = itertools.count(1)
 
 @functools.wraps(original)
 def killing(*args, **kwargs):
-    calls[0] += 1
-    if when == "before" and calls[0] == int(count):
+    n = next(counter)  # this call's number (calls may overlap on a cluster's threads)
+    if when == "before" and n == int(count):
         os._exit(9)
     out = original(*args, **kwargs)
-    if when == "after" and calls[0] == int(count):
+    if when == "after" and n == int(count):
         os._exit(9)
     return out
 
@@ -73,7 +77,7 @@ print("finished without a kill")
 """.replace("SIZES", repr(SIZES))
 
 #: Where each run is killed: executor, before/after, step, which call of it.
-KILL_POINTS = [
+CHOSEN = [
     (executor, when, step, int(count))
     for executor, when, step, count in map(
         str.split,
@@ -93,6 +97,22 @@ KILL_POINTS = [
         """.strip().splitlines(),
     )
 ]
+#: How often each executor calls each step in a build of the test data (the full matrix).
+CALLS = {
+    "serial": {"create_group": 2, "set_root": 1, "flush": 12, "finish_build": 1},
+    "n_jobs": {"create_group": 2, "set_root": 1, "flush": 12, "finish_build": 1},
+    "append": {"set_root": 1, "flush": 4, "finish_build": 1},
+    "cluster": {"set_root": 2, "_write_task": 6, "finish_build": 1},
+}
+EVERY = [
+    (executor, when, step, count)
+    for executor, steps in CALLS.items()
+    for step, n in steps.items()
+    for count in range(1, n + 1)
+    for when in ("before", "after")
+    if (when, step) != ("after", "finish_build")  # the build is then complete: nothing to kill
+]
+KILL_POINTS = EVERY if os.environ.get("CELLCONSENSUS_KILL_MATRIX") == "full" else CHOSEN
 
 
 @pytest.fixture(scope="module")
@@ -149,8 +169,13 @@ def clean(synthetic, tmp_path_factory):
         m.setattr(store_writer, "FLUSH_PATCHES", 8)
         _build(synthetic, root / "built.zarr", "serial")
         _base(synthetic, root / "appended.zarr")
+        base = _content(root / "appended.zarr")
         _build(synthetic, root / "appended.zarr", "append")
-    return {"built": _content(root / "built.zarr"), "appended": _content(root / "appended.zarr")}
+    return {
+        "built": _content(root / "built.zarr"),
+        "base": base,
+        "appended": _content(root / "appended.zarr"),
+    }
 
 
 @pytest.mark.parametrize(("executor", "when", "step", "count"), KILL_POINTS)
@@ -175,9 +200,13 @@ def test_a_build_killed_anywhere_resumes_to_the_uninterrupted_store(
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # pool workers the kill left behind
     assert returncode == 9, log.read_text()  # killed where asked, not finished
-    # Never a store that opens as complete: incomplete, or not (yet) a patch store.
-    with pytest.raises((StoreIncompleteError, StoreError, FileNotFoundError)):
-        open_patches(store, SIZES[0])
+    if (executor, when, step) == ("append", "before", "set_root"):
+        # Killed before the append touched the store: still the complete base store.
+        assert _content(store) == clean["base"]
+    else:
+        # Never a store that opens as complete: incomplete, or not (yet) a patch store.
+        with pytest.raises((StoreIncompleteError, StoreError, FileNotFoundError)):
+            open_patches(store, SIZES[0])
     monkeypatch.setattr(store_writer, "FLUSH_PATCHES", 8)
     if executor == "cluster":
         from distributed import Client, LocalCluster
@@ -204,3 +233,4 @@ def test_a_build_killed_anywhere_resumes_to_the_uninterrupted_store(
     assert all(files[k] == expected[0][k] for k in files)
     assert meta == expected[1]
     assert len(open_patches(store, SIZES[1])["patches"]) > 0
+    record(f"kill points: {executor}", "resumed")

@@ -1,5 +1,5 @@
 """Command line: ``cellconsensus aggregate | annotators | compare | simulate | synthetic |
-patches | inspect | verify | demo``.
+patches | inspect | verify | export | demo``.
 
 One module per command, each with ``add_parser(sub)`` and ``run(args)``;
 :mod:`.options` holds the options several commands share and :mod:`.runner`
@@ -19,6 +19,7 @@ from . import (
     annotators,
     compare,
     demo,
+    export,
     inspect,
     patches,
     simulate,
@@ -29,7 +30,18 @@ from .runner import run_command
 
 __all__ = ["main", "build_parser", "run_command", "COMMANDS"]
 
-_MODULES = (aggregate, annotators, compare, simulate, synthetic, patches, inspect, verify, demo)
+_MODULES = (
+    aggregate,
+    annotators,
+    compare,
+    simulate,
+    synthetic,
+    patches,
+    inspect,
+    verify,
+    export,
+    demo,
+)
 #: Each command's name and the function that runs it.
 COMMANDS = {module.NAME: module.run for module in _MODULES}
 

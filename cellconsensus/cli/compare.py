@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..compare import compare_strategies, format_comparison
+from ..compare import comparison_table, format_comparison, run_strategies
+from ..disagreement import image_disagreement
 from ..io import read_truth, write_table
 from ..strategies import available_strategies
 from .options import add_consensus, add_input, aggregator, consensus_kwargs, read_input
@@ -31,20 +32,40 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_consensus(p)
     p.add_argument("-o", "--out", help="write the comparison table (.csv or .parquet)")
+    p.add_argument(
+        "--images-out",
+        help="write every image's agreement between the strategies (.csv or .parquet)",
+    )
+    p.add_argument(
+        "--top",
+        type=int,
+        default=10,
+        help="images shown where the strategies disagree most (default: 10)",
+    )
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    table = compare_strategies(
+    results = run_strategies(
         read_input(args),
         [s.strip() for s in args.strategies.split(",") if s.strip()],
-        truth=read_truth(args.truth) if args.truth else None,
         labels=aggregator(args),
         auto_scale=args.auto_scale,
         progress=True,
         **consensus_kwargs(args),
     )
+    table = comparison_table(results, read_truth(args.truth) if args.truth else None)
     print(format_comparison(table))
     if args.out:
         write_table(table, args.out)
+    if len(results) > 1:
+        images = image_disagreement({name: r.cells for name, r in results.items()})
+        if args.top > 0:
+            print(
+                f"\nImages where the strategies disagree most (agreement: mean detection F1 "
+                f"between strategies on the image; {len(images):,} images in all):"
+            )
+            print(format_comparison(images.head(args.top)))
+        if args.images_out:
+            write_table(images, args.images_out)
     return 0

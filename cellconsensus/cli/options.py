@@ -30,12 +30,17 @@ __all__ = [
 def add_input(p: argparse.ArgumentParser) -> None:
     """The crowd export to read (see :func:`read_input`)."""
     p.add_argument(
-        "input", help="clicks: Cell Spotting CSV, PyBossa JSON/CSV, or a Clicks CSV/Parquet"
+        "input",
+        help="clicks: Cell Spotting CSV, PyBossa JSON/CSV, Zooniverse classification export, "
+        "or a Clicks CSV/Parquet",
     )
     p.add_argument(
         "--format", choices=EXPORT_FORMATS, default="auto", help="input format (default: detect)"
     )
     p.add_argument("--tasks", help="PyBossa task list (JSON/CSV) giving each task's image link")
+    p.add_argument(
+        "--workflow", help="Zooniverse: the workflow id to read (when the export holds several)"
+    )
     p.add_argument(
         "--canvas", nargs=2, type=float, metavar=("W", "H"), help="canvas size in pixels"
     )
@@ -55,6 +60,7 @@ def read_input(args: argparse.Namespace) -> pd.DataFrame:
         tasks=args.tasks,
         canvas=tuple(args.canvas) if args.canvas else None,
         out_of_canvas=args.out_of_canvas,
+        workflow_id=args.workflow,
     )
 
 

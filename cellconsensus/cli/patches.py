@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..images import ImageFolder
 from ..io import read_cells, read_truth
@@ -99,4 +100,17 @@ def run(args: argparse.Namespace) -> int:
             **common,
         )
     print(report)
+    stored = sum(r["n_patches"] for r in report.sizes.values())
+    if report.sizes and stored == 0 and len(cells):
+        unreadable = max((r["n_dropped_error"] for r in report.sizes.values()), default=0)
+        print(
+            f"error: no patch stored for {len(cells):,} cells"
+            + (
+                f" ({unreadable:,} on images that could not be read: check --images and --pattern)"
+                if unreadable
+                else ""
+            ),
+            file=sys.stderr,
+        )
+        return 1
     return 0

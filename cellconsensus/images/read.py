@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import warnings
 from pathlib import Path
 from typing import Literal
@@ -112,12 +113,37 @@ def normalise_image(data: np.ndarray, channels: Channels = "auto") -> np.ndarray
     raise ValueError(f"channels must be 'auto', 1 or 3, got {channels!r}")
 
 
+class _OwnPixelLimit:
+    """Pillow's global pixel limit lifted while any of our decodes runs, and put back when
+    the last one ends (our own limit, with a clearer message, applies instead). Counted
+    under a lock: threads that overlap never leave the limit lifted for the process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved: int | None = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                self._saved = Image.MAX_IMAGE_PIXELS
+                Image.MAX_IMAGE_PIXELS = None
+            self._users += 1
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                Image.MAX_IMAGE_PIXELS = self._saved
+
+
+_OWN_PIXEL_LIMIT = _OwnPixelLimit()
+
+
 def _decode_pillow(blob: bytes, source: str, max_pixels: int) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        previous = Image.MAX_IMAGE_PIXELS
-        Image.MAX_IMAGE_PIXELS = None  # our own limit below, with a clearer message
-        try:
+        with _OWN_PIXEL_LIMIT:
             with Image.open(io.BytesIO(blob)) as image:
                 _check_size(image.width * image.height, image.size, source, max_pixels)
                 image.load()
@@ -138,8 +164,6 @@ def _decode_pillow(blob: bytes, source: str, max_pixels: int) -> np.ndarray:
                 elif image.mode in ("I;16B", "I;16L"):
                     image = image.convert("I")
                 return np.asarray(image)
-        finally:
-            Image.MAX_IMAGE_PIXELS = previous
 
 
 def _decode_tiff(blob: bytes, source: str, max_pixels: int) -> np.ndarray:

@@ -101,14 +101,19 @@ class ImageFolder(ImageSource):
             raise ValueError(f"pattern must contain '{{image_id}}', got {pattern!r}")
         self.pattern = pattern
         self.suffixes = tuple(s.lower() for s in suffixes)
-        self._files: dict[str, Path] | None = None
+        self._files: dict[str, list[Path]] | None = None
 
     def __repr__(self) -> str:
         return f"ImageFolder({str(self.root)!r}, pattern={self.pattern!r})"
 
-    def _index(self) -> dict[str, Path]:
+    def _index(self) -> dict[str, list[Path]]:
+        """Files by lower-cased name (a list: ``Case.png`` and ``case.png`` may both exist)."""
         if self._files is None:
-            self._files = {p.name.lower(): p for p in self.root.iterdir() if p.is_file()}
+            files: dict[str, list[Path]] = {}
+            for p in sorted(self.root.iterdir()):
+                if p.is_file():
+                    files.setdefault(p.name.lower(), []).append(p)
+            self._files = files
         return self._files
 
     def _path(self, image_id: str) -> Path:
@@ -118,8 +123,18 @@ class ImageFolder(ImageSource):
         if name.lower().endswith(self.suffixes):
             candidates.insert(0, name)
         for candidate in candidates:
-            if candidate.lower() in files:
-                return files[candidate.lower()]
+            found = files.get(candidate.lower(), [])
+            exact = [p for p in found if p.name == candidate]
+            if exact:
+                return exact[0]
+            if len(found) == 1:  # the case differs, and no other file could be meant
+                return found[0]
+            if found:
+                raise CellConsensusInputError(
+                    f"image_id {image_id!r} matches {len(found)} files that differ only in "
+                    f"case ({', '.join(p.name for p in found)}) and none exactly",
+                    source=str(self.root),
+                )
         raise CellConsensusInputError(
             f"no image file for image_id {image_id!r} (tried {name}{{{','.join(self.suffixes)}}})",
             source=str(self.root),
@@ -128,7 +143,7 @@ class ImageFolder(ImageSource):
     def ids(self) -> list[str]:
         prefix, _, suffix = self.pattern.partition("{image_id}")
         out = []
-        for path in sorted(self._index().values()):
+        for path in sorted(p for same in self._index().values() for p in same):
             if path.suffix.lower() in self.suffixes:
                 stem = path.stem
                 if stem.startswith(prefix) and stem.endswith(suffix):

@@ -3,6 +3,8 @@
 - :func:`read_cellspotting_csv` -- the Cell Spotting CSV export (Python 2 repr arrays);
 - :func:`read_pybossa` -- PyBossa task-run exports (JSON or CSV) and task lists;
 - :func:`write_pybossa` -- a Clicks table as a PyBossa JSON export (the reader's inverse);
+- :func:`read_zooniverse` / :func:`write_zooniverse` -- Zooniverse classification exports
+  (point marks);
 - :func:`read_voc` / :func:`write_voc` -- Pascal VOC ground truth (one row per box);
 - :func:`read_clicks` / :func:`write_clicks`, :func:`read_cells` / :func:`write_cells`,
   :func:`read_truth` / :func:`write_truth` -- plain CSV/Parquet of the tables;
@@ -25,6 +27,7 @@ from .tabular import (
     write_truth,
 )
 from .voc import read_voc, write_voc
+from .zooniverse import read_zooniverse, write_zooniverse
 
 __all__ = [
     "atomic_write",
@@ -34,6 +37,8 @@ __all__ = [
     "write_pybossa",
     "read_voc",
     "write_voc",
+    "read_zooniverse",
+    "write_zooniverse",
     "read_truth",
     "write_truth",
     "read_clicks",

@@ -68,6 +68,44 @@ def read_json(source: str) -> Any:
         raise CellConsensusInputError(f"not UTF-8 text: {exc}", source=source) from None
 
 
+def _umask() -> int:
+    """The process' file-creation mask: from ``/proc`` where there is one (changing the
+    mask to read it would race with other threads), else read by setting it back."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def safe_file_name(name: str, *, kind: str = "image_id") -> str:
+    """``name`` if it can name a file inside a folder, else a CellConsensusInputError.
+
+    Writers that make one file per image refuse ids with a path separator, ``.``/``..``,
+    or a NUL: such an id would write outside its folder (``"../x"``) or nowhere.
+
+    Examples
+    --------
+    >>> safe_file_name("img_001")
+    'img_001'
+    >>> safe_file_name("../x")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    cellconsensus.errors.CellConsensusInputError: image_id '../x' cannot name a file ...
+    """
+    text = str(name)
+    if text in ("", ".", "..") or any(c in text for c in ("/", "\\", "\0")):
+        raise CellConsensusInputError(
+            f"{kind} {text!r} cannot name a file inside the output folder "
+            "(a path separator, '.', '..' or NUL)"
+        )
+    return text
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` and move the result onto ``path`` atomically.
 
@@ -87,6 +125,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        # mkstemp makes 0600 files; the result gets what a plain open() would (the umask's).
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -13,18 +13,20 @@ from ._files import read_csv_strings
 from .cellspotting import read_cellspotting_csv
 from .pybossa import read_pybossa
 from .tabular import read_clicks
+from .zooniverse import read_zooniverse
 
 __all__ = ["EXPORT_FORMATS", "detect_format", "read_export"]
 
 #: What :func:`read_export` reads: ``auto`` detects one of the others.
-EXPORT_FORMATS = ("auto", "cellspotting", "pybossa", "clicks")
+EXPORT_FORMATS = ("auto", "cellspotting", "pybossa", "zooniverse", "clicks")
 
 
 def detect_format(path: str | os.PathLike) -> str:
     """The format of a crowd export: ``cellspotting``, ``pybossa`` or ``clicks``.
 
     JSON is a PyBossa export, Parquet a Clicks table; a CSV is told apart by
-    its header (Cell Spotting: ``task`` and ``alive_array``; PyBossa:
+    its header (Cell Spotting: ``task`` and ``alive_array``; Zooniverse:
+    ``classification_id``, ``annotations`` and ``subject_ids``; PyBossa:
     ``task_id``; anything else is read as a Clicks table).
 
     Examples
@@ -42,6 +44,8 @@ def detect_format(path: str | os.PathLike) -> str:
     columns = set(read_csv_strings(os.fspath(path), nrows=0).columns)  # the header only
     if {"task", "alive_array"} <= columns:
         return "cellspotting"
+    if {"classification_id", "annotations", "subject_ids"} <= columns:
+        return "zooniverse"
     if "task_id" in columns:
         return "pybossa"
     return "clicks"
@@ -54,15 +58,16 @@ def read_export(
     tasks: str | os.PathLike | None = None,
     canvas: tuple[float, float] | None = None,
     out_of_canvas: OutOfCanvas = "clip",
+    workflow_id: int | str | None = None,
 ) -> pd.DataFrame:
     """Read a crowd export of any supported format into a Clicks table.
 
     Parameters
     ----------
     path : path-like
-        A Cell Spotting CSV, a PyBossa task-run export (JSON/CSV) or a Clicks
-        table (CSV/Parquet).
-    format : {"auto", "cellspotting", "pybossa", "clicks"}, default "auto"
+        A Cell Spotting CSV, a PyBossa task-run export (JSON/CSV), a Zooniverse
+        classification export (CSV) or a Clicks table (CSV/Parquet).
+    format : {"auto", "cellspotting", "pybossa", "zooniverse", "clicks"}, default "auto"
         ``auto``: :func:`detect_format`.
     tasks : path-like, optional
         PyBossa task list giving each task's image; a file that does not exist
@@ -71,6 +76,8 @@ def read_export(
         Canvas size in pixels (Cell Spotting: its reader's default).
     out_of_canvas : {"clip", "drop", "keep", "raise"}, default "clip"
         Policy for clicks outside the canvas.
+    workflow_id : int or str, optional
+        Zooniverse: the workflow to read (required when the export holds several).
 
     Examples
     --------
@@ -91,4 +98,8 @@ def read_export(
         return read_cellspotting_csv(path, out_of_canvas=out_of_canvas, **kwargs)
     if fmt == "pybossa":
         return read_pybossa(path, tasks, canvas=canvas, out_of_canvas=out_of_canvas)
+    if fmt == "zooniverse":
+        return read_zooniverse(
+            path, workflow_id=workflow_id, canvas=canvas, out_of_canvas=out_of_canvas
+        )
     return read_clicks(path, canvas=canvas, out_of_canvas=out_of_canvas)

@@ -11,6 +11,7 @@ import pandas as pd
 from ..errors import CellConsensusInputError
 from ..tables import OutOfCanvas, validate_cells, validate_clicks, validate_truth
 from ._files import atomic_write, read_csv_strings
+from .viewers import VIEWER_FORMATS, read_viewer, write_viewer
 from .voc import read_voc
 
 __all__ = [
@@ -116,6 +117,8 @@ def read_cells(path: str | os.PathLike, *, format: str | None = None) -> pd.Data
 
     A folder's rows are sorted by ``image_id`` then ``cell_id``; ``attrs["report"]``
     holds its run's report and ``attrs["provenance"]`` how the cells were made.
+    ``format="napari"``, ``"qupath"``, ``"fiji"`` or ``"coco"`` reads an export of
+    :func:`write_cells` in that format back (:func:`~cellconsensus.io.viewers.read_viewer`).
 
     Raises
     ------
@@ -126,6 +129,8 @@ def read_cells(path: str | os.PathLike, *, format: str | None = None) -> pd.Data
     --------
     >>> cells = read_cells("cells.parquet")  # doctest: +SKIP
     """
+    if format in VIEWER_FORMATS:
+        return read_viewer(path, format)
     if Path(path).is_dir():
         return _read_parts(Path(path))
     table = _read(path, format)
@@ -150,17 +155,27 @@ def _read_parts(path: Path) -> pd.DataFrame:
     return cells
 
 
-def write_cells(cells: pd.DataFrame, path: str | os.PathLike, *, format: str | None = None) -> Path:
-    """Write a Cells table to CSV or Parquet, atomically.
+def write_cells(
+    cells: pd.DataFrame,
+    path: str | os.PathLike,
+    *,
+    format: str | None = None,
+    image_sizes: dict[str, tuple[int, int]] | None = None,
+) -> Path:
+    """Write a Cells table to CSV or Parquet, or for napari, QuPath, Fiji or COCO, atomically.
 
     Parameters
     ----------
     cells : DataFrame
         E.g. ``find_consensus(clicks).cells``.
     path : path-like
-        ``*.csv`` or ``*.parquet``; parent folders are created.
-    format : {"csv", "parquet"}, optional
-        Overrides the file extension.
+        ``*.csv`` or ``*.parquet``; parent folders are created. A folder for
+        ``napari``, ``qupath`` and ``fiji``, a JSON file for ``coco``.
+    format : {"csv", "parquet", "napari", "qupath", "fiji", "coco"}, optional
+        Default: by the file extension (CSV or Parquet). The others are the
+        formats of :mod:`cellconsensus.io.viewers`.
+    image_sizes : dict, optional
+        ``image_id -> (width, height)`` for ``coco``.
 
     Returns
     -------
@@ -178,7 +193,10 @@ def write_cells(cells: pd.DataFrame, path: str | os.PathLike, *, format: str | N
     >>> len(read_cells(path)) == len(cells)
     True
     """
-    return _write(validate_cells(cells), path, format)
+    cells = validate_cells(cells)
+    if format in VIEWER_FORMATS:
+        return write_viewer(cells, path, format, image_sizes=image_sizes)
+    return _write(cells, path, format)
 
 
 def read_truth(path: str | os.PathLike, *, format: str | None = None) -> pd.DataFrame:

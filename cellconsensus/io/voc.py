@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import CellConsensusInputError
 from ..tables import LABEL_DTYPE, LABELS, split_by_image
-from ._files import atomic_write
+from ._files import atomic_write, safe_file_name
 
 __all__ = ["read_voc", "write_voc", "VOC_LABELS", "VOC_NAMES", "TRUTH_COLUMNS"]
 
@@ -44,7 +44,12 @@ def _files(folder_or_files: str | os.PathLike | Iterable[str | os.PathLike]) -> 
     if isinstance(folder_or_files, str | os.PathLike):
         path = Path(folder_or_files)
         if path.is_dir():
-            return sorted(path.glob("*.xml"))
+            files = sorted(path.glob("*.xml"))
+            if not files:
+                raise CellConsensusInputError(
+                    "no Pascal VOC files (*.xml) in this folder", source=str(path)
+                )
+            return files
         if not path.exists():
             raise CellConsensusInputError("no such file or folder", source=str(path))
         return [path]
@@ -94,8 +99,11 @@ def read_voc(
     Raises
     ------
     CellConsensusInputError
-        Malformed XML, missing box coordinates or unknown object names,
-        naming the file, the object and the field.
+        Malformed XML, XML that is not a VOC ``<annotation>``, no ``<size>`` or an
+        empty one, missing box coordinates, an inverted or empty box, a box centred
+        outside the image (a box may reach past the edge: cells on the border), an
+        unknown object name, naming the file, the object and the field; a folder
+        without ``*.xml`` files.
 
     Examples
     --------
@@ -115,9 +123,22 @@ def read_voc(
             raise CellConsensusInputError("file not found", source=source) from None
         except ET.ParseError as exc:
             raise CellConsensusInputError(f"malformed XML: {exc}", source=source) from None
+        if root.tag != "annotation":
+            raise CellConsensusInputError(
+                f"not a Pascal VOC annotation: the root element is <{root.tag}>, not <annotation>",
+                source=source,
+            )
         size = root.find("size")
-        img_w = _number(size, "width", source, "<size>") if size is not None else float("nan")
-        img_h = _number(size, "height", source, "<size>") if size is not None else float("nan")
+        if size is None:
+            raise CellConsensusInputError(
+                "no <size>: the image's width and height are needed", source=source,
+                field="size",
+            )  # fmt: skip
+        img_w, img_h = (_number(size, t, source, "<size>") for t in ("width", "height"))
+        if img_w <= 0 or img_h <= 0:
+            raise CellConsensusInputError(
+                f"image size {img_w:g} x {img_h:g} is empty", source=source, field="size"
+            )
         image_ids.append(path.stem)
         objects = root.findall("object")
         n_empty += not objects
@@ -139,9 +160,16 @@ def read_voc(
             x0, y0, x1, y1 = (
                 _number(box, t, source, row) for t in ("xmin", "ymin", "xmax", "ymax")
             )
+            problem = None
             if x1 < x0 or y1 < y0:
+                problem = "inverted box"
+            elif x1 == x0 or y1 == y0:
+                problem = "empty box"
+            elif not (0 <= (x0 + x1) / 2 <= img_w and 0 <= (y0 + y1) / 2 <= img_h):
+                problem = f"box centred outside the {img_w:g} x {img_h:g} image"
+            if problem:
                 raise CellConsensusInputError(
-                    f"inverted box ({x0:g}, {y0:g}, {x1:g}, {y1:g})",
+                    f"{problem} ({x0:g}, {y0:g}, {x1:g}, {y1:g})",
                     source=source,
                     row=row,
                     field="bndbox",
@@ -245,6 +273,6 @@ def write_voc(
     for image_id, cells in split_by_image(truth, ids):
         width, height = tuple(cells[canvas].iloc[0]) if len(cells) else default
         data = _voc_xml(str(image_id), cells, (width, height, depth), image_ext)
-        target = out / f"{image_id}.xml"
+        target = out / f"{safe_file_name(image_id)}.xml"
         paths.append(atomic_write(target, lambda tmp, d=data: Path(tmp).write_bytes(d)))
     return paths

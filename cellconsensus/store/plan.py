@@ -335,7 +335,9 @@ def resolve_action(
     if (same and existing.get("complete")) or (base and not n_planned):
         return "up to date", False
     if not same and mode == "auto":
-        hint = "pass mode='w' to rebuild it" + ("" if parallel else " or mode='a' to add images")
+        hint = "pass mode='w' (command line: --mode w) to rebuild it" + (
+            "" if parallel else " or mode='a' (--mode a) to add images"
+        )
         raise CellConsensusInputError(
             f"the store exists and was built from other cells, images or settings; {hint}",
             source=location,
@@ -343,7 +345,7 @@ def resolve_action(
     if parallel and not existing.get("parallel"):
         raise CellConsensusInputError(
             "an interrupted serial build: finish it with cellconsensus.store.write_patches "
-            "or rebuild with mode='w'",
+            "or rebuild with mode='w' (command line: --mode w)",
             source=location,
         )
     if base:

@@ -24,6 +24,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..clustering import ClickArrays, DraftCells, cluster_cells
+from ..errors import CellConsensusInputError
 from ..params import BaseParams
 
 __all__ = ["BaseStrategy", "iter_images"]
@@ -66,6 +67,11 @@ class BaseStrategy(BaseParams):
     #: Parameters that accept "auto", and the multiple of the estimated noise
     #: scale (sigma, pixels) that "auto" stands for.
     _auto_scale: ClassVar[dict[str, float]] = {}
+    #: Most clicks one image may have for a strategy that clusters image by image
+    #: (``None``: no limit), and why: more fails at once with a clear message instead of
+    #: asking for terabytes or running for hours.
+    max_points_per_image: ClassVar[int | None] = None
+    _limit_reason: ClassVar[str] = ""
 
     def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and self.get_params() == other.get_params()  # type: ignore[attr-defined]
@@ -168,7 +174,15 @@ class BaseStrategy(BaseParams):
         self._validate_params()
         self._check_resolved()
         labels = np.full(len(X), -1, dtype=np.int64)
-        for start, stop in iter_images(image_index):
+        bounds = list(iter_images(image_index))
+        limit = self.max_points_per_image
+        biggest = max((stop - start for start, stop in bounds), default=0)
+        if limit is not None and biggest > limit:
+            raise CellConsensusInputError(
+                f"an image with {biggest:,} clicks: {self.name} {self._limit_reason} and takes "
+                f"at most {limit:,} per image; use dbscan (linear in the clicks)"
+            )
+        for start, stop in bounds:
             labels[start:stop] = self._cluster_image(X[start:stop], annotators[start:stop])
         return labels
 

@@ -7,7 +7,6 @@ from numbers import Real
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 
-from ..errors import CellConsensusInputError
 from ..params import Interval, StrOptions
 from ._base import BaseStrategy
 
@@ -50,18 +49,12 @@ class AgglomerativeStrategy(BaseStrategy):
     def __init__(self, *, max_diameter: float | str = 20.0) -> None:
         self.max_diameter = max_diameter
 
-    #: Most clicks on one image: complete linkage holds every pairwise distance
-    #: (``n^2 / 2`` doubles: 1.6 GB at this size).
+    #: Complete linkage holds every pairwise distance (``n^2 / 2`` doubles: 1.6 GB here).
     max_points_per_image = 20_000
+    _limit_reason = "holds every pairwise distance (n^2 / 2 doubles)"
 
     def _cluster_image(self, X: np.ndarray, annotators: np.ndarray) -> np.ndarray:
         if len(X) < 2:
             return np.zeros(len(X), np.int64)
-        if len(X) > self.max_points_per_image:
-            raise CellConsensusInputError(
-                f"an image with {len(X):,} clicks: agglomerative clustering holds every "
-                f"pairwise distance ({len(X) ** 2 * 4 / 2**30:.1f} GiB) and takes at most "
-                f"{self.max_points_per_image:,} per image; use dbscan"
-            )
         tree = linkage(X, method="complete")
         return fcluster(tree, t=float(self.max_diameter), criterion="distance").astype(np.int64) - 1

@@ -64,6 +64,10 @@ class HDBSCANStrategy(BaseStrategy):
         self.cluster_selection_epsilon = cluster_selection_epsilon
         self.allow_single_cluster = allow_single_cluster
 
+    #: Measured on a 2-core CPU: 6 s at 20,000 clicks in one image, growing faster than n.
+    max_points_per_image = 50_000
+    _limit_reason = "builds a minimum spanning tree of mutual reachability (worse than linear)"
+
     def _cluster_image(self, X: np.ndarray, annotators: np.ndarray) -> np.ndarray:
         needed = max(self.min_cluster_size, self.min_samples or self.min_cluster_size)
         if len(X) < needed or len(X) < 2:

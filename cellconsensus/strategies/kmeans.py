@@ -71,6 +71,11 @@ class KMeansStrategy(BaseStrategy):
         self.n_init = n_init
         self.random_state = random_state
 
+    #: Measured on a 2-core CPU: 35 s at 20,000 clicks in one image (silhouette scores of
+    #: every candidate k cost n^2).
+    max_points_per_image = 20_000
+    _limit_reason = "scores every candidate k by silhouette (n^2 distances per candidate)"
+
     def _fit(self, X: np.ndarray, k: int) -> KMeans:
         return KMeans(n_clusters=k, n_init=self.n_init, random_state=self.random_state).fit(X)
 

@@ -253,6 +253,8 @@ def encode_clicks(
         raise ValueError(
             f"out_of_canvas must be one of {OUT_OF_CANVAS_POLICIES}, got {out_of_canvas!r}"
         )
+    if canvas is not None:
+        canvas = _check_canvas(canvas)
     report = report if report is not None else InputReport(sources=[source])
     image, images = _encode_ids(clicks, "image_id", source, origin)
     annotator, annotators = _encode_ids(clicks, "annotator_id", source, origin)
@@ -281,6 +283,17 @@ def encode_clicks(
     report.n_clicks = len(out)
     out.attrs["report"] = report
     return out, codes
+
+
+def _check_canvas(canvas) -> tuple[float, float]:
+    """``(width, height)``, both finite and positive, or a ValueError saying what is wrong."""
+    try:
+        width, height = (float(v) for v in canvas)
+    except (TypeError, ValueError):
+        raise ValueError(f"canvas must be (width, height) in pixels, got {canvas!r}") from None
+    if not (np.isfinite(width) and np.isfinite(height) and width > 0 and height > 0):
+        raise ValueError(f"canvas must be a finite, positive (width, height), got {canvas!r}")
+    return width, height
 
 
 def _apply_canvas(out, canvas, policy, report, source, origin) -> np.ndarray | None:

@@ -69,6 +69,9 @@ class InputReport:
         annotator, same clicks).
     n_empty_runs : int
         Runs with no click at all (kept: they count in the support).
+    n_dropped_marks : int
+        Marks without a position (a Zooniverse mark whose ``x`` or ``y`` is null),
+        dropped.
     """
 
     sources: list[str] = field(default_factory=list)
@@ -80,6 +83,7 @@ class InputReport:
     n_dropped_out_of_canvas: int = 0
     n_duplicate_runs: int = 0
     n_empty_runs: int = 0
+    n_dropped_marks: int = 0
 
     def to_dict(self) -> dict:
         """Return the report as a plain dictionary."""

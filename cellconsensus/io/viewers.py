@@ -1,0 +1,341 @@
+"""Cells for a scientist's tools: napari, QuPath, Fiji/ImageJ and COCO keypoints.
+
+Each writer has a reader that is its inverse (positions to 1e-6 px, labels and the
+label model's figures kept), so an export can be edited in the tool and read back:
+
+============  =====================================  =====================================
+format        what is written                        opened by
+============  =====================================  =====================================
+``napari``    a folder, ``<image_id>.csv`` per       napari's builtin reader (drag the
+              image: ``index, axis-0, axis-1`` (row,  file onto the viewer: a Points layer
+              column of the pixel centre) and the     with the cells' properties)
+              cells' properties
+``qupath``    a folder, ``<image_id>.geojson`` per   QuPath's *File > Import objects*
+              image: a FeatureCollection of Point    (points classified ``alive``,
+              features with ``classification``       ``dead``, ``unsure``)
+              and ``measurements``
+``fiji``      a folder, ``<image_id>.csv`` per       Fiji's *File > Import > Results*
+              image: an ImageJ Results table with    (the docs give a two-line macro that
+              ``X, Y`` and the properties            makes a multi-point selection)
+``coco``      one JSON file: COCO keypoints, one     pycocotools, detection tool kits
+              category per label, one keypoint
+              (``centre``) per cell
+============  =====================================  =====================================
+
+Coordinates: ours are continuous pixels with the origin at the top-left corner of
+the top-left pixel (pixel ``i`` covers ``[i, i + 1)``), as QuPath's, ImageJ's and
+COCO's are; napari puts pixel centres on integers, so its axes are ``y - 0.5`` and
+``x - 0.5``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import CellConsensusInputError
+from ..tables import LABEL_DTYPE, LABELS, split_by_image, validate_cells
+from ._files import atomic_write, read_csv_strings, read_json, safe_file_name
+
+__all__ = ["VIEWER_FORMATS", "write_viewer", "read_viewer"]
+
+#: Formats :func:`write_viewer` writes and :func:`read_viewer` reads.
+VIEWER_FORMATS = ("napari", "qupath", "fiji", "coco")
+#: Per-cell figures carried along when the table has them.
+PROPERTIES = ("cell_id", "p_alive", "p_real", "support", "n_annotators", "spread")
+#: QuPath's display colours (RGB) of the classes.
+COLOURS = {"alive": [0, 200, 0], "dead": [220, 0, 0], "unsure": [230, 190, 0]}
+#: COCO category ids of the labels.
+CATEGORIES = {label: k + 1 for k, label in enumerate(LABELS)}
+#: Side (px) of the square box COCO gets around each cell (its detectors want one).
+COCO_BOX = 20.0
+
+
+def _properties(cells: pd.DataFrame) -> list[str]:
+    return [c for c in PROPERTIES if c in cells.columns]
+
+
+def _per_image(cells: pd.DataFrame, folder: Path, suffix: str, write_one) -> Path:
+    """Write one file per image (atomically each) into ``folder``; returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for image_id, mine in split_by_image(cells):
+        target = folder / f"{safe_file_name(str(image_id))}{suffix}"
+        rows = mine.reset_index(drop=True)
+        atomic_write(target, lambda tmp, m=rows: write_one(m, tmp))
+    return folder
+
+
+def _napari(cells: pd.DataFrame, tmp: str) -> None:
+    table = pd.DataFrame(
+        {"index": np.arange(len(cells)), "axis-0": cells["y"] - 0.5, "axis-1": cells["x"] - 0.5}
+    )
+    for column in (*_properties(cells), "label"):
+        if column in cells:
+            table[column] = cells[column].astype(str) if column == "label" else cells[column]
+    table.to_csv(tmp, index=False, float_format="%.10g")
+
+
+def _qupath(cells: pd.DataFrame, tmp: str) -> None:
+    features = []
+    for row in cells.to_dict("records"):
+        label = str(row["label"])
+        measurements = {c: float(row[c]) for c in _properties(cells) if pd.notna(row[c])}
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [float(row["x"]), float(row["y"])]},
+                "properties": {
+                    "objectType": "annotation",
+                    "classification": {"name": label, "color": COLOURS.get(label, [128] * 3)},
+                    "measurements": measurements,
+                },
+            }
+        )
+    Path(tmp).write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+
+
+def _fiji(cells: pd.DataFrame, tmp: str) -> None:
+    table = pd.DataFrame({" ": np.arange(1, len(cells) + 1), "X": cells["x"], "Y": cells["y"]})
+    table["label"] = cells["label"].astype(str)
+    for column in _properties(cells):
+        table[column] = cells[column]
+    table.to_csv(tmp, index=False, float_format="%.10g")
+
+
+def _coco(cells: pd.DataFrame, path: Path, sizes: dict[str, tuple[int, int]]) -> Path:
+    ids = sorted(set(cells["image_id"].astype(str)) | set(sizes))
+    image_number = {image_id: k + 1 for k, image_id in enumerate(ids)}
+    images = []
+    for image_id in ids:
+        entry: dict[str, Any] = {"id": image_number[image_id], "file_name": image_id}
+        if image_id in sizes:
+            entry["width"], entry["height"] = (int(v) for v in sizes[image_id])
+        images.append(entry)
+    annotations = []
+    for k, row in enumerate(cells.to_dict("records")):
+        x, y, half = float(row["x"]), float(row["y"]), COCO_BOX / 2
+        annotation = {
+            "id": k + 1,
+            "image_id": image_number[str(row["image_id"])],
+            "category_id": CATEGORIES[str(row["label"])],
+            "keypoints": [x, y, 2],
+            "num_keypoints": 1,
+            "bbox": [x - half, y - half, COCO_BOX, COCO_BOX],
+            "area": COCO_BOX * COCO_BOX,
+            "iscrowd": 0,
+        }
+        if "p_alive" in row and pd.notna(row["p_alive"]):
+            annotation["score"] = float(row["p_alive"])
+        annotation["attributes"] = {
+            c: float(row[c]) for c in _properties(cells) if pd.notna(row.get(c))
+        }
+        annotations.append(annotation)
+    categories = [
+        {"id": i, "name": label, "supercategory": "cell", "keypoints": ["centre"], "skeleton": []}
+        for label, i in CATEGORIES.items()
+    ]
+    data = {"images": images, "annotations": annotations, "categories": categories}
+    text = json.dumps(data)
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def write_viewer(
+    cells: pd.DataFrame,
+    path: str | os.PathLike,
+    format: str,
+    *,
+    image_sizes: dict[str, tuple[int, int]] | None = None,
+) -> Path:
+    """Write a Cells (or truth) table for napari, QuPath, Fiji or COCO tools.
+
+    Parameters
+    ----------
+    cells : DataFrame
+        ``image_id, x, y, label`` and any of ``cell_id, p_alive, p_real, support,
+        n_annotators, spread`` (carried along).
+    path : path-like
+        A folder for ``napari``, ``qupath`` and ``fiji`` (one file per image), a
+        ``.json`` file for ``coco``.
+    format : {"napari", "qupath", "fiji", "coco"}
+        See the module docstring.
+    image_sizes : dict, optional
+        ``image_id -> (width, height)``, recorded by ``coco`` (which lists images
+        without cells too when given).
+
+    Returns
+    -------
+    Path
+        The folder or file written. Every file is written atomically.
+
+    Raises
+    ------
+    CellConsensusInputError
+        An image id that cannot name a file (``"../x"``), a table without the columns.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from cellconsensus.synthetic import make_truth
+    >>> truth = make_truth(2, seed=0)
+    >>> folder = write_viewer(truth, tempfile.mkdtemp(), "qupath")
+    >>> sorted(p.name for p in folder.iterdir())
+    ['syn00000.geojson', 'syn00001.geojson']
+    >>> len(read_viewer(folder, "qupath")) == len(truth)
+    True
+    """
+    if format not in VIEWER_FORMATS:
+        raise ValueError(f"format must be one of {VIEWER_FORMATS}, got {format!r}")
+    missing = [c for c in ("image_id", "x", "y", "label") if c not in cells.columns]
+    if missing:
+        raise CellConsensusInputError(f"cells lack column(s) {', '.join(missing)}")
+    path = Path(path)
+    if format == "coco":
+        return _coco(cells, path, dict(image_sizes or {}))
+    writer = {"napari": _napari, "qupath": _qupath, "fiji": _fiji}[format]
+    suffix = ".geojson" if format == "qupath" else ".csv"
+    return _per_image(cells, path, suffix, writer)
+
+
+# -- reading back ----------------------------------------------------------------------
+
+
+def _numbers(table: pd.DataFrame, columns, source: str) -> pd.DataFrame:
+    out = pd.DataFrame(index=table.index)
+    for column in columns:
+        values = pd.to_numeric(table[column].replace("", np.nan), errors="coerce")
+        bad = values.isna() & (table[column] != "")
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise CellConsensusInputError(
+                f"not a number: {table[column].iloc[row]!r}", source=source,
+                row=f"row {row + 2}", field=column,
+            )  # fmt: skip
+        out[column] = values
+    return out
+
+
+def _read_csv(path: Path, x: str, y: str, shift: float) -> pd.DataFrame:
+    source = str(path)
+    table = read_csv_strings(source, required=[x, y])
+    known = _properties(table)
+    numbers = _numbers(table, [x, y, *known], source)
+    out = pd.DataFrame({"image_id": path.stem, "x": numbers[x] + shift, "y": numbers[y] + shift})
+    for column in known:
+        out[column] = numbers[column]
+    out["label"] = table["label"] if "label" in table else "unsure"
+    return out
+
+
+def _read_geojson(path: Path) -> pd.DataFrame:
+    source = str(path)
+    data = read_json(source)
+    features = data.get("features") if isinstance(data, dict) else None
+    if not isinstance(features, list):
+        raise CellConsensusInputError("not a GeoJSON FeatureCollection", source=source)
+    rows = []
+    for k, feature in enumerate(features):
+        geometry = (feature or {}).get("geometry") or {}
+        if geometry.get("type") != "Point":
+            raise CellConsensusInputError(
+                f"a {geometry.get('type')!r} feature: only Point features are cells",
+                source=source, row=f"feature {k + 1}", field="geometry",
+            )  # fmt: skip
+        properties = feature.get("properties") or {}
+        x, y = geometry.get("coordinates", [None, None])[:2]
+        classification = properties.get("classification") or {}
+        rows.append({"image_id": path.stem, "x": x, "y": y,
+                     "label": classification.get("name", "unsure"),
+                     **(properties.get("measurements") or {})})  # fmt: skip
+    return pd.DataFrame(rows, columns=["image_id", "x", "y", "label"] if not rows else None)
+
+
+def _read_coco(path: Path) -> pd.DataFrame:
+    source = str(path)
+    data = read_json(source)
+    try:
+        names = {c["id"]: c["name"] for c in data["categories"]}
+        files = {i["id"]: i["file_name"] for i in data["images"]}
+        rows = [
+            {"image_id": files[a["image_id"]], "x": a["keypoints"][0], "y": a["keypoints"][1],
+             "label": names[a["category_id"]], **a.get("attributes", {})}
+            for a in data["annotations"]
+        ]  # fmt: skip
+    except (KeyError, IndexError, TypeError) as exc:
+        raise CellConsensusInputError(
+            f"not a COCO keypoints file: missing or wrong {exc}", source=source
+        ) from None
+    table = pd.DataFrame(rows, columns=["image_id", "x", "y", "label"] if not rows else None)
+    table.attrs["image_ids"] = [files[k] for k in sorted(files)]
+    return table
+
+
+def read_viewer(path: str | os.PathLike, format: str) -> pd.DataFrame:
+    """Read cells back from a :func:`write_viewer` export (edited in the tool or not).
+
+    Parameters
+    ----------
+    path : path-like
+        The folder (``napari``, ``qupath``, ``fiji``: every file in it, the image id
+        being the file's stem) or the COCO JSON file.
+    format : {"napari", "qupath", "fiji", "coco"}
+        The export's format.
+
+    Returns
+    -------
+    DataFrame
+        ``image_id, x, y, label`` and the properties the export carried, sorted by
+        image (in file order within one); a label missing in the tool reads as
+        ``unsure``.
+
+    Raises
+    ------
+    CellConsensusInputError
+        A file that is not of the format, a non-numeric position, an unknown label,
+        naming the file, row and field.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from cellconsensus.synthetic import make_truth
+    >>> truth = make_truth(1, seed=0)
+    >>> back = read_viewer(write_viewer(truth, tempfile.mkdtemp(), "napari"), "napari")
+    >>> bool(np.allclose(back["x"], truth["x"]))
+    True
+    """
+    if format not in VIEWER_FORMATS:
+        raise ValueError(f"format must be one of {VIEWER_FORMATS}, got {format!r}")
+    path = Path(path)
+    if format == "coco":
+        table = _read_coco(path)
+    else:
+        if not path.is_dir():
+            raise CellConsensusInputError(f"a {format} export is a folder", source=str(path))
+        suffix = ".geojson" if format == "qupath" else ".csv"
+        files = sorted(path.glob(f"*{suffix}"))
+        if not files:
+            raise CellConsensusInputError(f"no *{suffix} files in this folder", source=str(path))
+        if format == "qupath":
+            parts = [_read_geojson(p) for p in files]
+        elif format == "napari":
+            parts = [_read_csv(p, "axis-1", "axis-0", 0.5) for p in files]
+        else:
+            parts = [_read_csv(p, "X", "Y", 0.0) for p in files]
+        table = pd.concat(parts, ignore_index=True)
+    unknown = sorted(set(table["label"].astype(str)) - set(LABELS))
+    if unknown:
+        raise CellConsensusInputError(
+            f"unknown label(s) {', '.join(map(repr, unknown))}; known: {', '.join(LABELS)}",
+            source=str(path),
+        )
+    table["label"] = table["label"].astype(str).astype(LABEL_DTYPE)
+    table["image_id"] = table["image_id"].astype(str).astype(object)
+    if {"cell_id", "n_annotators", "support", "p_alive", "spread"} <= set(table.columns):
+        table["cell_id"] = table["cell_id"].astype(np.int64)
+        table["n_annotators"] = table["n_annotators"].astype(np.int64)
+        return validate_cells(table, source=str(path))
+    return table
