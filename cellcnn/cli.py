@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from collections.abc import Sequence
+
+from . import __version__
+from .names import MODEL_NAMES
 
 __all__ = ["main", "build_parser"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``cellcnn`` argument parser (its ``--help`` is the CLI reference page)."""
-    from .models import available_models
-
+    """The ``cellcnn`` argument parser (its ``--help`` is the CLI reference page; building
+    it imports no TensorFlow)."""
     parser = argparse.ArgumentParser(
         prog="cellcnn", description="Train and apply a CNN on a cellconsensus patch store."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
     sub = parser.add_subparsers(dest="command", required=True)
 
     tr = sub.add_parser("train", help="train a model on the train split, validating on val")
     tr.add_argument("store", help="patch store (path or fsspec URL)")
     tr.add_argument("--size", type=int, required=True, help="patch size to train on")
-    tr.add_argument("--model", choices=available_models(), default="compact")
+    tr.add_argument("--model", choices=MODEL_NAMES, default="compact")
     tr.add_argument("--out", required=True, help="output folder (re-run to resume)")
     tr.add_argument("--epochs", type=int, default=30)
     tr.add_argument("--batch-size", type=int, default=64)
@@ -61,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--report", default="demo-report", help="folder of the report (index.html)")
     de.add_argument("--epochs", type=int, default=3)
     de.add_argument("--seed", type=int, default=0)
-    return parser
+    from cellconsensus.cli.runner import show_defaults
+
+    return show_defaults(parser)
 
 
 def _cmd_train(args) -> int:
@@ -82,7 +89,7 @@ def _cmd_train(args) -> int:
         patience=args.patience,
         seed=args.seed,
         deterministic=args.deterministic,
-        verbose=2,
+        verbose=1 if sys.stdout.isatty() else 2,  # a progress bar within each epoch on a terminal
     )
     print(
         f"best validation ROC AUC {result.best_val_auc:.4f} after "
@@ -119,7 +126,7 @@ def _cmd_demo(args) -> int:
     from .demo import demo_report
 
     print(f"training compact on {args.demo_dir}/patches.zarr ({args.epochs} epochs) ...")
-    index = demo_report(args.demo_dir, args.report, epochs=args.epochs, seed=args.seed)
+    index = demo_report(args.demo_dir, args.report, epochs=args.epochs, seed=args.seed, verbose=2)
     print(f"6. the report: {index} (open it in a browser)")
     return 0
 
@@ -139,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     --------
     >>> main(["--help"])  # doctest: +SKIP
     """
+    # TensorFlow's start-up banner is for its developers; warnings and errors still show.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from cellconsensus.cli.runner import run_command
 
     from .store import StoreError

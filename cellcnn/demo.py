@@ -107,6 +107,7 @@ def demo_report(
     size: int | None = None,
     epochs: int = 3,
     seed: int = 0,
+    verbose: int = 0,
 ) -> Path:
     """Train ``compact`` on the demo's store and write the HTML report.
 
@@ -123,6 +124,8 @@ def demo_report(
         Training epochs (a demonstration, not a study).
     seed : int, default 0
         Training seed.
+    verbose : int, default 0
+        Keras' training output (2: a line per epoch, as ``cellcnn demo`` shows).
 
     Returns
     -------
@@ -149,7 +152,7 @@ def demo_report(
         epochs=epochs,
         patience=epochs,
         seed=seed,
-        verbose=0,
+        verbose=verbose,
     )
     metrics = evaluate(run_dir, split="test", out_dir=out)
     summary: dict[str, Any] = demo.summary

@@ -230,7 +230,8 @@ def cluster_cells(
     cid[order] = cid_sorted
     taken_out = np.empty(len(order), bool)
     taken_out[order] = taken_sorted
-    stats, cell_image = cluster_stats(clicks.X, img, cid, clicks.n_runs)
+    # Summed in the canonical order: the same bits whatever the order of the input rows.
+    stats, cell_image = cluster_stats(clicks.X[order], img[order], cid[order], clicks.n_runs)
     return DraftCells(cid, taken_out, stats, cell_image)
 
 

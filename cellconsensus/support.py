@@ -128,7 +128,8 @@ def apply_model(
     one run: the threshold's ``keep``, lone clicks kept); lone clicks kept become cells."""
     n_runs, n_clusters = clicks.n_runs, len(keep)
     lone = (draft.cid < 0) & ~draft.taken_out
-    stats, cell_image = cluster_stats(clicks.X, clicks.codes.image, candidate, n_runs)
+    o = clicks.order  # summed in the canonical order (bit-identical under row shuffles)
+    stats, cell_image = cluster_stats(clicks.X[o], clicks.codes.image[o], candidate[o], n_runs)
     alone = n_runs[cell_image] < 2
     p_real = np.where(alone, np.nan, p_real)
     keep = np.where(alone, np.r_[keep, alone[n_clusters:]], p_real >= 0.5)

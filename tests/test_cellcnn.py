@@ -13,6 +13,7 @@ from cellcnn.cli import main as cnn_main
 from cellcnn.data import make_dataset
 from cellcnn.evaluate import evaluate, expected_calibration_error, load_model
 from cellcnn.models import RandomDihedral, available_models, build_model
+from cellcnn.names import MODEL_NAMES
 from cellcnn.predict import predict, predict_cells, training_crops
 from cellcnn.store import PatchStore, StoreError
 from cellcnn.train import class_weights, train
@@ -97,6 +98,7 @@ def test_dihedral_augmentation_only_moves_pixels():
 
 def test_models_registry_and_sizes():
     assert available_models() == ["compact", "thesis_vgg"]
+    assert tuple(available_models()) == MODEL_NAMES  # what the command line offers
     assert 300_000 < build_model("compact", (48, 48, 1)).count_params() < 600_000
     with pytest.raises(ValueError, match="unknown model"):
         build_model("resnet-9000", (48, 48, 1))

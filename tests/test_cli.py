@@ -5,13 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cellconsensus.cli import main
+from cellconsensus.cli import COMMANDS, main
 
 
-@pytest.mark.parametrize(
-    "command",
-    ["aggregate", "annotators", "compare", "simulate", "synthetic", "patches", "inspect", "demo"],
-)
+@pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
@@ -270,3 +267,34 @@ def test_bad_input_and_parameters_are_one_line_with_exit_2(tmp_path, capsys):
         assert main(argv) == 2, message
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err and err.count("\n") == 1, err
+
+
+def test_cellcnn_help_and_version_import_no_tensorflow():
+    """`cellcnn --help` once took 10-20 s on 2 cores importing TensorFlow; no --version."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from cellcnn.cli import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
+        "try:\n    main(['train', '--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
+        "assert 'tensorflow' not in sys.modules, 'TensorFlow imported'\n"
+        "assert 'keras' not in sys.modules, 'Keras imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("cellcnn ") and "--model {compact,thesis_vgg}" in done.stdout
+
+
+def test_help_states_the_defaults(capsys):
+    """--help once showed no default (e.g. `aggregate`'s min support, `cellcnn train`'s epochs)."""
+    from cellcnn.cli import main as cnn_main
+
+    with pytest.raises(SystemExit):
+        main(["aggregate", "--help"])
+    assert "(default: 0.3)" in capsys.readouterr().out  # --min-support
+    with pytest.raises(SystemExit):
+        cnn_main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--epochs EPOCHS default: 30" in text and "--seed SEED default: 0" in text

@@ -71,9 +71,12 @@ def test_real_data_variants(tmp_path, cellspotting_csv, ldc_images, script):
 
 
 def test_real_data_variant_says_what_is_missing(tmp_path, monkeypatch):
-    sys.path.insert(0, str(EXAMPLES))
-    import _common
+    import importlib.util
 
+    # Loaded by path: benchmarks/ has a `_common` too, which another test may have imported.
+    spec = importlib.util.spec_from_file_location("examples_common", EXAMPLES / "_common.py")
+    _common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(_common)
     monkeypatch.setattr(_common, "SHARED_DATA", tmp_path / "nowhere")
     with pytest.raises(SystemExit, match="real data not found at .*nowhere/ldc"):
         _common.real("ldc", "images")

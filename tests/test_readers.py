@@ -452,7 +452,7 @@ def test_read_export_detects_the_format_and_checks_the_task_list(tmp_path):
     with pytest.raises(CellConsensusInputError, match="only goes with a PyBossa export"):
         read_export(table, tasks=tasks)
     with pytest.raises(ValueError, match="format must be one of"):
-        read_export(table, format="zooniverse")
+        read_export(table, format="labelbox")
 
 
 def test_plain_tables_by_suffix(tmp_path):

@@ -1,5 +1,5 @@
 """Command line: ``cellconsensus aggregate | annotators | compare | simulate | synthetic |
-patches | inspect | verify | export | demo``.
+patches | inspect | verify | export | report | demo``.
 
 One module per command, each with ``add_parser(sub)`` and ``run(args)``;
 :mod:`.options` holds the options several commands share and :mod:`.runner`
@@ -22,11 +22,12 @@ from . import (
     export,
     inspect,
     patches,
+    report,
     simulate,
     synthetic,
     verify,
 )
-from .runner import run_command
+from .runner import run_command, show_defaults
 
 __all__ = ["main", "build_parser", "run_command", "COMMANDS"]
 
@@ -40,6 +41,7 @@ _MODULES = (
     inspect,
     verify,
     export,
+    report,
     demo,
 )
 #: Each command's name and the function that runs it.
@@ -63,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for module in _MODULES:
         module.add_parser(sub)
-    return parser
+    return show_defaults(parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,4 +76,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["--version"])  # doctest: +SKIP
     cellconsensus 0.1.0
     """
-    return run_command(COMMANDS, build_parser().parse_args(argv), (FileExistsError,))
+    # ImportError: an optional dependency missing (matplotlib for plots and the report).
+    return run_command(COMMANDS, build_parser().parse_args(argv), (FileExistsError, ImportError))

@@ -12,7 +12,44 @@ from typing import Any
 
 from ..errors import CellConsensusInputError, InvalidParameterError
 
-__all__ = ["run_command", "parse_params", "dask_client"]
+__all__ = ["run_command", "parse_params", "dask_client", "show_defaults"]
+
+
+def _with_default(action: argparse.Action) -> None:
+    """Add ``(default: X)`` to an option's help, unless it already names its default."""
+    text, default = action.help or "", action.default
+    if (
+        "default" in text
+        or default is None
+        or default is False
+        or default is argparse.SUPPRESS
+        or not action.option_strings
+        or action.nargs == 0
+    ):
+        return
+    shown = ", ".join(map(str, default)) if isinstance(default, list | tuple) else default
+    action.help = f"{text} (default: {shown})" if text else f"default: {shown}"
+
+
+def show_defaults(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Make every sub-command's ``--help`` state the defaults (returns the parser).
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser(prog="x")
+    >>> sub = p.add_subparsers()
+    >>> _ = sub.add_parser("run").add_argument("--epochs", type=int, default=30)
+    >>> "default: 30" in show_defaults(p)._subparsers._group_actions[0].choices["run"].format_help()
+    True
+    """
+    parsers = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            parsers += list(action.choices.values())
+    for p in parsers:
+        for action in p._actions:
+            _with_default(action)
+    return parser
 
 
 def run_command(

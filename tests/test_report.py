@@ -1,0 +1,99 @@
+"""The HTML report of any data set: every page, link and figure, in Chromium when there."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from cellconsensus import find_consensus, simulate_crowd
+from cellconsensus.cli import main
+from cellconsensus.io import write_pybossa
+from cellconsensus.report import need_ranking, write_report
+from cellconsensus.synthetic import make_images
+
+pytest.importorskip("matplotlib")
+
+
+@pytest.fixture(scope="module")
+def data():
+    data = make_images(3, style="brightfield", seed=8)
+    clicks = simulate_crowd(data.truth, 3, seed=8)
+    # One image seen by a single annotator: it needs another one most.
+    first = clicks.loc[clicks["image_id"] == "syn00002", "annotator_id"].iloc[0]
+    keep = (clicks["image_id"] != "syn00002") | (clicks["annotator_id"] == first)
+    lone = clicks[keep].reset_index(drop=True)
+    runs = clicks.attrs["runs"]
+    lone.attrs["runs"] = runs[(runs["image_id"] != "syn00002") | (runs["annotator_id"] == first)]
+    return data, lone
+
+
+@pytest.fixture(scope="module")
+def report(data, tmp_path_factory) -> Path:
+    images, clicks = data[0].images, data[1]
+    out = tmp_path_factory.mktemp("report")
+    return write_report(clicks, out, images=images, truth=data[0].truth, max_images=2,
+                        per_page=1)  # fmt: skip
+
+
+def _pages(root: Path) -> list[Path]:
+    return sorted(root.rglob("*.html"))
+
+
+def test_every_link_and_figure_resolves(report):
+    root = report.parent
+    pages = _pages(root)
+    names = {str(p.relative_to(root)) for p in pages}
+    assert {"index.html", "gallery-1.html", "gallery-2.html", "images/0001.html",
+            "images/0002.html"} == names  # fmt: skip
+    for page in pages:
+        text = page.read_text()
+        for target in re.findall(r'href="([^"#]+)"', text):
+            assert (page.parent / target).resolve().exists(), (page.name, target)
+        sources = re.findall(r'src="([^"]+\.png)"', text)
+        for src in sources:
+            with Image.open(page.parent / src) as image:
+                assert image.width > 100
+        assert "data-rendered" in text  # the decode check for browsers
+    image_page = (root / "images" / "0001.html").read_text()
+    assert "Cells in doubt" in image_page and "next" in image_page
+
+
+def test_summary_ranks_need_disagreement_and_errors(report, data):
+    text = report.read_text()
+    for heading in ("Summary", "Strategies", "Images the strategies dispute most",
+                    "Where another annotator would help most",
+                    "Images with the most errors against the truth", "Annotators"):  # fmt: skip
+        assert f"<h2>{heading}</h2>" in text, heading
+    need = need_ranking(find_consensus(data[1]).cells, data[1])
+    assert need["image_id"].iloc[0] == "syn00002"  # the single-annotator image
+    assert need.loc[0, "annotators"] == 1 and need["need"].is_monotonic_decreasing
+    gallery = (report.parent / "gallery-1.html").read_text()
+    assert "2 of 3 images" in gallery
+
+
+def test_cli_report(data, tmp_path, capsys):
+    clicks = data[1]
+    runs, tasks = write_pybossa(clicks, tmp_path / "runs.json", tmp_path / "tasks.json")
+    args = ["report", str(runs), "--tasks", str(tasks), "-o", str(tmp_path / "r"),
+            "--max-images", "1", "--strategies", "dbscan,hdbscan"]  # fmt: skip
+    assert main(args) == 0
+    assert "report:" in capsys.readouterr().out
+    assert (tmp_path / "r" / "images" / "0001.html").exists()
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed")
+def test_report_pages_render_in_headless_chromium(report):
+    browser = ["chromium", "--headless", "--no-sandbox", "--disable-gpu"]
+    for page in _pages(report.parent):
+        dom = subprocess.run(
+            [*browser, "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+        assert 'data-rendered="ok"' in dom, page.name  # every figure decoded
