@@ -32,7 +32,9 @@ def cell_doubt(cells: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         Aligned with ``cells``: ``label_doubt = 1 - |2 p_alive - 1|`` (0 when the
         label model is certain, 1 for a coin flip), ``real_doubt`` the same of
-        ``p_real`` (0 without that column) and ``doubt``, the larger of the two.
+        ``p_real`` (0 without that column; NaN where the annotator model does not
+        assess a cell: images with a single annotator) and ``doubt``, the larger
+        of the two (the label doubt where the other is NaN).
 
     Examples
     --------

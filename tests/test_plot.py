@@ -143,3 +143,13 @@ def test_agreement_is_symmetric_bounded_and_order_free(a, b, seed):
     shuffled = strategy_agreement({"a": a.sample(frac=1, random_state=seed), "b": b})
     assert shuffled.loc["a", "b"] == pytest.approx(matrix.loc["a", "b"])
     assert strategy_agreement({"a": a, "copy": a.copy()}).loc["a", "copy"] == 1
+
+
+def test_doubt_of_a_single_annotators_cells_is_said_to_be_unassessed():
+    """On the real export's one-run images every cell showed "0 in doubt", unqualified."""
+    cells = pd.DataFrame({"image_id": "a", "x": [10.0, 30], "y": [10.0, 30],
+                          "p_alive": [0.96, 0.96], "p_real": [np.nan, np.nan],
+                          "label": "alive"})  # fmt: skip
+    assert np.isnan(cell_doubt(cells)["real_doubt"]).all()
+    title = plot_disagreement("a", cells).axes[0].get_title()
+    assert "0 of 2 cells in doubt" in title and "not assessed" in title

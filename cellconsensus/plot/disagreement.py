@@ -70,7 +70,11 @@ def plot_disagreement(
                                edgecolors="white", linewidths=0.5, label=name, zorder=3)  # fmt: skip
     fig.colorbar(drawn, ax=ax, fraction=0.04, pad=0.02, label="doubt (1: a coin flip)")
     n_doubt = int((doubt["doubt"] > 0.5).sum())
-    ax.set_title(title or f"{image_id}: {n_doubt} of {len(mine)} cells in doubt")
+    if title is None:
+        title = f"{image_id}: {n_doubt} of {len(mine)} cells in doubt"
+        if "p_real" in mine and len(mine) and mine["p_real"].isna().all():
+            title += "\n(one annotator: whether each is a cell is not assessed)"
+    ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
     if realness.any():
