@@ -114,6 +114,20 @@ def test_coco_export_loads_in_pycocotools(cells, tmp_path):
     assert (first["width"], first["height"]) == (500, 400)
 
 
+def test_fiji_roi_sets_read_in_roifile(cells, tmp_path):
+    roifile = pytest.importorskip("roifile")
+
+    folder = write_cells(cells, tmp_path / "f", format="fiji")
+    for image_id, mine in cells.groupby("image_id"):
+        rois = roifile.roiread(folder / f"{image_id}_RoiSet.zip")
+        by_name = {roi.name: roi for roi in rois}
+        assert set(by_name) == set(mine["label"].astype(str))
+        for label, roi in by_name.items():
+            assert roi.roitype == roifile.ROI_TYPE.POINT
+            expected = mine.loc[mine["label"] == label, ["x", "y"]].to_numpy()
+            np.testing.assert_allclose(roi.coordinates(), expected, atol=1e-4)  # float32
+
+
 def test_napari_builtin_reader_opens_the_points(cells, tmp_path):
     pytest.importorskip("napari")
     from napari_builtins.io import csv_to_layer_data
@@ -141,3 +155,12 @@ def test_cli_export(cells, tmp_path, capsys):
     out = tmp_path / "truth.json"
     assert main(["export", str(tmp_path / "voc"), str(out), "--format", "coco", "--truth"]) == 0
     assert len(json.loads(out.read_text())["annotations"]) == len(truth)
+
+
+def test_imagej_rois_state_their_limits():
+    from cellconsensus.io.imagej_roi import point_roi
+
+    with pytest.raises(CellConsensusInputError, match="1 to 65,535 points"):
+        point_roi([], [], "alive")
+    with pytest.raises(CellConsensusInputError, match=r"\[0, 32,767\) px"):
+        point_roi([40_000.0], [1.0], "alive")  # ImageJ's box fields are 16 bits

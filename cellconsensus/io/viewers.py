@@ -14,9 +14,11 @@ format        what is written                        opened by
               image: a FeatureCollection of Point    (points classified ``alive``,
               features with ``classification``       ``dead``, ``unsure``)
               and ``measurements``
-``fiji``      a folder, ``<image_id>.csv`` per       Fiji's *File > Import > Results*
-              image: an ImageJ Results table with    (the docs give a two-line macro that
-              ``X, Y`` and the properties            makes a multi-point selection)
+``fiji``      a folder, per image an ImageJ Results  Fiji: the zip opens in the ROI
+              table ``<image_id>.csv`` (``X, Y``     Manager (drag it onto the image);
+              and the properties) and               the CSV via *File > Import >
+              ``<image_id>_RoiSet.zip``: one         Results*
+              multi-point ROI per label
 ``coco``      one JSON file: COCO keypoints, one     pycocotools, detection tool kits
               category per label, one keypoint
               (``centre``) per cell
@@ -41,6 +43,7 @@ import pandas as pd
 from ..errors import CellConsensusInputError
 from ..tables import LABEL_DTYPE, LABELS, split_by_image, validate_cells
 from ._files import atomic_write, read_csv_strings, read_json, safe_file_name
+from .imagej_roi import roi_set
 
 __all__ = ["VIEWER_FORMATS", "write_viewer", "read_viewer"]
 
@@ -105,6 +108,17 @@ def _fiji(cells: pd.DataFrame, tmp: str) -> None:
     for column in _properties(cells):
         table[column] = cells[column]
     table.to_csv(tmp, index=False, float_format="%.10g")
+
+
+def _fiji_rois(cells: pd.DataFrame, tmp: str) -> None:
+    """One multi-point ROI per label (ImageJ's ROI Manager opens the zip)."""
+    labels = cells["label"].astype(str)
+    rois = {
+        label: (cells.loc[labels == label, "x"], cells.loc[labels == label, "y"])
+        for label in LABELS
+        if (labels == label).any()
+    }
+    Path(tmp).write_bytes(roi_set(rois))
 
 
 def _coco(cells: pd.DataFrame, path: Path, sizes: dict[str, tuple[int, int]]) -> Path:
@@ -198,6 +212,8 @@ def write_viewer(
         return _coco(cells, path, dict(image_sizes or {}))
     writer = {"napari": _napari, "qupath": _qupath, "fiji": _fiji}[format]
     suffix = ".geojson" if format == "qupath" else ".csv"
+    if format == "fiji":
+        _per_image(cells, path, "_RoiSet.zip", _fiji_rois)
     return _per_image(cells, path, suffix, writer)
 
 
