@@ -103,7 +103,9 @@ def finish_cells(
     n_cells = int(keep.sum())
 
     if draft.p_alive is None:
-        voted = cid >= 0
+        # The votes in the canonical order: sums over them have the same bits whatever the
+        # order of the input rows.
+        voted = clicks.order[cid[clicks.order] >= 0]
         p_alive = aggregator.fit_arrays(
             cid[voted], codes.annotator[voted], codes.label[voted], n_cells
         )

@@ -241,6 +241,34 @@ def test_canonical_order_equals_lexsort(rows):
     + [("a", "u1", 0.0, 0.0, "alive"), ("a", "u1", 0.0, 10.0, "alive")],
     seed=0,
 )
+@example(  # votes once fitted in row order: p_alive differed in its last bits
+    points=[
+        ('a', 'u0', 0.0, 0.0, 'alive'),
+        ('a', 'u0', 0.0, 0.0, 'alive'),
+        ('a', 'u0', 0.0, 0.0, 'alive'),
+        ('a', 'u0', 0.0, 0.0, 'alive'),
+        ('a', 'u0', 0.0, 20.391282798367, 'alive'),
+        ('a', 'u0', 0.0, 39.09004735186913, 'alive'),
+        ('a', 'u0', 0.0, 116.64890582562244, 'alive'),
+        ('a', 'u0', 0.0, 124.98790995444796, 'alive'),
+        ('a', 'u0', 0.0, 166.80660056279186, 'alive'),
+        ('a', 'u0', 0.0, 179.21727672622416, 'alive'),
+        ('a', 'u0', 0.0, 186.2157701441213, 'alive'),
+        ('a', 'u0', 0.0, 195.50689750890967, 'alive'),
+        ('a', 'u0', 9.446711468836714, 0.0, 'alive'),
+        ('a', 'u0', 19.48065624057503, 0.0, 'alive'),
+        ('a', 'u0', 21.004156240483024, 54.870926093996545, 'alive'),
+        ('a', 'u0', 27.408718608744614, 44.0, 'dead'),
+        ('a', 'u0', 33.0, 0.0, 'alive'),
+        ('a', 'u0', 26.0, 0.0, 'alive'),
+        ('a', 'u0', 1.0, 0.0, 'alive'),
+        ('a', 'u2', 21.0, 46.0, 'alive'),
+        ('a', 'u1', 0.0, 0.0, 'alive'),
+        ('a', 'u2', 0.0, 0.0, 'alive'),
+        ('a', 'u2', 36.0, 0.0, 'alive'),
+    ],
+    seed=0,
+)  # fmt: skip
 @example(  # cluster centres once summed in row order: y differed by 1.4e-14
     points=[
         ('a', 'u0', 64.34107637245435, 19.65357228793599, 'alive'),
