@@ -30,12 +30,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from cellconsensus.plot import pyplot
-
 from . import __version__
 from .data import channel_stats, check_training, make_dataset, targets
 from .models import build_model
+from .multiworker import cluster_role, per_worker_input
 from .store import PatchStore
+from .training_log import plot_learning_curves, read_log
 
 __all__ = ["train", "TrainResult", "class_weights"]
 
@@ -91,29 +91,6 @@ class _AucThenLoss(keras.callbacks.Callback):
 
 def _accelerators() -> list:
     return tf.config.list_physical_devices("GPU")
-
-
-def _learning_curves(log_csv: Path, out: Path) -> None:
-    plt = pyplot()
-    import pandas as pd
-
-    log = pd.read_csv(log_csv)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    for ax, metric in zip(axes, ("loss", "auc"), strict=True):
-        for prefix, style in (("", "-"), ("val_", "--")):
-            if prefix + metric in log:
-                ax.plot(
-                    log["epoch"] + 1,
-                    log[prefix + metric],
-                    style,
-                    label=(prefix or "train_") + metric,
-                )
-        ax.set_xlabel("epoch")
-        ax.set_title(metric)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
 
 
 def train(
@@ -238,7 +215,7 @@ def train(
         "cache": cache,
     }
     global_batch = batch_size * distribute.num_replicas_in_sync
-    n_workers, worker, chief = _cluster_role(distribute)
+    n_workers, worker, chief = cluster_role(distribute)
     if not chief:  # other workers of a multi-worker run write into a folder of their own
         out = out / "workers" / str(worker)
         out.mkdir(parents=True, exist_ok=True)
@@ -246,7 +223,7 @@ def train(
     def dataset(split: str, **kwargs):
         if distribute.num_replicas_in_sync == 1:
             return make_dataset(source, split=split, batch_size=global_batch, **kwargs)
-        return _per_worker_input(distribute, source, split, global_batch, **kwargs)
+        return per_worker_input(distribute, source, split, global_batch, **kwargs)
 
     train_ds = dataset("train", seed=seed, **common)
     val_ds = dataset("val", shuffle=False, **{**common, "class_weight": None})
@@ -344,7 +321,7 @@ def train(
         **fit_steps,
     )
     seconds = time.perf_counter() - started
-    log = _read_log(out / "log.csv")
+    log = read_log(out / "log.csv")
     best = float(np.nanmax(log.get("val_auc", [np.nan]))) if log else float("nan")
     run.update(
         finished=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -354,48 +331,6 @@ def train(
     )
     (out / "run.json").write_text(json.dumps(run, indent=2, default=str))
     if log:
-        _learning_curves(out / "log.csv", out / "learning_curves.png")
+        plot_learning_curves(log, out / "learning_curves.png")
     keras.mixed_precision.set_global_policy("float32")
     return TrainResult(out, {k: list(v) for k, v in history.history.items()}, best, run)
-
-
-def _cluster_role(strategy: tf.distribute.Strategy) -> tuple[int, int, bool]:
-    """Workers of the run, this one's index among them, and whether it is the chief.
-
-    Read from the strategy's cluster resolver (``TF_CONFIG``): the ``chief`` task,
-    else ``worker`` 0, is the chief; one worker when there is no cluster.
-    """
-    resolver = getattr(strategy, "cluster_resolver", None)
-    spec = resolver.cluster_spec().as_dict() if resolver is not None else {}
-    tasks = [(kind, i) for kind in ("chief", "worker") for i in range(len(spec.get(kind, [])))]
-    if len(tasks) <= 1:
-        return 1, 0, True
-    me = tasks.index((resolver.task_type, int(resolver.task_id)))
-    return len(tasks), me, me == 0
-
-
-def _per_worker_input(strategy, source, split, global_batch, **kwargs):
-    """A distributed dataset: each input pipeline reads its own shard of the store's chunks,
-    batched per replica (``tf.distribute``'s ``distribute_datasets_from_function``)."""
-
-    def dataset(context: tf.distribute.InputContext) -> tf.data.Dataset:
-        ds = make_dataset(
-            source,
-            split=split,
-            batch_size=context.get_per_replica_batch_size(global_batch),
-            shard=(context.num_input_pipelines, context.input_pipeline_id),
-            drop_remainder=True,  # replicas step together on batches of one shape
-            **kwargs,
-        )
-        return ds.repeat()
-
-    return strategy.distribute_datasets_from_function(dataset)
-
-
-def _read_log(path: Path) -> dict[str, list[float]]:
-    if not path.exists():
-        return {}
-    import pandas as pd
-
-    table = pd.read_csv(path).drop_duplicates("epoch", keep="last")
-    return {c: table[c].tolist() for c in table.columns}

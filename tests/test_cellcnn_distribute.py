@@ -76,7 +76,7 @@ def test_mirrored_strategy_two_replicas(store, tmp_path):
 def test_cluster_role_from_the_resolver():
     from types import SimpleNamespace
 
-    from cellcnn.train import _cluster_role
+    from cellcnn.multiworker import cluster_role as _cluster_role
 
     def strategy(spec, kind, index):
         resolver = SimpleNamespace(

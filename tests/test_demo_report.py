@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _browser import BROWSER, needs_chromium, rendered_dom
 from PIL import Image
 
 FIGURES = ("clicks", "strategies", "sheet", "curves", "confusion")
@@ -47,19 +47,12 @@ def test_report_without_a_demo_says_what_to_run(tmp_path):
     assert done.returncode == 2 and "run `cellconsensus demo" in done.stderr
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed")
+@needs_chromium
 def test_report_renders_in_headless_chromium(report, tmp_path):
-    browser = ["chromium", "--headless", "--no-sandbox", "--disable-gpu"]
-    dom = subprocess.run(
-        [*browser, "--virtual-time-budget=5000", "--dump-dom", report.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
-    assert 'data-rendered="ok"' in dom  # every figure decoded
+    assert 'data-rendered="ok"' in rendered_dom(report)  # every figure decoded
     shot = tmp_path / "report.png"
     subprocess.run(
-        [*browser, f"--screenshot={shot}", "--window-size=1200,2400", report.as_uri()],
+        [*BROWSER, f"--screenshot={shot}", "--window-size=1200,2400", report.as_uri()],
         capture_output=True,
         timeout=120,
     )

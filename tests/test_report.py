@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from _browser import needs_chromium, rendered_dom
 from PIL import Image
 
 from cellconsensus import find_consensus, simulate_crowd
@@ -86,14 +85,8 @@ def test_cli_report(data, tmp_path, capsys):
     assert (tmp_path / "r" / "images" / "0001.html").exists()
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed")
+@needs_chromium
 def test_report_pages_render_in_headless_chromium(report):
-    browser = ["chromium", "--headless", "--no-sandbox", "--disable-gpu"]
     for page in _pages(report.parent):
-        dom = subprocess.run(
-            [*browser, "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        ).stdout
+        dom = rendered_dom(page)
         assert 'data-rendered="ok"' in dom, page.name  # every figure decoded
