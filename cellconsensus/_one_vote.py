@@ -66,13 +66,18 @@ def canonical_order(image: np.ndarray, X: np.ndarray, tiebreak: np.ndarray) -> n
 
 
 def double_clicks(
-    X: np.ndarray, image_index: np.ndarray, annotators: np.ndarray, radius: float
+    X: np.ndarray,
+    image_index: np.ndarray,
+    annotators: np.ndarray,
+    radius: float,
+    tiebreak: np.ndarray | None = None,
 ) -> np.ndarray:
     """Mask of double clicks: a click within ``radius`` px of an earlier click of the same
     annotator on the same image.
 
-    "Earlier" is by value (x, then y), never by row, so the mask does not depend on
-    the order of the input. Each click is compared with the annotator's
+    "Earlier" is by value (x, then y, then ``tiebreak``, e.g. the label code, for
+    clicks on the very same spot), never by row, so the mask does not depend on the
+    order of the input. Each click is compared with the annotator's
     :data:`DOUBLE_CLICK_WINDOW` preceding clicks by x on the image: time and memory
     linear in the clicks, whatever piles up on one spot (more than that many clicks
     of one annotator in a strip ``radius`` wide could hide a double click; the
@@ -88,7 +93,8 @@ def double_clicks(
     dup = np.zeros(n, bool)
     if n < 2 or radius <= 0:
         return dup
-    order = np.lexsort((X[:, 1], X[:, 0], annotators, image_index))
+    last = np.zeros(n, np.int64) if tiebreak is None else tiebreak
+    order = np.lexsort((last, X[:, 1], X[:, 0], annotators, image_index))
     xs, ys = X[order, 0], X[order, 1]
     group = np.r_[0, np.cumsum((image_index[order][1:] != image_index[order][:-1])
                                | (annotators[order][1:] != annotators[order][:-1]))]  # fmt: skip

@@ -78,6 +78,13 @@ def _assigned(result, clicks) -> list:
 @pytest.mark.parametrize("strategy", PARTITIONING)
 @SETTINGS
 @given(clicks=random_clicks(), seed=st.integers(0, 2**16))
+@example(  # a double click with two labels on one spot: which click stayed followed the rows
+    clicks=pd.DataFrame(
+        {"image_id": ["img-a"] * 2, "annotator_id": ["u0"] * 2, "x": [0.0, 0.0],
+         "y": [0.0, 0.0], "label": ["alive", "dead"]}
+    ),
+    seed=0,
+)  # fmt: skip
 def test_invariant_to_click_order(strategy, clicks, seed):
     shuffled = clicks.sample(frac=1.0, random_state=seed).reset_index(drop=True)
     a, b = find_consensus(clicks, strategy), find_consensus(shuffled, strategy)
