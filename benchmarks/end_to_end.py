@@ -142,7 +142,7 @@ def main() -> None:
     truth = read_voc(folder)
     strategies = STRATEGIES
     if args.quick:
-        keep = sorted(truth["image_id"].unique())[:80]
+        keep = sorted(truth["image_id"].unique())[:40]
         truth = truth[truth["image_id"].isin(keep)].reset_index(drop=True)
         truth.attrs["image_ids"] = keep
         args.epochs, strategies = 1, ("dbscan", "radius-thesis")

@@ -126,7 +126,8 @@ def _cmd_demo(args) -> int:
     from .demo import demo_report
 
     print(f"training compact on {args.demo_dir}/patches.zarr ({args.epochs} epochs) ...")
-    index = demo_report(args.demo_dir, args.report, epochs=args.epochs, seed=args.seed, verbose=2)
+    index = demo_report(args.demo_dir, args.report, epochs=args.epochs, seed=args.seed, verbose=2,
+                        progress=sys.stderr.isatty())  # fmt: skip
     print(f"6. the report: {index} (open it in a browser)")
     return 0
 

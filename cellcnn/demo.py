@@ -1,17 +1,18 @@
-"""The demo's last step: train a CNN on the demo's patch store and write an HTML report.
+"""The demo's last step: train a CNN on the demo's patch store and write the report.
 
 ``cellconsensus demo`` writes synthetic images, a crowd export, consensus
 cells, a strategy comparison and a patch store into one folder; ``cellcnn
-demo`` trains ``compact`` on that store and writes ``demo-report/index.html``,
-one self-contained page (figures embedded) with the pipeline's numbers: an
-image with the raw clicks coloured by annotator and the consensus cells on
-top, the strategy comparison, patches per class, learning curves and the
-confusion matrix on the test split.
+demo`` trains ``compact`` on that store and writes ``demo-report/``: the report
+``cellconsensus report`` writes for any data set (:func:`cellconsensus.report.write_report`:
+summary, strategy agreement and scores against the truth, annotators, a gallery
+of every image with its clicks, cells, truth, misses and extras) with the demo's
+sections added: every strategy against the truth, patches per class, and the
+CNN's learning curves, confusion matrix, ROC, reliability, worst errors on the test
+split, and the cells where the CNN and the crowd's consensus disagree.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import logging
 import os
@@ -23,34 +24,14 @@ import pandas as pd
 
 from cellconsensus.demo import DemoRun
 from cellconsensus.plot import pyplot
+from cellconsensus.report import ReportSection
 
-__all__ = ["demo_report"]
+__all__ = ["demo_report", "crowd_disagreements"]
 
 logger = logging.getLogger(__name__)
 
 
-def _png(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
-
-
-def _clicks_figure(demo: DemoRun, out: Path) -> Path:
-    """The busiest image: clicks by annotator, consensus cells, the truth (misses, extras)."""
-    from cellconsensus import read_cells, read_pybossa
-    from cellconsensus.io import read_voc
-    from cellconsensus.plot import plot_image
-
-    clicks = read_pybossa(demo.task_runs, demo.tasks)
-    cells = read_cells(demo.cells)
-    image_id = str(cells["image_id"].value_counts().index[0])
-    truth = read_voc(demo.annotations)
-    fig = plot_image(image_id, demo.images, clicks=clicks, cells=cells, truth=truth)
-    path = out / "clicks.png"
-    fig.savefig(path, dpi=90, bbox_inches="tight")
-    pyplot().close(fig)
-    return path
-
-
-def _strategy_figure(table: pd.DataFrame, out: Path) -> Path:
+def _strategy_figure(table: pd.DataFrame):
     table = table.sort_values("f1")
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 0.32 * len(table) + 1))
@@ -66,13 +47,10 @@ def _strategy_figure(table: pd.DataFrame, out: Path) -> Path:
     ax.set(xlim=(0, 1), xlabel="against the truth")
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    path = out / "strategies.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return fig
 
 
-def _confusion_figure(confusion: list[list[int]], out: Path) -> Path:
+def _confusion_figure(confusion: list[list[int]]):
     plt = pyplot()
     matrix = np.asarray(confusion)
     fig, ax = plt.subplots(figsize=(3.6, 3.2))
@@ -85,19 +63,81 @@ def _confusion_figure(confusion: list[list[int]], out: Path) -> Path:
         yticks=[0, 1],
         xticklabels=["dead", "alive"],
         yticklabels=["dead", "alive"],
-        xlabel="predicted",
-        ylabel="true",
+        xlabel="predicted by the CNN",
+        ylabel="consensus label",
     )
     ax.set_title("test split")
     fig.tight_layout()
-    path = out / "confusion.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return fig
 
 
-def _table_html(table: pd.DataFrame) -> str:
-    return table.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0)
+def crowd_disagreements(scored: pd.DataFrame, n: int = 20) -> pd.DataFrame:
+    """The cells where the CNN and the crowd's consensus disagree, the widest gaps first.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        :func:`cellcnn.predict.predict_cells`' output on a Cells table
+        (``label``, ``p_alive``, ``label_cnn``, ``p_alive_cnn``).
+    n : int, default 20
+        Rows to return.
+
+    Returns
+    -------
+    DataFrame
+        ``image_id, cell_id, x, y``, the crowd's ``label`` and ``p_alive``, the CNN's
+        ``label_cnn`` and ``p_alive_cnn``, and ``gap`` (the two P(alive) apart);
+        cells the crowd called unsure and cells off their image are left out.
+
+    Examples
+    --------
+    >>> scored = pd.DataFrame({"image_id": ["a", "a"], "cell_id": [0, 1], "x": [1.0, 2.0],
+    ...                        "y": [1.0, 2.0], "label": ["alive", "dead"],
+    ...                        "p_alive": [0.9, 0.2], "label_cnn": ["alive", "alive"],
+    ...                        "p_alive_cnn": [0.8, 0.7]})
+    >>> crowd_disagreements(scored)[["cell_id", "gap"]].to_dict("records")
+    [{'cell_id': 1, 'gap': 0.5}]
+    """
+    labels = scored["label"].astype(str)
+    sure = labels.isin(["alive", "dead"]) & scored["label_cnn"].notna()
+    if "outside" in scored:
+        sure &= ~scored["outside"].astype(bool)
+    differ = scored[sure & (labels != scored["label_cnn"].astype(str))]
+    gap = (differ["p_alive"] - differ["p_alive_cnn"]).abs().round(6)
+    columns = [c for c in ("image_id", "cell_id", "x", "y", "label", "p_alive", "label_cnn",
+                           "p_alive_cnn") if c in differ]  # fmt: skip
+    table = differ[columns].assign(gap=gap)
+    order = ["gap", "image_id"] + (["cell_id"] if "cell_id" in table else [])
+    return table.sort_values(order, ascending=[False] + [True] * (len(order) - 1),
+                             kind="stable").head(n).reset_index(drop=True)  # fmt: skip
+
+
+def _disagreement_sheet(table: pd.DataFrame, images, size: int):
+    """Patches of the disagreeing cells, each titled with the crowd's and the CNN's P(alive)."""
+    from cellconsensus.patches import extract_patches
+
+    patches = extract_patches(table, images, size, channels=1).pixels
+    plt = pyplot()
+    cols = min(8, len(table))
+    rows = -(-len(table) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols, 2.0 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, patch, (_, cell) in zip(axes.ravel(), patches, table.iterrows(), strict=False):
+        ax.imshow(patch[..., 0], cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"crowd {cell['label']} {cell['p_alive']:.2f}\n"
+                     f"CNN {cell['label_cnn']} {cell['p_alive_cnn']:.2f}", fontsize=7)  # fmt: skip
+    fig.suptitle("P(alive): the crowd's label model and the CNN", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _numbers(rows: dict[str, Any]) -> str:
+    body = "\n".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in rows.items()
+    )
+    return f'<table id="cnn-summary">{body}</table>'
 
 
 def demo_report(
@@ -108,6 +148,7 @@ def demo_report(
     epochs: int = 3,
     seed: int = 0,
     verbose: int = 0,
+    progress: bool = False,
 ) -> Path:
     """Train ``compact`` on the demo's store and write the HTML report.
 
@@ -117,7 +158,7 @@ def demo_report(
         The folder ``cellconsensus demo`` wrote; its files are found through its
         ``demo.json`` (:class:`cellconsensus.demo.DemoRun`).
     out : path-like, default "demo-report"
-        Where ``index.html`` and its figures go.
+        The report's folder (``index.html``, the gallery, ``figures/``).
     size : int, optional
         Patch size to train on (default: the demo store's).
     epochs : int, default 3
@@ -126,6 +167,8 @@ def demo_report(
         Training seed.
     verbose : int, default 0
         Keras' training output (2: a line per epoch, as ``cellcnn demo`` shows).
+    progress : bool, default False
+        Progress bars while the report is drawn.
 
     Returns
     -------
@@ -137,11 +180,15 @@ def demo_report(
     >>> demo_report("demo-output", "demo-report")  # doctest: +SKIP
     PosixPath('demo-report/index.html')
     """
+    from cellconsensus import read_cells, read_pybossa
+    from cellconsensus.io import read_voc
+    from cellconsensus.report import write_report
+
     from .evaluate import evaluate
+    from .predict import predict_cells
     from .train import train
 
     demo, out = DemoRun.load(demo_dir), Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     run_dir = demo.root / "cnn"
     size = size or demo.patch_size
     result = train(
@@ -154,67 +201,78 @@ def demo_report(
         seed=seed,
         verbose=verbose,
     )
-    metrics = evaluate(run_dir, split="test", out_dir=out)
-    summary: dict[str, Any] = demo.summary
-    table = pd.read_csv(demo.strategies)
-    figures = {
-        "clicks": _clicks_figure(demo, out),
-        "strategies": _strategy_figure(table, out),
-        "sheet": demo.sheet,
-        "curves": run_dir / "learning_curves.png",
-        "confusion": _confusion_figure(metrics["confusion"], out),
-    }
+    metrics = evaluate(run_dir, split="test", out_dir=run_dir)
+    cells = read_cells(demo.cells)
+    disagree = crowd_disagreements(predict_cells(run_dir, cells, demo.images))
+    strategies = pd.read_csv(demo.strategies)
+    columns = ["strategy", "n_cells", "precision", "recall", "f1", "label_accuracy"]
     numbers = {
-        **summary,
+        **demo.summary,
         "CNN": f"compact, {size} px, {result.run['epochs_run']} epochs",
         "test cells": metrics["n"],
         "test balanced accuracy": f"{metrics['balanced_accuracy']:.3f}",
         "test ROC AUC": f"{metrics.get('roc_auc', float('nan')):.3f}",
+        "test expected calibration error": f"{metrics['ece']:.3f}",
+        "cells where the CNN and the crowd disagree (top shown)": len(disagree),
     }
-    rows = "\n".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-        for k, v in numbers.items()
+    plots = metrics.get("plots", {})
+    cnn_figures = [
+        ("curves", run_dir / "learning_curves.png", "learning curves"),
+        ("confusion", _confusion_figure(metrics["confusion"]), "confusion matrix"),
+    ]
+    cnn_figures += [(name, plots[name], f"{name} on the test split")
+                    for name in ("roc", "reliability") if name in plots]  # fmt: skip
+    cnn_figures.append(("worst", metrics["worst_errors"], "the test split's worst errors"))
+    sections = [
+        ReportSection(
+            "The demo and its CNN",
+            "<p>Synthetic fluorescence images, a simulated crowd's PyBossa export, consensus "
+            "cells, a patch store and a CNN trained on it: the whole pipeline on built-in "
+            "data. The gallery draws every image with its clicks, cells and truth.</p>"
+            + _numbers(numbers),
+        ),
+        ReportSection(
+            "Every strategy against the truth",
+            '<p class="note">The scale estimated from the clicks; bars F1, dots label '
+            "accuracy.</p>",
+            (("strategies", _strategy_figure(strategies), "strategy comparison"),),
+            strategies[[c for c in columns if c in strategies]],
+        ),
+        ReportSection(
+            "Patches per class",
+            figures=(("sheet", demo.sheet, "contact sheet of patches per class"),),
+        ),
+        ReportSection(
+            "The CNN on the test split",
+            '<p class="note">Learning curves; the confusion matrix against the consensus '
+            "label; ROC and reliability of the CNN's P(alive); its worst errors (label: the "
+            "consensus, p: the CNN's P(alive)).</p>",
+            tuple(cnn_figures),
+        ),
+        ReportSection(
+            "Where the CNN and the crowd disagree",
+            '<p class="note">Every consensus cell classified by the CNN (train, val and test '
+            "images); the widest gaps between the crowd's label model and the CNN first.</p>",
+            (
+                (
+                    "disagreements",
+                    _disagreement_sheet(disagree, demo.images, size),
+                    "patches where the CNN and the crowd disagree",
+                ),
+            )
+            if len(disagree)
+            else (),
+            disagree,
+        ),
+    ]
+    index = write_report(
+        read_pybossa(demo.task_runs, demo.tasks),
+        out,
+        images=demo.images,
+        truth=read_voc(demo.annotations),
+        title="cellconsensus demo report",
+        sections=sections,
+        progress=progress,
     )
-    columns = ["strategy", "n_cells", "precision", "recall", "f1", "label_accuracy"]
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>cellconsensus demo report</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
-h1 {{ font-size: 1.6em; }} h2 {{ font-size: 1.2em; margin-top: 2em; }}
-table {{ border-collapse: collapse; }} th, td {{ padding: 2px 10px; text-align: left; }}
-tr:nth-child(even) {{ background: #f3f3f3; }} img {{ max-width: 100%; }}
-</style></head>
-<body>
-<h1>cellconsensus demo report</h1>
-<p>Synthetic fluorescence images, a simulated crowd's PyBossa export, consensus
-cells, a patch store and a CNN trained on it: the whole pipeline on built-in data.</p>
-<h2>Summary</h2>
-<table id="summary">{rows}</table>
-<h2>Clicks and consensus</h2>
-<p>The busiest image: clicks coloured by annotator, consensus cells circled in
-their label's colour with the label model's probability of that label, true cells
-as white crosses, true cells no consensus found as orange X, consensus cells with
-no true cell dashed.</p>
-<img id="clicks" alt="clicks by annotator, consensus cells and the truth" src="{_png(figures["clicks"])}">
-<h2>Strategies against the truth</h2>
-<img id="strategies" alt="strategy comparison" src="{_png(figures["strategies"])}">
-{_table_html(table[[c for c in columns if c in table]])}
-<h2>Patches per class</h2>
-<img id="sheet" alt="contact sheet of patches per class" src="{_png(figures["sheet"])}">
-<h2>Training</h2>
-<img id="curves" alt="learning curves" src="{_png(figures["curves"])}">
-<img id="confusion" alt="confusion matrix" src="{_png(figures["confusion"])}">
-<script>
-// Marks the page once every figure has decoded (checked by the test suite in headless Chromium).
-window.addEventListener("load", () => {{
-  const ok = [...document.images].every((i) => i.complete && i.naturalWidth > 0);
-  document.body.setAttribute("data-rendered", ok ? "ok" : "broken");
-}});
-</script>
-</body></html>
-"""
-    index = out / "index.html"
-    index.write_text(page)
     logger.info("wrote %s", index)
     return index

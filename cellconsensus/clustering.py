@@ -83,9 +83,7 @@ class ClickArrays:
         cls, table: pd.DataFrame, codes: ClickCodes, clicked: np.ndarray, empty: np.ndarray
     ) -> ClickArrays:
         X, order = canonical_positions(table, codes)
-        double = double_clicks(
-            X, codes.image, codes.annotator, defaults.DOUBLE_CLICK, codes.label
-        )
+        double = double_clicks(X, codes.image, codes.annotator, defaults.DOUBLE_CLICK, codes.label)
         return cls(table, codes, X, order, clicked, empty, double)
 
     @classmethod

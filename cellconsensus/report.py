@@ -15,6 +15,10 @@ that opens offline in any browser:
 Figures are PNG files under ``figures/``; pages link by number, so any image id
 is safe. Images are chosen for the gallery by how much they need a look (the
 most disputed and most doubtful first), at most ``max_images``.
+
+Other steps add their own sections to the summary page as :class:`ReportSection`
+objects (``cellcnn demo`` adds the CNN's: learning curves, ROC, reliability, worst
+errors, the cells where the CNN and the crowd disagree).
 """
 
 from __future__ import annotations
@@ -22,7 +26,10 @@ from __future__ import annotations
 import html
 import logging
 import os
+import re
+import shutil
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +39,13 @@ from tqdm.auto import tqdm
 
 from . import defaults
 from .compare import comparison_table, run_strategies
+from .consensus import Consensus
 from .disagreement import cell_doubt, image_disagreement, strategy_agreement
 from .metrics import score
 from .plot import plot_agreement, plot_annotators, plot_disagreement, plot_image, pyplot
 from .tables import count_runs, encode_clicks
 
-__all__ = ["write_report", "need_ranking", "REPORT_STRATEGIES"]
+__all__ = ["write_report", "need_ranking", "ReportSection", "REPORT_STRATEGIES"]
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +101,61 @@ def _save(fig, path: Path, dpi: int = 80) -> str:
     return path.name
 
 
+@dataclass(frozen=True)
+class ReportSection:
+    """A section another step adds to a report's summary page.
+
+    Rendered in this order: the title, ``note``, the figures, the table.
+
+    Parameters
+    ----------
+    title : str
+        The section's heading.
+    note : str, default ""
+        HTML shown under the heading (escape any text you did not write).
+    figures : tuple of (id, figure, alt), default ()
+        ``id`` names the ``<img>`` and its file ``figures/<id>.png`` (letters, digits,
+        ``-`` and ``_``); ``figure`` is a matplotlib Figure or the path of a PNG file
+        (copied); ``alt`` is the text a screen reader says.
+    table : DataFrame, optional
+        Shown under the figures; its ``image_id`` cells link to the images' pages,
+        and its images are drawn in the gallery.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> section = ReportSection("Extra", "<p>a note</p>", table=pd.DataFrame({"n": [1]}))
+    >>> section.title
+    'Extra'
+    """
+
+    title: str
+    note: str = ""
+    figures: tuple[tuple[str, Any, str], ...] = ()
+    table: pd.DataFrame | None = None
+
+    def __post_init__(self) -> None:
+        for figure_id, _, _ in self.figures:
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", figure_id):
+                raise ValueError(f"figure id {figure_id!r}: use letters, digits, - and _")
+
+    def render(self, figures: Path, links: dict[str, str]) -> str:
+        """The section's HTML; its figures are written to the folder ``figures``."""
+        parts = [f"<h2>{html.escape(self.title)}</h2>", self.note]
+        for figure_id, figure, alt in self.figures:
+            path = figures / f"{figure_id}.png"
+            if isinstance(figure, (str, os.PathLike)):
+                figures.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(figure, path)
+            else:
+                _save(figure, path)
+            parts.append(f'<img id="{figure_id}" alt="{html.escape(alt)}" '
+                         f'src="figures/{path.name}">')  # fmt: skip
+        if self.table is not None:
+            parts.append(_table(self.table, links))
+        return "\n".join(p for p in parts if p)
+
+
 def need_ranking(cells: pd.DataFrame, clicks: pd.DataFrame) -> pd.DataFrame:
     """Images ranked by how much another annotator would help (a first, simple measure).
 
@@ -119,9 +182,8 @@ def need_ranking(cells: pd.DataFrame, clicks: pd.DataFrame) -> pd.DataFrame:
     grouped = per_image.groupby("image_id")["doubt"]
     out = pd.DataFrame({"annotators": runs})
     out["cells"] = grouped.size().reindex(out.index, fill_value=0)
-    out["cells_in_doubt"] = grouped.apply(lambda d: int((d > 0.5).sum())).reindex(
-        out.index, fill_value=0
-    )
+    in_doubt = (per_image["doubt"] > 0.5).groupby(per_image["image_id"]).sum()
+    out["cells_in_doubt"] = in_doubt.reindex(out.index, fill_value=0).astype(int)
     summed = grouped.sum().reindex(out.index, fill_value=0.0)
     single = out["annotators"] <= 1
     out["need"] = np.where(single, out["cells"].astype(float), summed) / out["annotators"].clip(
@@ -160,6 +222,8 @@ def write_report(
     per_page: int = 12,
     title: str = "Crowd consensus report",
     progress: bool = False,
+    sections: Iterable[ReportSection] = (),
+    consensus: Consensus | None = None,
     **consensus_kwargs: Any,
 ) -> Path:
     """Write the HTML report of a crowd data set (see the module docstring).
@@ -186,6 +250,13 @@ def write_report(
         The report's title.
     progress : bool, default False
         Progress bars.
+    consensus : Consensus, optional
+        A consensus already found on ``clicks`` (e.g. with tuned parameters): the
+        report's consensus, named by its strategy as resolved; ``strategies`` are
+        then compared beside it.
+    sections : iterable of ReportSection, default ()
+        Sections other steps add to the summary page, after the summary; the images
+        of their tables join the gallery.
     **consensus_kwargs
         Passed to :func:`~cellconsensus.find_consensus`.
 
@@ -210,8 +281,10 @@ def write_report(
     figures = out / "figures"
     (out / "images").mkdir(parents=True, exist_ok=True)
     names = list(dict.fromkeys(strategies))
-    results = run_strategies(clicks, names, labels=defaults.LABELS, progress=progress,
-                             **consensus_kwargs)  # fmt: skip
+    given = {} if consensus is None else {repr(consensus.strategy): consensus}
+    results = given | run_strategies(clicks, names, labels=defaults.LABELS, progress=progress,
+                                     **consensus_kwargs)  # fmt: skip
+    names = list(results)
     main = results[names[0]]
     cells = main.cells
     cells_by_name = {name: r.cells for name, r in results.items()}
@@ -219,10 +292,12 @@ def write_report(
     need = need_ranking(cells, clicks)
     disputed = image_disagreement(cells_by_name) if len(names) > 1 else None
     ids = sorted(set(clicks["image_id"].astype(str)) | set(need["image_id"]))
-    rankings = [need] + ([disputed] if disputed is not None else [])
+    sections = list(sections)
+    rankings = [s.table for s in sections if s.table is not None and "image_id" in s.table]
     if truth is not None:
         errors = _errors_per_image(cells, truth)
-        rankings.insert(0, errors)
+        rankings.append(errors)
+    rankings += [need] + ([disputed] if disputed is not None else [])
     chosen = _choose_images(ids, rankings, max_images)
     pages = {image_id: f"images/{k + 1:04d}.html" for k, image_id in enumerate(chosen)}
 
@@ -266,36 +341,37 @@ def write_report(
         (out / f"gallery-{p + 1}.html").write_text(_page(f"Gallery, page {p + 1}", body))
 
     # The summary page.
-    sections = [_summary(main, clicks, cells, len(ids))]
-    sections.append("<h2>Strategies</h2>\n" + (
+    parts = [_summary(main, clicks, cells, len(ids))]
+    parts += [section.render(figures, pages) for section in sections]
+    parts.append("<h2>Strategies</h2>\n" + (
         '<p class="note">agreement: mean detection F1 against the other strategies (no truth '
         "needed); with truth, the scores.</p>\n" + _table(comparison.drop(columns=["params"]))
     ))  # fmt: skip
     if len(names) > 1:
         matrix = strategy_agreement(cells_by_name)
         agreement = _save(plot_agreement(matrix), figures / "agreement.png")
-        sections.append(f'<img alt="agreement between strategies" src="figures/{agreement}">')
-        sections.append("<h2>Images the strategies dispute most</h2>\n"
+        parts.append(f'<img alt="agreement between strategies" src="figures/{agreement}">')
+        parts.append("<h2>Images the strategies dispute most</h2>\n"
                         + _table(disputed.head(20), pages))  # fmt: skip
-    sections.append(
+    parts.append(
         '<h2>Where another annotator would help most</h2>\n<p class="note">need: the doubt '
         "of the image's cells one more annotator would share (a single annotator's cells "
         "count as coin flips).</p>\n" + _table(need.head(20), pages)
     )
     if truth is not None:
-        sections.append("<h2>Images with the most errors against the truth</h2>\n"
+        parts.append("<h2>Images with the most errors against the truth</h2>\n"
                         + _table(errors.head(20), pages))  # fmt: skip
     table = main.annotators_
     if len(table):
         chart = _save(plot_annotators(table), figures / "annotators.png")
         worst = table.sort_values("spammer_score").head(20).reset_index()
-        sections.append(
+        parts.append(
             f'<h2>Annotators</h2>\n<img alt="annotator reliability" src="figures/{chart}">\n'
             f'<p class="note">The 20 least reliable (lowest spammer score) of {len(table)}:'
             f"</p>\n{_table(worst)}"
         )
     index = out / "index.html"
-    index.write_text(_page(title, "\n".join(sections)))
+    index.write_text(_page(title, "\n".join(parts)))
     logger.info("wrote %s (%d image pages)", index, len(chosen))
     return index
 

@@ -12,7 +12,8 @@ import pytest
 from _browser import BROWSER, needs_chromium, rendered_dom
 from PIL import Image
 
-FIGURES = ("clicks", "strategies", "sheet", "curves", "confusion")
+FIGURES = ("strategies", "sheet", "curves", "confusion", "roc", "reliability", "worst",
+           "disagreements")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +33,33 @@ def report(tmp_path_factory) -> Path:
 def test_report_has_every_part(report):
     page = report.read_text()
     for figure in FIGURES:
-        match = re.search(rf'<img id="{figure}"[^>]*src="data:image/png;base64,([^"]+)"', page)
-        assert match and len(match.group(1)) > 1000, figure  # embedded, self-contained
-    for number in ("clicks", "consensus cells", "test balanced accuracy", "radius-thesis"):
-        assert number in page
+        match = re.search(rf'<img id="{figure}"[^>]*src="(figures/[^"]+)"', page)
+        assert match, figure
+        with Image.open(report.parent / match.group(1)) as image:
+            assert min(image.size) > 50, figure
+    for number in (
+        "clicks",
+        "consensus cells",
+        "test balanced accuracy",
+        "radius-thesis",
+        "Where the CNN and the crowd disagree",
+        "Where another annotator would help",
+    ):
+        assert number in page  # fmt: skip
+    # The images drawn a page each, linked from the gallery, their overlay on the page.
+    gallery = (report.parent / "gallery-1.html").read_text()
+    first = re.search(r'<a href="(images/\d+\.html)">', gallery).group(1)
+    overlay = re.search(r'alt="overlay of [^"]+" src="\.\./(figures/[^"]+)"',
+                        (report.parent / first).read_text()).group(1)  # fmt: skip
+    with Image.open(report.parent / overlay) as image:
+        assert min(image.size) > 100
+
+
+def test_disagreeing_cells_link_to_their_images(report):
+    page = report.read_text()
+    section = page[page.index("Where the CNN and the crowd disagree") :]
+    links = re.findall(r'<a href="(images/\d+\.html)">', section)
+    assert links and all((report.parent / link).is_file() for link in links)
 
 
 def test_report_without_a_demo_says_what_to_run(tmp_path):

@@ -90,3 +90,37 @@ def test_report_pages_render_in_headless_chromium(report):
     for page in _pages(report.parent):
         dom = rendered_dom(page)
         assert 'data-rendered="ok"' in dom, page.name  # every figure decoded
+
+
+def test_a_section_of_another_step_is_drawn_and_its_images_join_the_gallery(data, tmp_path):
+    import pandas as pd
+
+    from cellconsensus.plot import pyplot
+    from cellconsensus.report import ReportSection
+
+    images, clicks = data[0].images, data[1]
+    fig = pyplot().figure(figsize=(2, 2))
+    fig.gca().plot([0, 1], [0, 1])
+    # An image the other rankings would not put first: the section's table brings it in.
+    section = ReportSection("Model checks", "<p>from another step</p>",
+                            (("mine", fig, "a line"),),
+                            pd.DataFrame({"image_id": ["syn00001"], "n": [3]}))  # fmt: skip
+    index = write_report(clicks, tmp_path, images=images, max_images=1, sections=[section])
+    page = index.read_text()
+    assert "<h2>Model checks</h2>" in page and "from another step" in page
+    assert re.search(r'<img id="mine" alt="a line" src="figures/mine.png">', page)
+    assert (tmp_path / "figures" / "mine.png").stat().st_size > 500
+    link = re.search(r'<a href="(images/\d+\.html)">syn00001</a>', page)
+    assert link and (tmp_path / link.group(1)).is_file()
+    # A consensus found elsewhere is the report's, named by its strategy as resolved.
+    given = find_consensus(clicks, params={"eps": 7.5})
+    index = write_report(clicks, tmp_path / "given", consensus=given, strategies=["hdbscan"],
+                         max_images=0)  # fmt: skip
+    assert "DBSCANStrategy(eps=7.5)" in index.read_text()
+
+
+def test_a_figure_id_must_be_a_safe_file_name():
+    from cellconsensus.report import ReportSection
+
+    with pytest.raises(ValueError, match="figure id"):
+        ReportSection("x", figures=(("../evil", None, "alt"),))

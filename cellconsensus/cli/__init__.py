@@ -1,5 +1,5 @@
 """Command line: ``cellconsensus aggregate | annotators | compare | simulate | synthetic |
-patches | inspect | verify | export | report | demo``.
+patches | inspect | verify | export | report | run | demo``.
 
 One module per command, each with ``add_parser(sub)`` and ``run(args)``;
 :mod:`.options` holds the options several commands share and :mod:`.runner`
@@ -23,6 +23,7 @@ from . import (
     inspect,
     patches,
     report,
+    run,
     simulate,
     synthetic,
     verify,
@@ -42,6 +43,7 @@ _MODULES = (
     verify,
     export,
     report,
+    run,
     demo,
 )
 #: Each command's name and the function that runs it.
