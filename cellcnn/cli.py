@@ -101,7 +101,7 @@ def _cmd_train(args) -> int:
 def _cmd_evaluate(args) -> int:
     from .evaluate import evaluate
 
-    result = evaluate(args.model_dir, args.store, args.split)
+    result = evaluate(args.model_dir, args.store, args.split, progress=True)
     shown = {k: v for k, v in result.items() if k not in ("plots", "worst_errors")}
     print(json.dumps(shown, indent=2))
     print(f"plots: {result.get('plots', {})}; worst errors: {result['worst_errors']}")
@@ -115,7 +115,7 @@ def _cmd_predict(args) -> int:
 
     cells = read_table(args.cells)
     cells["image_id"] = cells["image_id"].astype(str)
-    out = predict_cells(args.model_dir, cells, args.images)
+    out = predict_cells(args.model_dir, cells, args.images, progress=True)
     write_table(out, args.out)
     counts = out["label_cnn"].value_counts(dropna=False).to_dict()
     print(f"classified {len(out)} cells: {counts} -> {args.out}")

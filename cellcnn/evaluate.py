@@ -10,6 +10,7 @@ from typing import Any, Literal
 import keras
 import numpy as np
 from sklearn import metrics
+from tqdm.auto import tqdm
 
 from cellconsensus.errors import CellConsensusInputError
 from cellconsensus.plot import pyplot
@@ -19,12 +20,19 @@ from .models import CUSTOM_OBJECTS
 from .store import PatchStore
 
 __all__ = [
+    "PREDICT_BATCH",
     "best_threshold",
     "evaluate",
     "expected_calibration_error",
     "load_model",
     "predict_patches",
 ]
+
+
+#: Patches per forward pass when evaluating or predicting. Measured on ``make demo``'s
+#: model (compact, 95 px) on 2 cores: evaluating its test split peaks at 1.7 GB of memory
+#: with 64 and 4.4 GB with 256, and takes 6.9 s against 8.2 s.
+PREDICT_BATCH = 64
 
 
 def predict_patches(net: keras.Model, pixels, tta: bool = False) -> np.ndarray:
@@ -157,12 +165,16 @@ def _worst(source: PatchStore, rows, y, p, out: Path, prefix: str, n: int = 16) 
     return str(path)
 
 
-def _predictions(net, source: PatchStore, split: str, batch_size: int, tta: bool):
+def _predictions(
+    net, source: PatchStore, split: str, batch_size: int, tta: bool, progress: bool = False
+):
     ds = make_dataset(
         source, split=split, batch_size=batch_size, shuffle=False, with_index=True, cache=False
     )
     ys, ps, rows = [], [], []
-    for x, y, _, index in ds:
+    total = -(-len(source.rows(split)) // batch_size)
+    bar = tqdm(ds, total=total, desc=f"predict {split}", unit="batch", disable=not progress)
+    for x, y, _, index in bar:
         ps.append(predict_patches(net, x, tta))
         ys.append(y.numpy())
         rows.append(index.numpy())
@@ -194,11 +206,12 @@ def evaluate(
     split: str = "test",
     *,
     size: int | None = None,
-    batch_size: int = 256,
+    batch_size: int = PREDICT_BATCH,
     tta: bool = False,
     threshold: float | Literal["val"] = 0.5,
     out_dir: str | os.PathLike | None = None,
     storage_options: dict | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Evaluate the best model of a run on one split, against hard labels.
 
@@ -212,7 +225,7 @@ def evaluate(
         The split to evaluate.
     size : int, optional
         Default: the size the model was trained on.
-    batch_size : int, default 256
+    batch_size : int, default :data:`PREDICT_BATCH` (64)
         Patches per forward pass.
     tta : bool, default False
         Average the predictions over the eight symmetries of the square.
@@ -224,6 +237,8 @@ def evaluate(
         Where to write ``<split>_evaluation.json`` and the plots (default ``model_dir``).
     storage_options : dict, optional
         For fsspec URLs.
+    progress : bool, default False
+        A progress bar over the batches.
 
     Returns
     -------
@@ -239,9 +254,9 @@ def evaluate(
     """
     net, run = load_model(model_dir)
     source = PatchStore(store or run["store"], size or run["size"], storage_options)
-    y, p, rows = _predictions(net, source, split, batch_size, tta)
+    y, p, rows = _predictions(net, source, split, batch_size, tta, progress)
     if threshold == "val":
-        y_val, p_val, _ = _predictions(net, source, "val", batch_size, tta)
+        y_val, p_val, _ = _predictions(net, source, "val", batch_size, tta, progress)
         threshold = best_threshold(y_val, p_val)
     predicted = (p > threshold).astype(int)
     out = Path(out_dir or model_dir)

@@ -7,12 +7,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from cellconsensus.errors import CellConsensusInputError
 from cellconsensus.images import as_image_source, normalise_image, read_image
 from cellconsensus.patches import crop
 
-from .evaluate import load_model, predict_patches
+from .evaluate import PREDICT_BATCH, load_model, predict_patches
 
 __all__ = ["predict", "predict_cells", "training_crops"]
 
@@ -89,7 +90,7 @@ def predict(
     image: str | os.PathLike | np.ndarray,
     points: pd.DataFrame | np.ndarray,
     *,
-    batch_size: int = 256,
+    batch_size: int = PREDICT_BATCH,
     threshold: float = 0.5,
 ) -> pd.DataFrame:
     """P(alive) and a label for cells at ``points`` in one image.
@@ -106,7 +107,7 @@ def predict(
         An image file (read by :func:`cellconsensus.images.read_image`) or pixels.
     points : DataFrame or array
         Columns ``x, y``, or an ``(n, 2)`` array, in image pixels.
-    batch_size : int, default 256
+    batch_size : int, default :data:`~cellcnn.evaluate.PREDICT_BATCH` (64)
         Patches per forward pass.
     threshold : float, default 0.5
         P(alive) above which the label is ``alive``.
@@ -148,8 +149,9 @@ def predict_cells(
     cells: pd.DataFrame,
     images,
     *,
-    batch_size: int = 256,
+    batch_size: int = PREDICT_BATCH,
     threshold: float = 0.5,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """Classify every cell of a Cells (or truth) table in its image.
 
@@ -163,6 +165,8 @@ def predict_cells(
         Where the pixels come from (:func:`cellconsensus.images.as_image_source`).
     batch_size, threshold
         See :func:`predict`.
+    progress : bool, default False
+        A progress bar over the images.
 
     Returns
     -------
@@ -183,7 +187,9 @@ def predict_cells(
     p = np.full(len(cells), np.nan)
     outside = np.zeros(len(cells), bool)
     positions = np.arange(len(cells))
-    for image_id, index in pd.Series(positions).groupby(cells["image_id"].to_numpy()):
+    groups = pd.Series(positions).groupby(cells["image_id"].to_numpy())
+    bar = tqdm(groups, total=groups.ngroups, desc="predict", unit="image", disable=not progress)
+    for image_id, index in bar:
         pixels, _ = source.load(str(image_id))
         rows = index.to_numpy()
         x, y = xy[rows, 0], xy[rows, 1]

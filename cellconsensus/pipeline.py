@@ -15,10 +15,12 @@ function, so a config accepts exactly what the Python API accepts:
 
 Relative paths are relative to the configuration file, so a config and its data
 travel together. The output folder receives ``cells.parquet``,
-``assignments.parquet``, ``report/`` and ``patches.zarr`` as configured, and
-``run.json``: the configuration as run (every default filled in, the strategy as
-resolved, e.g. ``eps="auto"`` -> the estimated value), the SHA-256 of every input
-file, the versions of the libraries and what was written. Every step is
+``assignments.parquet``, ``report/`` and ``patches.zarr`` as configured,
+``config.toml``: the configuration as run with every default written out and
+every path absolute (``cellconsensus run out/config.toml`` replays the run), and
+``run.json``: that configuration, the strategy as resolved (e.g. ``eps="auto"`` ->
+the estimated value), the SHA-256 of every input file, the versions of the
+libraries and what was written. Every step is
 deterministic, so the same config on the same inputs gives the same cells;
 ``run.json`` says whether the inputs are still the same. An unknown section or
 key is an error naming the file, the section and the key.
@@ -37,17 +39,28 @@ import json
 import logging
 import os
 import platform
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from . import __version__, defaults
 from .consensus import find_consensus
 from .errors import CellConsensusInputError
 from .io import atomic_write, read_export, read_truth, write_cells, write_table
 
-__all__ = ["load_config", "resolved_config", "run_pipeline", "example_config", "SECTIONS"]
+__all__ = [
+    "load_config",
+    "resolved_config",
+    "run_pipeline",
+    "example_config",
+    "to_toml",
+    "SECTIONS",
+    "REPLAY",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +132,7 @@ def load_config(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
     ------
     CellConsensusInputError
         Naming the file: not TOML, an unknown section or key, no ``[input] path``,
-        a section that is not a table.
+        ``[patches]`` without ``images``, a section that is not a table.
 
     Examples
     --------
@@ -161,11 +174,59 @@ def load_config(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
         raise CellConsensusInputError(
             "[input] path (the crowd export) is required", source=str(path)
         )
+    if "patches" in config and "images" not in config["patches"]:
+        raise CellConsensusInputError(
+            "[patches] images (the image folder) is required", source=str(path)
+        )
     config.setdefault("consensus", {})
     config.setdefault("output", {}).setdefault(
         "dir", str((path.parent / f"{path.stem}-output").resolve())
     )
     return config
+
+
+#: The replayable configuration a run writes into its output folder.
+REPLAY = "config.toml"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if np.isfinite(value) else ("nan" if np.isnan(value) else
+                                                        ("inf" if value > 0 else "-inf"))  # fmt: skip
+    if isinstance(value, str | os.PathLike):
+        return json.dumps(str(value))  # a TOML basic string (JSON's escapes are TOML's)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value if v is not None) + "]"
+    if isinstance(value, dict):
+        items = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items() if v is not None]
+        return "{ " + ", ".join(items) + " }" if items else "{}"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML: {value!r}")
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+def to_toml(config: dict[str, dict[str, Any]], header: str = "") -> str:
+    """A configuration as TOML (``None`` values left out: they are the defaults).
+
+    Examples
+    --------
+    >>> print(to_toml({"consensus": {"params": {"eps": 9.5}, "support_rule": None}}))
+    [consensus]
+    params = { eps = 9.5 }
+    <BLANKLINE>
+    """
+    lines = [header] if header else []
+    for section, table in config.items():
+        lines.append(f"[{section}]")
+        lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items() if v is not None]
+        lines.append("")
+    return "\n".join(lines)
 
 
 def resolved_config(config: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -257,9 +318,7 @@ def run_pipeline(
         outputs["report"] = str(index)
     if "patches" in config:
         options = dict(config["patches"])
-        images = options.pop("images", None)
-        if images is None:
-            raise CellConsensusInputError("[patches] images (the image folder) is required")
+        images = options.pop("images")
         if "fractions" in options:
             options["fractions"] = tuple(options["fractions"])
         store = out / "patches.zarr"
@@ -278,6 +337,9 @@ def run_pipeline(
         "counts": counts,
     }
     text = json.dumps(record, indent=2, default=str)
+    replay = to_toml(record["config"], f"# cellconsensus {__version__}: `cellconsensus run "
+                     f"{out / REPLAY}` replays this run (every default written out)")  # fmt: skip
+    atomic_write(out / REPLAY, lambda tmp: Path(tmp).write_text(replay))
     atomic_write(out / "run.json", lambda tmp: Path(tmp).write_text(text))
     logger.info("pipeline done: %s", outputs)
     return record

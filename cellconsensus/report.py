@@ -234,7 +234,8 @@ def write_report(
         A Clicks table (any reader's output; ``attrs["runs"]`` counts runs without
         a click).
     out : path-like
-        The report's folder (created; its pages and figures are rewritten).
+        The report's folder (created; the pages and figures of an earlier report
+        there are replaced, other files left alone).
     images : folder, mapping or ImageSource, optional
         The pixels under the overlays (default: a dark canvas).
     truth : DataFrame, optional
@@ -280,6 +281,10 @@ def write_report(
     out = Path(out)
     figures = out / "figures"
     (out / "images").mkdir(parents=True, exist_ok=True)
+    # An earlier report's pages and figures go (a smaller gallery leaves no stale page).
+    for stale in [*out.glob("gallery-*.html"), *(out / "images").glob("*.html"),
+                  *figures.glob("*.png")]:  # fmt: skip
+        stale.unlink()
     names = list(dict.fromkeys(strategies))
     given = {} if consensus is None else {repr(consensus.strategy): consensus}
     results = given | run_strategies(clicks, names, labels=defaults.LABELS, progress=progress,

@@ -40,3 +40,22 @@ def test_gallery_without_real_data_still_draws_the_synthetic_rows(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "gallery-brightfield.png").exists()
+
+
+def test_screenshots_draw_the_overlay_and_with_chromium_the_report(tmp_path):
+    import shutil
+
+    done = subprocess.run(
+        [sys.executable, str(SCRIPTS / "screenshots.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    with Image.open(tmp_path / "overlay.png") as image:
+        assert image.width > 300
+    if shutil.which("chromium"):
+        with Image.open(tmp_path / "report.png") as image:
+            assert image.size == (800, 1000) and len(image.getcolors(256) or []) > 8
+    else:
+        assert "Chromium is not installed" in done.stdout

@@ -62,6 +62,22 @@ def test_scale_out(tmp_path):
     assert "same as one process: True" in out and "train" in out
 
 
+def test_zooniverse_switch(tmp_path):
+    """Our half everywhere; both halves side by side in the peers' environment."""
+    import pandas as pd
+
+    out = _run(tmp_path, "zooniverse_switch.py")
+    table = pd.read_csv(tmp_path / "out" / "zooniverse_switch.csv")
+    assert table["pipeline"].iloc[0].startswith("cellconsensus, defaults")
+    assert table["f1"].iloc[0] > 0.95 and "one tidy table" in out
+    try:
+        import panoptes_aggregation  # noqa: F401
+    except ImportError:
+        assert len(table) == 1 and "panoptes-aggregation is not installed" in out
+    else:
+        assert len(table) == 3 and table["recall"].iloc[1:].gt(0.3).all()
+
+
 @pytest.mark.parametrize(
     "script",
     ["aggregate_pybossa.py", "compare_strategies.py", "custom_strategy.py", "scale_out.py"],

@@ -60,6 +60,13 @@ def test_same_config_same_cells_and_a_full_record(data, tmp_path):
     assert (tmp_path / "first" / "patches.zarr").is_dir()
     page = Path(record["outputs"]["report"]).read_text()
     assert record["strategy"] in page  # the configured consensus is the report's
+    # The configuration written beside the outputs replays the run, from anywhere.
+    replay = tomllib.loads((tmp_path / "first" / "config.toml").read_text())
+    assert replay["consensus"]["min_annotators"] == record["config"]["consensus"]["min_annotators"]
+    replayed = run_pipeline(tmp_path / "first" / "config.toml")
+    assert replayed["config"] == record["config"] and replayed["strategy"] == record["strategy"]
+    pd.testing.assert_frame_equal(read_cells(replayed["outputs"]["cells"]),
+                                  read_cells(again["outputs"]["cells"]))  # fmt: skip
 
 
 def test_paths_resolve_from_the_config_folder_not_the_working_directory(data, tmp_path):
@@ -67,13 +74,16 @@ def test_paths_resolve_from_the_config_folder_not_the_working_directory(data, tm
     folder.mkdir(exist_ok=True)
     config = _config(folder, data, f'[output]\ndir = "{tmp_path / "out"}"\n')
     done = subprocess.run(
-        [sys.executable, "-m", "cellconsensus", "run", str(config)],
+        [sys.executable, "-m", "cellconsensus", "run", "--config", str(config)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "run record" in done.stdout and (tmp_path / "out" / "cells.parquet").is_file()
+    assert (
+        "replay: cellconsensus run" in done.stdout
+        and (tmp_path / "out" / "cells.parquet").is_file()
+    )
 
 
 @pytest.mark.parametrize(
@@ -85,6 +95,7 @@ def test_paths_resolve_from_the_config_folder_not_the_working_directory(data, tm
         ("[input\npath = 'x.csv'\n", "not a TOML file"),
         ("input = 3\n", "[input] must be a table"),
         ("[input]\npath = 'x.csv'\n[report]\nclicks = 'y'\n", "unknown key 'clicks' in [report]"),
+        ("[input]\npath = 'x.csv'\n[patches]\nsizes = [32]\n", "[patches] images"),
     ],
 )
 def test_a_bad_config_names_the_file_and_the_key(tmp_path, text, message):
@@ -111,6 +122,15 @@ def test_a_bad_strategy_parameter_is_the_strategys_error(data, tmp_path):
     config.write_text(config.read_text().replace("../", str(data.root.parent) + "/"))
     with pytest.raises(InvalidParameterError, match="radius"):
         run_pipeline(config)
+
+
+def test_to_toml_round_trips_what_a_config_holds():
+    from cellconsensus.pipeline import to_toml
+
+    config = {"a": {"s": 'quote " and \\ and é', "f": 0.1, "i": -3, "b": False,
+                    "l": [1, 2.5], "d": {"eps": "auto", "odd key": 1}, "n": None}}  # fmt: skip
+    back = tomllib.loads(to_toml(config))
+    assert back == {"a": {k: v for k, v in config["a"].items() if v is not None}}
 
 
 def test_the_example_is_valid_toml_that_loads(tmp_path):

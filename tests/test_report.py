@@ -85,6 +85,24 @@ def test_cli_report(data, tmp_path, capsys):
     assert (tmp_path / "r" / "images" / "0001.html").exists()
 
 
+def test_the_real_cell_spotting_export(cellspotting_csv, tmp_path, capsys):
+    out = tmp_path / "real"
+    assert main(["report", str(cellspotting_csv), "-o", str(out), "--max-images", "3"]) == 0
+    text = (out / "index.html").read_text()
+    summary = dict(re.findall(r"<tr><th>([^<]+)</th><td>([^<]+)</td></tr>", text))
+    assert summary["clicks"] == "8,004"
+    assert int(summary["images with a single annotator"].replace(",", "")) >= 600
+    assert "cellspotting" in summary["read"]
+    # The three images drawn are linked from the rankings, every link resolves.
+    pages = _pages(out)
+    assert len(list((out / "images").glob("*.html"))) == 3
+    for page in pages:
+        for target in re.findall(r'href="([^"#]+)"', page.read_text()):
+            assert (page.parent / target).resolve().exists(), (page.name, target)
+    need = text[text.index("Where another annotator would help most") :]
+    assert re.search(r'<a href="images/\d+\.html">', need)
+
+
 @needs_chromium
 def test_report_pages_render_in_headless_chromium(report):
     for page in _pages(report.parent):
@@ -105,7 +123,10 @@ def test_a_section_of_another_step_is_drawn_and_its_images_join_the_gallery(data
     section = ReportSection("Model checks", "<p>from another step</p>",
                             (("mine", fig, "a line"),),
                             pd.DataFrame({"image_id": ["syn00001"], "n": [3]}))  # fmt: skip
+    (tmp_path / "gallery-9.html").write_text("an earlier, larger report's page")
+    (tmp_path / "notes.txt").write_text("the user's own file")
     index = write_report(clicks, tmp_path, images=images, max_images=1, sections=[section])
+    assert not (tmp_path / "gallery-9.html").exists() and (tmp_path / "notes.txt").exists()
     page = index.read_text()
     assert "<h2>Model checks</h2>" in page and "from another step" in page
     assert re.search(r'<img id="mine" alt="a line" src="figures/mine.png">', page)

@@ -288,8 +288,9 @@ def write_zooniverse(
         .astype(str)
         .drop_duplicates()
     )
-    groups = {key: g for key, g in clicks.groupby([clicks["image_id"].astype(str),
-                                                   clicks["annotator_id"].astype(str)])}  # fmt: skip
+    # Plain arrays as keys: pandas 2 compares the attrs (runs: a DataFrame) of Series keys.
+    keys = [clicks[c].astype(str).to_numpy() for c in ("image_id", "annotator_id")]
+    groups = {key: g for key, g in clicks.groupby(keys)}
     subjects = {image: 1000 + k for k, image in enumerate(sorted(pairs["image_id"].unique()))}
     rows = []
     for k, (image, user) in enumerate(pairs.itertuples(index=False)):
