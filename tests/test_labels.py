@@ -81,10 +81,10 @@ def test_unknown_vote_label():
     from cellconsensus import CellConsensusInputError
 
     with pytest.raises(
-        CellConsensusInputError, match="row 1, field 'label': unknown label 'maybe'"
+        CellConsensusInputError, match="row 2, field 'label': unknown label 'maybe'"
     ):
         get_aggregator("majority").fit(
-            pd.DataFrame({"task": [0], "worker": [0], "label": ["maybe"]})
+            pd.DataFrame({"task": [0, 0], "worker": [0, 1], "label": ["alive", "maybe"]})
         )
 
 

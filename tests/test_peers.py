@@ -72,3 +72,18 @@ def test_crowdkit_majority_agrees_with_ours_without_ties():
     assert (theirs.astype(str).to_numpy() == ours.astype(str).to_numpy()).all()
     with pytest.raises(ValueError, match="method must be one of"):
         crowdkit_aggregate(votes, "Wawa")
+
+
+def test_crowdkit_and_we_agree_on_its_multiclass_fixtures():
+    """crowd-kit's own three-class fixture: its DawidSkene and MajorityVote beside ours."""
+    aggregation = pytest.importorskip("crowdkit.aggregation")
+    from _crowdkit_fixtures import SIMPLE, SIMPLE_TRUTH
+
+    from cellconsensus.labels import DawidSkeneAggregator, MajorityAggregator
+
+    theirs = aggregation.DawidSkene(n_iter=100).fit_predict(SIMPLE).sort_index()
+    ours = DawidSkeneAggregator().fit_predict(SIMPLE).sort_index()
+    assert theirs.tolist() == SIMPLE_TRUTH.tolist() == ours.astype(str).tolist()
+    their_mv = aggregation.MajorityVote().fit_predict_proba(SIMPLE).sort_index()
+    our_mv = MajorityAggregator().fit_predict_class_proba(SIMPLE).sort_index()
+    np.testing.assert_allclose(our_mv[their_mv.columns].to_numpy(), their_mv.to_numpy())

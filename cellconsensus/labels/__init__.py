@@ -1,4 +1,5 @@
-"""Label aggregation: from each cell's votes to ``p_alive`` and a label.
+"""Label aggregation: from each cell's votes to ``p_alive`` and a label (or, for any
+label set, :class:`Vocabulary`, one probability per class).
 
 ===============  ==========================================================
 ``mean``         the thesis: alive 1, dead 0, unsure 0.5, averaged
@@ -11,10 +12,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._base import ALIVE, DEAD, UNSURE, BaseAggregator, encode_votes, label_from_proba
+from ._base import (
+    ALIVE,
+    DEAD,
+    UNSURE,
+    BaseAggregator,
+    encode_votes,
+    label_from_class_proba,
+    label_from_proba,
+)
 from .dawid_skene import DawidSkeneAggregator
 from .majority import MajorityAggregator
 from .mean import MeanAggregator
+from .vocabulary import ALIVE_DEAD, Vocabulary
 
 __all__ = [
     "ALIVE",
@@ -27,7 +37,10 @@ __all__ = [
     "available_aggregators",
     "get_aggregator",
     "label_from_proba",
+    "label_from_class_proba",
     "encode_votes",
+    "Vocabulary",
+    "ALIVE_DEAD",
 ]
 
 _AGGREGATORS: dict[str, type[BaseAggregator]] = {

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..params import Interval, StrOptions
 from ._base import BaseAggregator
+from .dawid_skene_classes import ClassMStep, class_e_step, class_m_step, class_statistics
 from .dawid_skene_em import N_ANSWERS, MStep, e_step, m_step, statistics, vote_totals
 from .mean import MeanAggregator
 
@@ -67,16 +68,22 @@ class DawidSkeneAggregator(BaseAggregator):
         estimate; ``"auto"`` learns it from the data.
     unsure_margin : float, default 0.0
         Half-width of the ``unsure`` band around 0.5.
+    classes : Vocabulary or sequence of str, optional
+        The true classes (default: inferred from the votes). For K classes the
+        confusions are K x (K + 1) (the classes and ``unsure``) and every rule above
+        holds (:mod:`~cellconsensus.labels.dawid_skene_classes`).
 
     Attributes
     ----------
     probas_ : ndarray of shape (n_tasks,)
-        Posterior ``p_alive`` per task.
-    priors_ : ndarray of shape (2,)
+        Posterior ``p_alive`` per task (alive / dead vocabulary).
+    class_probas_ : ndarray of shape (n_tasks, K)
+        Posterior of every class per task.
+    priors_ : ndarray of shape (K,)
         Class priors (alive, dead).
-    errors_ : ndarray of shape (n_workers, 2, 3)
+    errors_ : ndarray of shape (n_workers, K, K + 1)
         Confusion matrices: ``errors_[w, c, a]`` = P(answer a | class c).
-    pooled_errors_ : ndarray of shape (2, 3)
+    pooled_errors_ : ndarray of shape (K, K + 1)
         The crowd's pooled confusion matrix.
     strength_ : float
         Pseudo-votes of the pooled confusion in every annotator's estimate.
@@ -112,8 +119,9 @@ class DawidSkeneAggregator(BaseAggregator):
         tol: float = 1e-6,
         shrinkage: float | str = "auto",
         unsure_margin: float = 0.0,
+        classes=None,
     ) -> None:
-        super().__init__(unsure_margin=unsure_margin)
+        super().__init__(unsure_margin=unsure_margin, classes=classes)
         self.max_iter = max_iter
         self.tol = tol
         self.shrinkage = shrinkage
@@ -138,24 +146,51 @@ class DawidSkeneAggregator(BaseAggregator):
 
         fit = refit(p, None)
         if informative.any():
-            for _ in range(self.max_iter):
-                self.n_iter_ += 1
-                new = e_step(task, column, n_tasks, fit)
-                delta = float(np.abs(new - p).max())
-                p = new
-                if delta <= self.tol:
-                    break
-                if self.n_iter_ == self.max_iter:
-                    self.converged_ = False
-                    logger.info(
-                        "Dawid-Skene stopped at max_iter=%d, posteriors still moving by %.2g "
-                        "(tol=%.2g)",
-                        self.max_iter,
-                        delta,
-                        self.tol,
-                    )
-                    break
-                fit = refit(p, fit)
+            p, fit = self._iterate(p, fit, lambda f: e_step(task, column, n_tasks, f), refit)
         # The posteriors are those of the stored model.
         fit.store(self)
         return p
+
+    def _iterate(self, p: np.ndarray, fit, step, refit):
+        """EM from the posteriors ``p`` and the model ``fit``: E-step (``step``), then
+        M-step (``refit``), until no posterior moves by more than ``tol``."""
+        for _ in range(self.max_iter):
+            self.n_iter_ += 1
+            new = step(fit)
+            delta = float(np.abs(new - p).max())
+            p = new
+            if delta <= self.tol:
+                break
+            if self.n_iter_ == self.max_iter:
+                self.converged_ = False
+                logger.info("Dawid-Skene stopped at max_iter=%d, posteriors still moving by "
+                            "%.2g (tol=%.2g)", self.max_iter, delta, self.tol)  # fmt: skip
+                break
+            fit = refit(p, fit)
+        return p, fit
+
+    def _fit_classes(self, task, worker, answer, n_tasks, n_classes) -> np.ndarray:
+        self.n_iter_, self.converged_ = 0, True
+        n_answers = n_classes + 1
+        n_workers = int(worker.max()) + 1 if len(worker) else 0
+        proba = MeanAggregator()._fit_classes(task, worker, answer, n_tasks, n_classes)
+        informative = np.bincount(task, minlength=n_tasks) >= 2
+        column = worker * n_answers + answer
+        used = informative[task]
+        taught_column, taught_task = column[used], task[used]
+        size = n_workers * n_answers
+
+        def refit(proba: np.ndarray, fit: ClassMStep | None) -> ClassMStep:
+            table = None if fit is None else fit.log_table
+            counts, cavity, p_sum, n = class_statistics(
+                taught_column, taught_task, proba, informative, size, table
+            )
+            return class_m_step(counts, cavity, p_sum, n, self.shrinkage)
+
+        fit = refit(proba, None)
+        if informative.any():
+            proba, fit = self._iterate(
+                proba, fit, lambda f: class_e_step(task, column, n_tasks, f), refit
+            )
+        fit.store(self)
+        return proba

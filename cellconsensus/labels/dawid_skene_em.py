@@ -218,7 +218,8 @@ def m_step(
 def not_adversarial(counts: np.ndarray) -> np.ndarray:
     """The pooled confusion from its (2, 3) counts, constrained so that the crowd as a whole
     is not adversarial: an ``alive`` answer is at least as likely from an alive cell as from
-    a dead one, and the same for ``dead``.
+    a dead one, and the same for ``dead`` (for K classes, (K, K + 1) counts: answer k is at
+    least as likely from class k as from any other class).
 
     Unconstrained, EM on a small or uninformative crowd can settle where the classes differ
     only by who says ``unsure`` and a ``dead`` vote counts for alive (an agreeing vote then
@@ -235,10 +236,11 @@ def not_adversarial(counts: np.ndarray) -> np.ndarray:
     """
     rows = counts.sum(axis=1, keepdims=True)
     rates = counts / rows
-    shared = np.zeros(N_ANSWERS, dtype=bool)
-    for answer in range(N_CLASSES):  # answer alive (0) is evidence for class 0, dead for 1
-        other = 1 - answer
-        shared[answer] = rates[answer, answer] < rates[other, answer]
+    n_classes, n_answers = counts.shape
+    shared = np.zeros(n_answers, dtype=bool)
+    for answer in range(n_classes):  # answer k is evidence for class k (alive 0, dead 1)
+        others = np.delete(rates[:, answer], answer)
+        shared[answer] = rates[answer, answer] < others.max()
     if not shared.any():
         return rates
     t = counts[:, shared].sum(axis=0) / rows.sum()
@@ -272,9 +274,9 @@ def learn_strength(counts: np.ndarray, pooled: np.ndarray) -> float:
     Parameters
     ----------
     counts : ndarray (n_workers, 2, 3)
-        Expected answers per annotator and true class.
+        Expected answers per annotator and true class ((n_workers, K, K + 1) for K classes).
     pooled : ndarray (2, 3)
-        The pooled confusion.
+        The pooled confusion ((K, K + 1)).
 
     Examples
     --------
@@ -286,7 +288,7 @@ def learn_strength(counts: np.ndarray, pooled: np.ndarray) -> float:
     True
     """
     parts = []
-    for c in range(N_CLASSES):
+    for c in range(counts.shape[1]):
         n = counts[:, c].sum(axis=1)
         used, answers = n > 1e-12, pooled[c] > 0
         parts.append((counts[used][:, c][:, answers], n[used], pooled[c][answers]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import ALIVE, DEAD, BaseAggregator
+from ._base import ALIVE, DEAD, BaseAggregator, class_counts, normalise_rows
 
 __all__ = ["MajorityAggregator"]
 
@@ -13,12 +13,15 @@ class MajorityAggregator(BaseAggregator):
     """``p_alive`` = alive votes / (alive + dead votes); ``unsure`` votes abstain.
 
     The label is the majority; a tie (or only ``unsure`` votes) gives
-    ``p_alive = 0.5`` and the label ``unsure``.
+    ``p_alive = 0.5`` and the label ``unsure``. For K classes: each class's share of
+    the decided votes (uniform without any), as crowd-kit's ``MajorityVote``.
 
     Parameters
     ----------
     unsure_margin : float, default 0.0
         Half-width of the ``unsure`` band around 0.5.
+    classes : Vocabulary or sequence of str, optional
+        The true classes (default: inferred from the votes).
 
     Attributes
     ----------
@@ -41,3 +44,6 @@ class MajorityAggregator(BaseAggregator):
         dead = np.bincount(task[label == DEAD], minlength=n_tasks)
         decided = alive + dead
         return np.divide(alive, decided, out=np.full(n_tasks, 0.5), where=decided > 0)
+
+    def _fit_classes(self, task, worker, answer, n_tasks, n_classes) -> np.ndarray:
+        return normalise_rows(class_counts(task, answer, n_tasks, n_classes, 0.0))

@@ -1,0 +1,174 @@
+"""Label models for any label set: K classes, crowd-kit's fixtures, and the invariants
+(K = 2 gives the two-class numbers; relabelling the classes permutes the outputs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from _crowdkit_fixtures import (
+    SIMPLE,
+    SIMPLE_MV_PROBAS,
+    SIMPLE_TRUTH,
+    TOY,
+    TOY_MV_PROBAS,
+    TOY_TRUTH,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cellconsensus.errors import CellConsensusInputError
+from cellconsensus.labels import (
+    ALIVE_DEAD,
+    DawidSkeneAggregator,
+    MajorityAggregator,
+    MeanAggregator,
+    Vocabulary,
+    get_aggregator,
+)
+
+MODELS = ["mean", "majority", "dawid-skene"]
+SETTINGS = settings(max_examples=60, deadline=None)
+
+
+@pytest.mark.parametrize(
+    ("votes", "truth", "shrinkage"),
+    [
+        (SIMPLE, SIMPLE_TRUTH, "auto"),
+        (SIMPLE, SIMPLE_TRUTH, 0.0),
+        # The 5 x 5 toy: classic Dawid-Skene (shrinkage 0, crowd-kit's model) finds
+        # crowd-kit's labels; the pooled default reads two of five differently (docs/concepts.md).
+        (TOY, TOY_TRUTH, 0.0),
+    ],
+)
+def test_dawid_skene_finds_crowd_kits_expected_labels(votes, truth, shrinkage):
+    labels = DawidSkeneAggregator(shrinkage=shrinkage).fit_predict(votes).sort_index()
+    assert labels.astype(str).tolist() == truth.sort_index().tolist()
+
+
+@pytest.mark.parametrize(("votes", "expected"), [(SIMPLE, SIMPLE_MV_PROBAS), (TOY, TOY_MV_PROBAS)])
+def test_majority_gives_crowd_kits_expected_probabilities(votes, expected):
+    got = MajorityAggregator().fit_predict_class_proba(votes)
+    expected = expected.sort_index()[sorted(expected.columns)]
+    np.testing.assert_allclose(got.loc[expected.index, expected.columns], expected, atol=1e-12)
+
+
+def test_a_fraudster_is_found_out():
+    """The worker who always answers parrot: Dawid-Skene learns that parrot from them says
+    little, and corrects the tasks where the majority would follow them."""
+    ds = DawidSkeneAggregator(shrinkage=0.0)
+    labels = ds.fit_predict(SIMPLE)
+    assert (labels.sort_index().astype(str) == SIMPLE_TRUTH).all()
+    assert ds.vocabulary_.classes == ("chicken", "goose", "parrot")
+    assert ds.errors_.shape == (6, 3, 4) and np.allclose(ds.errors_.sum(axis=2), 1)
+
+
+def _votes(draw, n_classes: int) -> tuple[np.ndarray, ...]:
+    n_tasks = draw(st.integers(1, 12))
+    n = draw(st.integers(1, 50))
+    task = np.array(draw(st.lists(st.integers(0, n_tasks - 1), min_size=n, max_size=n)))
+    worker = np.array(draw(st.lists(st.integers(0, 5), min_size=n, max_size=n)))
+    answer = np.array(draw(st.lists(st.integers(0, n_classes), min_size=n, max_size=n)))
+    return task, worker, answer, n_tasks
+
+
+@st.composite
+def two_class_votes(draw):
+    return _votes(draw, 2)
+
+
+@st.composite
+def three_class_votes(draw):
+    return _votes(draw, 3)
+
+
+@pytest.mark.parametrize("name", MODELS)
+@SETTINGS
+@given(votes=two_class_votes())
+def test_two_classes_through_the_k_class_model_give_the_two_class_numbers(name, votes):
+    task, worker, answer, n_tasks = votes
+    p = get_aggregator(name).fit_arrays(task, worker, answer, n_tasks)
+    proba = get_aggregator(name).fit_classes(task, worker, answer, n_tasks, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
+    # Mean and majority: the same arithmetic. Dawid-Skene: the same model and fixed point,
+    # EM stopped within its tolerance (tol 1e-6 a step; slow drifts on odd crowds).
+    tolerance = 1e-4 if name == "dawid-skene" else 1e-12
+    np.testing.assert_allclose(proba[:, 0], p, atol=tolerance)
+
+
+@pytest.mark.parametrize("name", MODELS)
+@SETTINGS
+@given(votes=three_class_votes(), order=st.permutations([0, 1, 2]))
+def test_relabelling_the_classes_permutes_the_probabilities(name, votes, order):
+    task, worker, answer, n_tasks = votes
+    names = np.array(["goose", "parrot", "chicken", "unsure"])
+    frame = pd.DataFrame({"task": task, "worker": worker, "label": names[answer]})
+    classes = ("goose", "parrot", "chicken")
+    permuted = tuple(classes[k] for k in order)
+    # Dawid-Skene: the same fixed point; EM run close to it (sums over the classes in
+    # another order move the learnt strength in its last bits).
+    a = get_aggregator(name, classes=classes).fit_predict_class_proba(frame)
+    b = get_aggregator(name, classes=permuted).fit_predict_class_proba(frame)
+    assert list(b.columns) == list(permuted)
+    tolerance = 1e-4 if name == "dawid-skene" else 1e-12
+    np.testing.assert_allclose(b[list(classes)].to_numpy(), a.to_numpy(), atol=tolerance)
+
+
+@pytest.mark.parametrize("name", MODELS)
+@SETTINGS
+@given(votes=three_class_votes())
+def test_class_probabilities_are_distributions_and_agree_with_the_label(name, votes):
+    task, worker, answer, n_tasks = votes
+    names = np.array(["a", "b", "c", "unsure"])
+    frame = pd.DataFrame({"task": task, "worker": worker, "label": names[answer]})
+    model = get_aggregator(name, classes=["a", "b", "c"])
+    proba = model.fit_predict_class_proba(frame)
+    assert np.all(proba.to_numpy() >= 0) and np.allclose(proba.sum(axis=1), 1)
+    labels = model.fit_predict(frame)
+    decided = labels.astype(str) != "unsure"
+    best = proba.idxmax(axis=1)
+    assert (labels[decided].astype(str) == best[decided]).all()
+
+
+def test_alive_dead_apis_are_unchanged():
+    votes = pd.DataFrame(
+        {"task": [0, 0, 1], "worker": [1, 2, 1], "label": ["alive", "dead", "dead"]}
+    )
+    model = MeanAggregator()
+    assert model.fit_predict_proba(votes).tolist() == [0.5, 0.0]
+    assert model.vocabulary_ is ALIVE_DEAD
+    table = model.fit_predict_class_proba(votes)
+    assert list(table.columns) == ["alive", "dead"] and table["alive"].tolist() == [0.5, 0.0]
+
+
+def test_a_declared_class_nobody_chose_gets_a_column():
+    votes = pd.DataFrame({"task": [0, 0], "worker": [1, 2], "label": ["egg", "egg"]})
+    proba = MajorityAggregator(classes=["adult", "chick", "egg"]).fit_predict_class_proba(votes)
+    assert proba.iloc[0].tolist() == [0.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("votes", "classes", "message"),
+    [
+        (["goose", "emu"], ["goose", "parrot"], "unknown label 'emu'"),
+        (["goose", "goose"], None, r"1 class\(es\) \(goose\)"),
+        (["goose", "parrot"], ["goose", "goose"], "distinct"),
+    ],
+)
+def test_bad_label_sets_are_named(votes, classes, message):
+    frame = pd.DataFrame({"task": [0, 1], "worker": [1, 1], "label": votes})
+    with pytest.raises((CellConsensusInputError, ValueError), match=message):
+        MajorityAggregator(classes=classes).fit(frame)
+
+
+def test_p_alive_of_another_label_set_points_to_the_class_probabilities():
+    with pytest.raises(CellConsensusInputError, match="fit_predict_class_proba"):
+        MeanAggregator().fit_predict_proba(SIMPLE)
+
+
+def test_a_vocabulary_with_its_own_unsure_word():
+    vocabulary = Vocabulary(("mitotic", "interphase"), unsure="can't tell")
+    votes = pd.DataFrame({"task": [0, 0, 0], "worker": [1, 2, 3],
+                          "label": ["mitotic", "can't tell", "mitotic"]})  # fmt: skip
+    proba = MeanAggregator(classes=vocabulary).fit_predict_class_proba(votes)
+    assert proba.iloc[0].tolist() == pytest.approx([5 / 6, 1 / 6])
