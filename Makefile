@@ -35,7 +35,7 @@ lint: $(STAMP)
 test: lint docs $(BENCH_STAMP)
 	$(PY) -m pytest -n 2
 	$(BENCH_PY) -m pytest -p no:cacheprovider tests/test_peers.py tests/test_exports.py tests/test_benchmarks.py \
-		tests/test_examples.py -k "peers or exports or accuracy or aggregation or consensus_speed or zooniverse"
+		tests/test_examples.py -k "peers or exports or accuracy or aggregation or label_classes or consensus_speed or zooniverse"
 
 # The benchmark suite (about an hour on 2 cores): benchmarks/results/ and docs/benchmarks.md.
 bench: $(STAMP) $(BENCH_STAMP)

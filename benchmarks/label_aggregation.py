@@ -168,24 +168,26 @@ def scaling(rows: list[int], repeats: int) -> list[dict]:
     return out
 
 
-def summarise(runs: list[dict]) -> list[dict]:
+def summarise(
+    runs: list[dict], keys: tuple[str, ...] = ("dataset", "label_noise", "spam", "method")
+) -> list[dict]:
+    """Accuracy (median, min, max over seeds) and median time per group of ``keys``."""
     frame = pd.DataFrame(runs)
     out = []
-    keys = ["dataset", "label_noise", "spam", "method"]
-    for key, group in frame.groupby(keys, sort=False):
+    for key, group in frame.groupby(list(keys), sort=False):
         acc, sec = spread(group["accuracy"]), spread(group["seconds"])
-        out.append(
-            {
-                **dict(zip(keys, key, strict=True)),
-                "accuracy": acc["median"],
-                "accuracy_min": acc["min"],
-                "accuracy_max": acc["max"],
-                "seconds": sec["median"],
-                "undecided": float(group["undecided"].median()),
-                "n_votes": int(group["n_votes"].median()),
-                "n_seeds": acc["n"],
-            }
-        )
+        row = {
+            **dict(zip(keys, key, strict=True)),
+            "accuracy": acc["median"],
+            "accuracy_min": acc["min"],
+            "accuracy_max": acc["max"],
+            "seconds": sec["median"],
+            "n_votes": int(group["n_votes"].median()),
+            "n_seeds": acc["n"],
+        }
+        if "undecided" in group:
+            row["undecided"] = float(group["undecided"].median())
+        out.append(row)
     return out
 
 

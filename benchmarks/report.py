@@ -65,6 +65,17 @@ SECTIONS = [
         "Dawid-Skene scaling from 10^4 to 10^6 rows.",
     ),
     (
+        "label_classes",
+        "Label models for K classes",
+        "python benchmarks/label_classes.py",
+        "The label models at K = 3 classes beside K = 2 on the same votes: ours (classes given) "
+        "against crowd-kit's MajorityVote, DawidSkene and GLAD, on vote tables of "
+        "`simulate_votes` (Dawid and Skene's generative model: 2,000 tasks, 5 annotators each "
+        "from a pool of 50, errors spread over the other classes, spammers answering at "
+        "random). A task left `unsure` (a tie) counts as wrong; crowd-kit's MajorityVote "
+        "breaks ties at random.",
+    ),
+    (
         "consensus_speed",
         "Speed and scaling of consensus",
         "python benchmarks/consensus_speed.py",

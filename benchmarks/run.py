@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 SUITE = [
     ("consensus_accuracy", "consensus_accuracy.py", ["--seeds", "2"], True),
     ("label_aggregation", "label_aggregation.py", [], True),
+    ("label_classes", "label_classes.py", [], True),
     ("real_cellspotting", "real_cellspotting.py", [], False),
     ("double_clicks", "double_clicks.py", [], False),
     ("consensus_speed", "consensus_speed.py", ["--budget", "60"], True),

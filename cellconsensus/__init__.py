@@ -23,6 +23,7 @@ from .io import (
 from .labels import available_aggregators, get_aggregator
 from .metrics import Score, score
 from .simulate import simulate_crowd
+from .simulate_votes import simulate_votes
 from .strategies import available_strategies, get_strategy
 from .synthetic import make_truth
 from .tables import validate_cells, validate_clicks
@@ -52,6 +53,7 @@ __all__ = [
     "read_voc",
     "score",
     "simulate_crowd",
+    "simulate_votes",
     "validate_cells",
     "validate_clicks",
     "write_cells",

@@ -95,6 +95,15 @@ def test_votes_from_crowd_keeps_one_vote_per_task_and_worker():
     assert (votes["label"].to_numpy() == labels[votes["task"].to_numpy()]).mean() > 0.95
 
 
+def test_label_classes_smoke(results):
+    out = _run("label_classes.py", "--quick")
+    assert "**K = 3**" in out and "**K = 2**" in out
+    summary = json.loads((results / "label_classes.json").read_text())["summary"]
+    assert {row["classes"] for row in summary} == {2, 3}
+    ours = [r for r in summary if r["method"] == "ours dawid-skene" and r["label_noise"] == 0.1]
+    assert ours and all(r["accuracy"] > 0.9 for r in ours)
+
+
 def test_consensus_speed_smoke(results):
     out = _run("consensus_speed.py", "--quick")
     assert "clicks/s" in out

@@ -11,47 +11,30 @@ from PIL import Image
 SCRIPTS = Path(__file__).resolve().parents[1] / "docs" / "scripts"
 
 
-def test_gallery_draws_both_styles(tmp_path):
+def _script(name: str, *args: str) -> subprocess.CompletedProcess:
     done = subprocess.run(
-        [sys.executable, str(SCRIPTS / "gallery.py"), "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
+        [sys.executable, str(SCRIPTS / name), *args], capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_gallery_draws_both_styles(tmp_path):
+    _script("gallery.py", "--out", str(tmp_path))
     for style in ("fluorescence", "brightfield"):
         with Image.open(tmp_path / f"gallery-{style}.png") as image:
             assert image.width > 400 and image.height > 400
 
 
 def test_gallery_without_real_data_still_draws_the_synthetic_rows(tmp_path):
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPTS / "gallery.py"),
-            "--out",
-            str(tmp_path),
-            "--data",
-            str(tmp_path / "nowhere"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
+    _script("gallery.py", "--out", str(tmp_path), "--data", str(tmp_path / "nowhere"))
     assert (tmp_path / "gallery-brightfield.png").exists()
 
 
 def test_screenshots_draw_the_overlay_and_with_chromium_the_report(tmp_path):
     import shutil
 
-    done = subprocess.run(
-        [sys.executable, str(SCRIPTS / "screenshots.py"), "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
+    done = _script("screenshots.py", "--out", str(tmp_path))
     with Image.open(tmp_path / "overlay.png") as image:
         assert image.width > 300
     if shutil.which("chromium"):

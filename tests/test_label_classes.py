@@ -172,3 +172,38 @@ def test_a_vocabulary_with_its_own_unsure_word():
                           "label": ["mitotic", "can't tell", "mitotic"]})  # fmt: skip
     proba = MeanAggregator(classes=vocabulary).fit_predict_class_proba(votes)
     assert proba.iloc[0].tolist() == pytest.approx([5 / 6, 1 / 6])
+
+
+@SETTINGS
+@given(k=st.integers(2, 5), n_tasks=st.integers(1, 40), seed=st.integers(0, 2**16))
+def test_a_flawless_crowd_of_any_size_is_read_right_by_every_model(k, n_tasks, seed):
+    from cellconsensus import simulate_votes
+
+    classes = [f"class{j}" for j in range(k)]
+    votes, truth = simulate_votes(n_tasks, classes, label_noise=0.0, pool_size=8, seed=seed)
+    assert len(votes) == 5 * n_tasks and not votes.duplicated(["task", "worker"]).any()
+    for name in MODELS:
+        labels = get_aggregator(name, classes=classes).fit_predict(votes)
+        assert (labels.astype(str) == truth.loc[labels.index]).all(), name
+
+
+def test_simulated_votes_follow_their_parameters():
+    from cellconsensus import simulate_votes
+
+    classes = ["a", "b", "c"]
+    votes, truth = simulate_votes(3000, classes, label_noise=0.2, seed=3)
+    again, _ = simulate_votes(3000, classes, label_noise=0.2, seed=3)
+    pd.testing.assert_frame_equal(votes, again)  # deterministic given a seed
+    wrong = votes["label"].to_numpy() != truth.loc[votes["task"]].to_numpy()
+    assert 0.15 < wrong.mean() < 0.25
+    spam, _ = simulate_votes(3000, classes, spammer_fraction=1.0, label_noise=0.0, seed=3)
+    shares = spam["label"].value_counts(normalize=True)
+    assert set(shares.index) == set(classes) and shares.min() > 0.3
+    weighted, truth = simulate_votes(3000, classes, class_weights=[8, 1, 1], seed=3)
+    assert truth.value_counts(normalize=True)["a"] > 0.75
+    unsure, _ = simulate_votes(1000, classes, unsure_rate=0.5, seed=3)
+    assert 0.45 < (unsure["label"] == "unsure").mean() < 0.55
+    with pytest.raises(ValueError, match="class_weights"):
+        simulate_votes(10, classes, class_weights=[1, 1])
+    with pytest.raises(ValueError, match="n_annotators"):
+        simulate_votes(10, classes, n_annotators=60)
