@@ -42,8 +42,11 @@ FUZZ, KILL, INTEGRITY = "test_fuzz.py", "test_resume.py", "test_integrity.py"
 QUICK_KILL = f"{KILL}::test_a_build_killed_anywhere_resumes_to_the_uninterrupted_store"
 
 
-def run_suite(targets: list[str], examples: int, full_matrix: bool, workers: int) -> dict:
-    """Run ``targets`` under pytest with the tally on: per-test outcomes and tallied cases."""
+def run_suite(
+    targets: list[str], examples: int, full_matrix: bool, workers: int, select: str | None = None
+) -> dict:
+    """Run ``targets`` under pytest with the tally on (``select``: a ``-k`` expression): per-test
+    outcomes and tallied cases."""
     with tempfile.TemporaryDirectory() as tmp:
         tally, junit = Path(tmp) / "tally.jsonl", Path(tmp) / "junit.xml"
         env = {
@@ -54,7 +57,7 @@ def run_suite(targets: list[str], examples: int, full_matrix: bool, workers: int
         }
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                    f"--junitxml={junit}", *(["-n", str(workers)] if workers > 1 else []),
-                   *targets]  # fmt: skip
+                   *(["-k", select] if select else []), *targets]  # fmt: skip
         start = time.perf_counter()
         done = subprocess.run(command, cwd=TESTS.parent, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - start
@@ -161,15 +164,17 @@ def main() -> None:
     p.add_argument("--examples", type=int, default=2000, help="hypothesis examples per fuzz test")
     p.add_argument("--workers", type=int, default=2, help="pytest-xdist processes")
     args = p.parse_args()
+    select = None
     if args.quick:
         examples, full, targets = (
             3,
             False,
             [f"{FUZZ}", INTEGRITY, f"{QUICK_KILL}[serial-after-flush-1]"],
         )
+        select = "not predict"  # a smoke run: no model to train, no TensorFlow to start
     else:
         examples, full, targets = args.examples, True, [FUZZ, KILL, INTEGRITY]
-    run = run_suite([f"tests/{t}" for t in targets], examples, full, args.workers)
+    run = run_suite([f"tests/{t}" for t in targets], examples, full, args.workers, select)
     summary = summarise(run)
     text = report(summary, examples, full)
     print(text)

@@ -33,6 +33,7 @@ def _run(script: str, *args: str, cwd: Path = BENCH) -> str:
     return done.stdout
 
 
+@pytest.mark.peers
 def test_consensus_accuracy_smoke(results):
     out = _run("consensus_accuracy.py", "--quick", "--datasets", "synthetic")
     result = json.loads((results / "consensus_accuracy.json").read_text())
@@ -66,6 +67,7 @@ def test_real_cellspotting(cellspotting_csv, results):
     assert "spammer score" in out
 
 
+@pytest.mark.peers
 def test_label_aggregation_smoke(results):
     _run("label_aggregation.py", "--quick")
     result = json.loads((results / "label_aggregation.json").read_text())
@@ -95,6 +97,7 @@ def test_votes_from_crowd_keeps_one_vote_per_task_and_worker():
     assert (votes["label"].to_numpy() == labels[votes["task"].to_numpy()]).mean() > 0.95
 
 
+@pytest.mark.peers
 def test_label_classes_smoke(results):
     out = _run("label_classes.py", "--quick")
     assert "**K = 3**" in out and "**K = 2**" in out
@@ -104,6 +107,7 @@ def test_label_classes_smoke(results):
     assert ours and all(r["accuracy"] > 0.9 for r in ours)
 
 
+@pytest.mark.peers
 def test_consensus_speed_smoke(results):
     out = _run("consensus_speed.py", "--quick")
     assert "clicks/s" in out

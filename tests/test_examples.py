@@ -62,6 +62,7 @@ def test_scale_out(tmp_path):
     assert "same as one process: True" in out and "train" in out
 
 
+@pytest.mark.peers
 def test_zooniverse_switch(tmp_path):
     """Our half everywhere; both halves side by side in the peers' environment."""
     import pandas as pd

@@ -13,6 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from peers import crowdkit_aggregate, panoptes_consensus
 
+pytestmark = pytest.mark.peers
+
 
 def _clicks() -> pd.DataFrame:
     """Three annotators; cell A (all say alive), cell B (two dead, one alive)."""
