@@ -165,9 +165,15 @@ def load_config(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
                 f"unknown key {unknown[0]!r} in [{section}]; known: {', '.join(sorted(allowed))}",
                 source=str(path),
             )
+        for key in PATH_KEYS.get(section, ()):
+            if key in table and not isinstance(table[key], str):
+                raise CellConsensusInputError(
+                    f"[{section}] {key} must be a path (text), got {table[key]!r}",
+                    source=str(path),
+                )
         config[section] = {
             key: str((path.parent / value).resolve())
-            if key in PATH_KEYS.get(section, ()) and isinstance(value, str) else value
+            if key in PATH_KEYS.get(section, ()) else value
             for key, value in table.items()
         }  # fmt: skip
     if "path" not in config.get("input", {}):

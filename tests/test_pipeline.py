@@ -96,6 +96,7 @@ def test_paths_resolve_from_the_config_folder_not_the_working_directory(data, tm
         ("input = 3\n", "[input] must be a table"),
         ("[input]\npath = 'x.csv'\n[report]\nclicks = 'y'\n", "unknown key 'clicks' in [report]"),
         ("[input]\npath = 'x.csv'\n[patches]\nsizes = [32]\n", "[patches] images"),
+        ("[input]\npath = 3\n", "[input] path must be a path (text), got 3"),
     ],
 )
 def test_a_bad_config_names_the_file_and_the_key(tmp_path, text, message):

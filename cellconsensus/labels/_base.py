@@ -16,6 +16,7 @@ are within ``2 * unsure_margin`` (for two classes: the same band as above).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from numbers import Real
 from typing import ClassVar
 
@@ -172,7 +173,9 @@ class BaseAggregator(BaseParams):
         "classes": [None, Vocabulary, tuple, list],
     }
 
-    def __init__(self, *, unsure_margin: float = 0.0, classes=None) -> None:
+    def __init__(
+        self, *, unsure_margin: float = 0.0, classes: Vocabulary | Sequence[str] | None = None
+    ) -> None:
         self.unsure_margin = unsure_margin
         self.classes = classes
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,6 +13,7 @@ from ._base import BaseAggregator
 from .dawid_skene_classes import ClassMStep, class_e_step, class_m_step, class_statistics
 from .dawid_skene_em import N_ANSWERS, MStep, e_step, m_step, statistics, vote_totals
 from .mean import MeanAggregator
+from .vocabulary import Vocabulary
 
 __all__ = ["DawidSkeneAggregator", "statistics", "m_step", "e_step"]
 
@@ -119,7 +121,7 @@ class DawidSkeneAggregator(BaseAggregator):
         tol: float = 1e-6,
         shrinkage: float | str = "auto",
         unsure_margin: float = 0.0,
-        classes=None,
+        classes: Vocabulary | Sequence[str] | None = None,
     ) -> None:
         super().__init__(unsure_margin=unsure_margin, classes=classes)
         self.max_iter = max_iter
