@@ -92,6 +92,12 @@ def annotator_table(result: Consensus) -> pd.DataFrame:
     >>> bool(table["votes"].le(table["clicks"]).all())
     True
     """
+    if "p_alive" not in result.cells:
+        classes = result.cells.attrs.get("classes")
+        raise NotImplementedError(
+            "annotator reliability (sensitivity, specificity) is defined for alive / dead "
+            f"labels; these cells hold {classes.classes if classes else 'other classes'}"
+        )
     clicks = result.assignments
     annotators, code = np.unique(clicks["annotator_id"].astype(str).to_numpy(), return_inverse=True)
     n = len(annotators)

@@ -42,7 +42,8 @@ def canonical_positions(clicks: pd.DataFrame, codes: ClickCodes) -> tuple[np.nda
     subset of whole images gives exactly its images' part of the full result.
     """
     X = clicks[["x", "y"]].to_numpy(dtype="float64")
-    return X, canonical_order(codes.image, X, codes.annotator * 3 + codes.label)
+    n_answers = codes.vocabulary.n_classes + 1
+    return X, canonical_order(codes.image, X, codes.annotator * n_answers + codes.label)
 
 
 @dataclass(frozen=True)
@@ -88,11 +89,17 @@ class ClickArrays:
 
     @classmethod
     def encode(
-        cls, clicks: pd.DataFrame, runs: pd.DataFrame | None = None, *, source: str
+        cls,
+        clicks: pd.DataFrame,
+        runs: pd.DataFrame | None = None,
+        *,
+        source: str,
+        classes=None,
     ) -> ClickArrays:
         """Validate and encode a Clicks table and its runs (the engine's first stage, the
-        same in one process and in each partition of a cluster)."""
-        table, codes = encode_clicks(clicks, source=source)
+        same in one process and in each partition of a cluster); ``classes``: the label
+        set (default: the table's own, see :func:`~cellconsensus.tables.encode_clicks`)."""
+        table, codes = encode_clicks(clicks, source=source, classes=classes)
         clicked, empty, orphans = count_runs(codes, runs)
         arrays = cls.from_codes(table, codes, clicked, empty)
         return dataclasses.replace(arrays, n_orphan_images=len(orphans))

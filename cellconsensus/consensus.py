@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
@@ -28,11 +29,13 @@ import pandas as pd
 from . import defaults
 from .clustering import ClickArrays
 from .engine import finish_cells, new_report, resolve_scale
+from .errors import InvalidParameterError
 from .labels import BaseAggregator, get_aggregator
 from .params import Interval, StrOptions, validate_params
 from .result import ASSIGNMENT_STATUS, Consensus, ConsensusReport, input_sources, provenance
 from .strategies import BaseStrategy, get_strategy
 from .support import SUPPORT_RULES, keep_cells
+from .tables.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     from .distributed import DistributedConsensus
@@ -65,6 +68,7 @@ def find_consensus(
     output=None,
     npartitions: int | None = None,
     overwrite: bool = False,
+    classes: Vocabulary | Sequence[str] | None = None,
 ) -> Consensus | DistributedConsensus:
     """Find consensus cells in crowd clicks.
 
@@ -134,6 +138,11 @@ def find_consensus(
         :func:`~cellconsensus.distributed.choose_npartitions`).
     overwrite : bool, default False
         With ``client``: replace an existing ``output``.
+    classes : Vocabulary or sequence of str, optional
+        The label set (default: ``clicks.attrs["classes"]``, else inferred from the
+        labels: alive / dead / unsure when either class is among them). For any other
+        set the Cells table holds a ``p_<class>`` column per class instead of ``p_alive``
+        (in one process; a cluster takes alive / dead only for now).
 
     Returns
     -------
@@ -167,6 +176,10 @@ def find_consensus(
         raise ValueError("n_jobs must not be 0; use 1 for one process or -1 for all cores")
     support_rule = support_rule or defaults.SUPPORT_RULE
     if client is not None:
+        if classes is not None:
+            raise InvalidParameterError(
+                "classes= runs in one process for now: leave out the client"
+            )
         from .distributed import connect
         from .distributed.consensus import consensus_on_cluster
 
@@ -193,7 +206,7 @@ def find_consensus(
     sources = input_sources(clicks)
     if runs is None and isinstance(clicks, pd.DataFrame):
         runs = clicks.attrs.get("runs")
-    arrays = ClickArrays.encode(clicks, runs, source="<find_consensus clicks>")
+    arrays = ClickArrays.encode(clicks, runs, source="<find_consensus clicks>", classes=classes)
     strategy = get_strategy(strategy, **(params or {}))
     aggregator = get_aggregator(labels)
     strategy, scale = resolve_scale(strategy, arrays)

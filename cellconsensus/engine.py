@@ -20,12 +20,14 @@ import numpy as np
 import pandas as pd
 
 from .clustering import ClickArrays, DraftCells
-from .labels import BaseAggregator, label_from_proba
+from .errors import InvalidParameterError
+from .labels import BaseAggregator, label_from_class_proba, label_from_proba
 from .result import ASSIGNMENT_STATUS, ConsensusReport
 from .strategies import SCALE_SAMPLE_CLICKS, BaseStrategy, scale_image_sample
 from .strategies.consistency import CHOICE_SAMPLE_CLICKS, consistency_scores, resolve_auto
 from .strategies.scale import sample_median
 from .support import SupportOutcome
+from .tables import ClickCodes
 
 __all__ = ["image_sample", "resolve_scale", "new_report", "finish_cells"]
 
@@ -102,18 +104,28 @@ def finish_cells(
     cid = np.append(np.where(keep, np.cumsum(keep) - 1, -1), -1)[cid]
     n_cells = int(keep.sum())
 
+    vocabulary = codes.vocabulary
+    if draft.p_alive is not None and not vocabulary.is_alive_dead:
+        raise InvalidParameterError(
+            "this strategy labels cells alive / dead itself (the thesis' rule); these clicks "
+            f"hold the classes {', '.join(vocabulary.classes)}: use a partitioning strategy"
+        )
     if draft.p_alive is None:
         # The votes in the canonical order: sums over them have the same bits whatever the
         # order of the input rows.
         voted = clicks.order[cid[clicks.order] >= 0]
-        p_alive = aggregator.fit_arrays(
-            cid[voted], codes.annotator[voted], codes.label[voted], n_cells
-        )
+        args = (cid[voted], codes.annotator[voted], codes.label[voted], n_cells)
+        if vocabulary.is_alive_dead:
+            p_alive = aggregator.fit_arrays(*args)
+            proba = np.column_stack([p_alive, 1.0 - p_alive])
+        else:
+            proba = aggregator.fit_classes(*args, vocabulary.n_classes)
     else:
         p_alive = draft.p_alive[keep]
+        proba = np.column_stack([p_alive, 1.0 - p_alive])
         report.labels_from_strategy = True
 
-    cells, cell_id = _cell_table(draft, keep, outcome.p_real, p_alive, aggregator, codes.images)
+    cells, cell_id = _cell_table(draft, keep, outcome.p_real, proba, aggregator, codes)
     assignments = clicks.table.copy()
     assignments.attrs = {}
     assignments.insert(0, "click", np.arange(len(clicks.table)))
@@ -131,12 +143,13 @@ def _cell_table(
     draft: DraftCells,
     keep: np.ndarray,
     p_real: np.ndarray | None,
-    p_alive: np.ndarray,
+    proba: np.ndarray,
     aggregator: BaseAggregator,
-    images: np.ndarray,
+    codes: ClickCodes,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The Cells table of the kept candidates, numbered per image by position, and the
-    ``cell_id`` of each kept candidate (in candidate order)."""
+    ``cell_id`` of each kept candidate (in candidate order). ``proba`` holds P(class) per
+    cell: ``p_alive`` for alive / dead, else a ``p_<class>`` column per class."""
     n_cells = int(keep.sum())
     cimg = draft.cell_image[keep]
     stats = {k: v[keep] for k, v in draft.stats.items()}
@@ -144,16 +157,25 @@ def _cell_table(
     first_of_image = np.searchsorted(cimg[pos], cimg[pos], side="left")
     cell_id = np.empty(n_cells, np.int64)
     cell_id[pos] = np.arange(n_cells) - first_of_image
+    vocabulary = codes.vocabulary
+    if vocabulary.is_alive_dead:
+        p_alive = proba[:, 0]
+        probabilities = {"p_alive": np.clip(p_alive, 0.0, 1.0)}
+        label = label_from_proba(p_alive, aggregator.unsure_margin)
+    else:
+        probabilities = {f"p_{c}": np.clip(proba[:, k], 0.0, 1.0)
+                         for k, c in enumerate(vocabulary.classes)}  # fmt: skip
+        label = label_from_class_proba(proba, vocabulary, aggregator.unsure_margin)
     cells = pd.DataFrame(
         {
-            "image_id": np.asarray(images, dtype=object)[cimg],
+            "image_id": np.asarray(codes.images, dtype=object)[cimg],
             "cell_id": cell_id,
             "x": stats["x"],
             "y": stats["y"],
             "n_annotators": stats["n_annotators"].astype(np.int64),
             "support": stats["support"].astype("float64"),
-            "p_alive": np.clip(p_alive, 0.0, 1.0),
-            "label": label_from_proba(p_alive, aggregator.unsure_margin),
+            **probabilities,
+            "label": label,
             "spread": stats["spread"].astype("float64"),
         }
     )
@@ -161,4 +183,7 @@ def _cell_table(
         cells[column] = np.asarray(values)[keep]
     if p_real is not None:
         cells["p_real"] = p_real[keep]
-    return cells.iloc[pos].reset_index(drop=True), cell_id
+    cells = cells.iloc[pos].reset_index(drop=True)
+    if not vocabulary.is_alive_dead:
+        cells.attrs["classes"] = vocabulary
+    return cells, cell_id

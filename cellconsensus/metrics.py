@@ -22,10 +22,11 @@ class Score:
     precision, recall, f1 : float
         Detection quality (``nan`` where undefined).
     label_accuracy : float
-        Among matched cells whose true label is ``alive`` or ``dead``, the
+        Among matched cells whose true label is ``alive`` or ``dead`` (or a class of
+        ``truth.attrs["classes"]``, for another label set), the
         fraction given that label (``unsure`` counts as wrong).
     balanced_label_accuracy : float
-        Mean over the true classes alive and dead of that fraction.
+        Mean over the true classes (alive and dead) of that fraction.
     localisation_error : float
         Mean distance in pixels between matched cells and their true centre.
     relative_localisation_error : float
@@ -151,9 +152,11 @@ def score(
     f1 = _ratio(2 * tp, 2 * tp + fp + fn)
     pred = cells["label"].astype(object).to_numpy()[mc]
     true = truth["label"].astype(object).to_numpy()[mt]
-    decided = np.isin(true, ["alive", "dead"])
+    vocabulary = truth.attrs.get("classes")
+    classes = list(vocabulary.classes) if vocabulary is not None else ["alive", "dead"]
+    decided = np.isin(true, classes)
     correct = (pred == true) & decided
-    per_class = [_ratio(correct[true == k].sum(), (true == k).sum()) for k in ("alive", "dead")]
+    per_class = [_ratio(correct[true == k].sum(), (true == k).sum()) for k in classes]
     per_class = [v for v in per_class if v == v]
     matches = pd.DataFrame(
         {

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .labels.vocabulary import ALIVE_DEAD, Vocabulary, as_vocabulary
 from .simulate import _beta
+from .tables.vocabulary import ALIVE_DEAD, Vocabulary, as_vocabulary
 
 __all__ = ["simulate_votes"]
 

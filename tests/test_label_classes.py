@@ -151,7 +151,7 @@ def test_a_declared_class_nobody_chose_gets_a_column():
     ("votes", "classes", "message"),
     [
         (["goose", "emu"], ["goose", "parrot"], "unknown label 'emu'"),
-        (["goose", "goose"], None, r"1 class\(es\) \(goose\)"),
+        (["goose", "goose"], None, "unknown label 'goose': a label set needs two classes"),
         (["goose", "parrot"], ["goose", "goose"], "distinct"),
     ],
 )
@@ -207,3 +207,89 @@ def test_simulated_votes_follow_their_parameters():
         simulate_votes(10, classes, class_weights=[1, 1])
     with pytest.raises(ValueError, match="n_annotators"):
         simulate_votes(10, classes, n_annotators=60)
+
+
+# --- The consensus on clicks of any label set ---------------------------------------------
+
+
+def _renamed(clicks: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    out = clicks.copy()
+    out["label"] = clicks["label"].astype(str).map(names)
+    return out
+
+
+@pytest.fixture(scope="module")
+def crowd():
+    from cellconsensus import make_truth, simulate_crowd
+
+    truth = make_truth(8, seed=5)
+    return truth, simulate_crowd(truth, 5, seed=5, label_noise=0.15)
+
+
+@pytest.mark.parametrize("labels", MODELS)
+def test_renamed_classes_give_the_same_cells_and_probabilities(crowd, labels):
+    from cellconsensus import find_consensus
+
+    _, clicks = crowd
+    birds = _renamed(clicks, {"alive": "goose", "dead": "parrot", "unsure": "unsure"})
+    a = find_consensus(clicks, labels=labels).cells
+    b = find_consensus(birds, labels=labels, classes=["goose", "parrot"]).cells
+    same = ["image_id", "cell_id", "x", "y", "n_annotators", "support", "spread", "p_real"]
+    pd.testing.assert_frame_equal(a[same], b[same])
+    tolerance = 1e-4 if labels == "dawid-skene" else 1e-12
+    np.testing.assert_allclose(b["p_goose"], a["p_alive"], atol=tolerance)
+    np.testing.assert_allclose(b["p_goose"] + b["p_parrot"], 1.0, atol=1e-12)
+    assert "p_alive" not in b and b.attrs["classes"].classes == ("goose", "parrot")
+
+
+@SETTINGS
+@given(order=st.permutations(["goose", "parrot", "chicken"]), seed=st.integers(0, 50))
+def test_three_classes_reordered_permute_the_cell_probabilities(crowd, order, seed):
+    from cellconsensus import find_consensus
+
+    _, clicks = crowd
+    rng = np.random.default_rng(seed)
+    birds = _renamed(clicks, {"alive": "goose", "dead": "parrot", "unsure": "unsure"})
+    birds.loc[rng.random(len(birds)) < 0.2, "label"] = "chicken"
+    a = find_consensus(birds, labels="majority", classes=["goose", "parrot", "chicken"]).cells
+    b = find_consensus(birds, labels="majority", classes=list(order)).cells
+    assert [c for c in b.columns if c.startswith("p_") and c != "p_real"] == [
+        f"p_{c}" for c in order
+    ]
+    for name in ("goose", "parrot", "chicken"):
+        np.testing.assert_allclose(b[f"p_{name}"], a[f"p_{name}"], atol=1e-12)
+    assert (a["label"].astype(str) == b["label"].astype(str)).all()
+
+
+def test_cells_of_three_classes_score_write_and_read_back(crowd, tmp_path):
+    from cellconsensus import find_consensus, read_cells, score, write_cells
+    from cellconsensus.tables import validate_truth
+
+    truth, clicks = crowd
+    names = {"alive": "adult", "dead": "chick", "unsure": "unsure"}
+    cells = find_consensus(_renamed(clicks, names), classes=["adult", "chick", "egg"]).cells
+    assert cells["p_egg"].max() < 1e-4  # a declared class nobody chose (prior floor 1e-6)
+    birds_truth = validate_truth(_renamed(truth, names))
+    assert score(cells, birds_truth).label_accuracy > 0.8
+    for name in ("cells.csv", "cells.parquet"):
+        back = read_cells(write_cells(cells, tmp_path / name))
+        assert [c for c in back.columns if c.startswith("p_")] == ["p_adult", "p_chick", "p_egg",
+                                                                   "p_real"]  # fmt: skip
+        assert list(back["label"].cat.categories) == ["adult", "chick", "egg", "unsure"]
+
+
+def test_what_does_not_take_other_classes_says_so(crowd):
+    from cellconsensus import find_consensus
+    from cellconsensus.errors import InvalidParameterError
+
+    _, clicks = crowd
+    birds = _renamed(clicks, {"alive": "goose", "dead": "parrot", "unsure": "unsure"})
+    with pytest.raises(InvalidParameterError, match="thesis' rule"):
+        find_consensus(birds, "radius-thesis")
+    with pytest.raises(InvalidParameterError, match="one process"):
+        find_consensus(birds, classes=["goose", "parrot"], client="tcp://nowhere:1",
+                       output="x")  # fmt: skip
+    with pytest.raises(NotImplementedError, match="alive / dead"):
+        _ = find_consensus(birds).annotators_
+    with pytest.raises(ValueError, match="'real' cannot be a class"):
+        Vocabulary(("real", "fake"))

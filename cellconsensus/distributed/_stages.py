@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..clustering import ClickArrays, DraftCells
 from ..engine import finish_cells, image_sample, new_report
+from ..errors import InvalidParameterError
 from ..io import atomic_write
 from ..labels import label_from_proba
 from ..strategies import BaseStrategy, scale_samples
@@ -38,7 +39,13 @@ __all__ = [
 def encode(part) -> ClickArrays:
     """A partition's clicks and runs, validated and encoded (kept on the worker)."""
     clicks, runs = part if isinstance(part, tuple) else split_runs(part)
-    return ClickArrays.encode(clicks, runs, source="<distributed clicks>")
+    arrays = ClickArrays.encode(clicks, runs, source="<distributed clicks>")
+    if not arrays.codes.vocabulary.is_alive_dead:
+        raise InvalidParameterError(
+            "clicks of other classes than alive / dead run in one process for now "
+            f"(found {', '.join(arrays.codes.vocabulary.classes)}): leave out the client"
+        )
+    return arrays
 
 
 def n_clicks(clicks: ClickArrays) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..tables.vocabulary import ALIVE_DEAD, Vocabulary
 from ._base import (
     ALIVE,
     DEAD,
@@ -24,7 +25,6 @@ from ._base import (
 from .dawid_skene import DawidSkeneAggregator
 from .majority import MajorityAggregator
 from .mean import MeanAggregator
-from .vocabulary import ALIVE_DEAD, Vocabulary
 
 __all__ = [
     "ALIVE",

@@ -26,7 +26,7 @@ import pandas as pd
 from ..errors import CellConsensusInputError
 from ..params import BaseParams, Interval
 from ..tables import LABEL_DTYPE, label_codes
-from .vocabulary import Vocabulary, as_vocabulary
+from ..tables.vocabulary import Vocabulary, as_vocabulary
 
 __all__ = [
     "BaseAggregator",

@@ -9,11 +9,11 @@ from numbers import Integral, Real
 import numpy as np
 
 from ..params import Interval, StrOptions
+from ..tables.vocabulary import Vocabulary
 from ._base import BaseAggregator
 from .dawid_skene_classes import ClassMStep, class_e_step, class_m_step, class_statistics
 from .dawid_skene_em import N_ANSWERS, MStep, e_step, m_step, statistics, vote_totals
 from .mean import MeanAggregator
-from .vocabulary import Vocabulary
 
 __all__ = ["DawidSkeneAggregator", "statistics", "m_step", "e_step"]
 

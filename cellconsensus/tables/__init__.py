@@ -6,12 +6,14 @@ table. Both are plain :class:`pandas.DataFrame` objects with the columns below.
 
 Clicks (one row per click)
     ``image_id`` (str), ``annotator_id`` (str), ``x``, ``y`` (float64, pixels,
-    origin top left), ``label`` (categorical: ``alive``, ``dead``, ``unsure``);
-    optional ``run_id`` (str).
+    origin top left), ``label`` (categorical: ``alive``, ``dead``, ``unsure``, or the
+    answers of another :class:`~cellconsensus.tables.vocabulary.Vocabulary`, then kept
+    in ``attrs["classes"]``); optional ``run_id`` (str).
 
 Cells (one row per consensus cell)
     ``image_id``, ``cell_id`` (int, unique per image), ``x``, ``y`` (cluster
-    centre), ``n_annotators``, ``support``, ``p_alive``, ``label``, ``spread``.
+    centre), ``n_annotators``, ``support``, ``p_alive``, ``label``, ``spread``; for
+    another label set a ``p_<class>`` column per class in place of ``p_alive``.
 
 Readers attach what they did to the data (clicks clipped or dropped, duplicate
 runs removed, runs without clicks) as an :class:`InputReport` in
@@ -20,7 +22,7 @@ runs included, in ``clicks.attrs["runs"]``, so that an annotator who looked at a
 image and clicked nothing still counts in the support of its cells.
 """
 
-from .cells import split_by_image, validate_cells, validate_truth
+from .cells import cells_vocabulary, split_by_image, validate_cells, validate_truth
 from .clicks import ClickCodes, count_runs, encode_clicks, validate_clicks
 from .schema import (
     CELL_COLUMNS,
@@ -35,6 +37,7 @@ from .schema import (
     empty_clicks,
     label_codes,
 )
+from .vocabulary import ALIVE_DEAD, Vocabulary
 
 __all__ = [
     "LABELS",
@@ -50,9 +53,12 @@ __all__ = [
     "encode_clicks",
     "ClickCodes",
     "validate_cells",
+    "cells_vocabulary",
     "validate_truth",
     "split_by_image",
     "empty_clicks",
     "count_runs",
     "label_codes",
+    "Vocabulary",
+    "ALIVE_DEAD",
 ]

@@ -10,11 +10,34 @@ import pandas as pd
 from ..errors import CellConsensusInputError
 from .clicks import _check_coordinate, _check_labels, _require_columns
 from .schema import CELL_COLUMNS, TRUTH_REQUIRED
+from .vocabulary import ALIVE_DEAD, Vocabulary, as_vocabulary
 
-__all__ = ["validate_cells", "validate_truth", "split_by_image"]
+__all__ = ["validate_cells", "validate_truth", "split_by_image", "cells_vocabulary"]
 
 
-def validate_cells(cells: pd.DataFrame, *, source: str = "<cells>") -> pd.DataFrame:
+def cells_vocabulary(
+    cells: pd.DataFrame, classes: Vocabulary | Sequence[str] | None = None
+) -> Vocabulary:
+    """The label set of a Cells table: ``classes``, else ``attrs["classes"]``, else its
+    ``p_<class>`` columns in order (alive / dead for ``p_alive`` alone).
+
+    Examples
+    --------
+    >>> cells_vocabulary(pd.DataFrame(columns=["p_goose", "p_parrot", "p_real"])).classes
+    ('goose', 'parrot')
+    """
+    if classes is not None or cells.attrs.get("classes") is not None:
+        return as_vocabulary(classes if classes is not None else cells.attrs["classes"], [])
+    names = [str(c)[2:] for c in cells.columns if str(c).startswith("p_") and c != "p_real"]
+    return ALIVE_DEAD if names in ([], ["alive"]) else Vocabulary(tuple(names))
+
+
+def validate_cells(
+    cells: pd.DataFrame,
+    *,
+    source: str = "<cells>",
+    classes: Vocabulary | Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Check a Cells table: required columns, unique ``cell_id`` per image, ranges.
 
     Parameters
@@ -23,11 +46,14 @@ def validate_cells(cells: pd.DataFrame, *, source: str = "<cells>") -> pd.DataFr
         A Cells table, e.g. ``find_consensus(...).cells``.
     source : str
         Name used in error messages.
+    classes : Vocabulary or sequence of str, optional
+        Its label set (default: :func:`cells_vocabulary`): alive / dead needs ``p_alive``,
+        any other set a ``p_<class>`` column per class.
 
     Returns
     -------
     DataFrame
-        The same table with ``label`` as the categorical label dtype.
+        The same table with ``label`` as the categorical of its label set.
 
     Examples
     --------
@@ -39,17 +65,23 @@ def validate_cells(cells: pd.DataFrame, *, source: str = "<cells>") -> pd.DataFr
     >>> validate_cells(cells)["label"].dtype == LABEL_DTYPE
     True
     """
-    _require_columns(cells, CELL_COLUMNS, "Cells", source)
+    vocabulary = cells_vocabulary(cells, classes)
+    if vocabulary.is_alive_dead:
+        probabilities = ["p_alive"]
+    else:
+        probabilities = [f"p_{c}" for c in vocabulary.classes]
+    required = [c for c in CELL_COLUMNS if c != "p_alive"] + probabilities
+    _require_columns(cells, required, "Cells", source)
     out = cells.copy()
-    out["label"] = _check_labels(out, source, None)
-    for column in ("x", "y", "p_alive", "support", "spread"):
+    out["label"] = _check_labels(out, source, None, vocabulary)[0]
+    for column in ("x", "y", *probabilities, "support", "spread"):
         out[column] = _check_coordinate(out, column, source, None)
-    for column, low, high in (("p_alive", 0.0, 1.0), ("support", 0.0, 1.0)):
-        bad = (out[column] < low) | (out[column] > high)
+    for column in (*probabilities, "support"):
+        bad = (out[column] < 0.0) | (out[column] > 1.0)
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise CellConsensusInputError(
-                f"value {out[column].iloc[i]!r} outside [{low}, {high}]",
+                f"value {out[column].iloc[i]!r} outside [0.0, 1.0]",
                 source=source,
                 row=f"row {i + 1}",
                 field=column,
@@ -62,6 +94,8 @@ def validate_cells(cells: pd.DataFrame, *, source: str = "<cells>") -> pd.DataFr
             row=f"row {i + 1}",
             field="cell_id",
         )
+    if not vocabulary.is_alive_dead:
+        out.attrs["classes"] = vocabulary
     return out
 
 
@@ -123,7 +157,9 @@ def validate_truth(truth: pd.DataFrame, *, source: str = "<truth>") -> pd.DataFr
     _require_columns(truth, TRUTH_REQUIRED, "truth", source)
     out = truth.copy()
     out["image_id"] = out["image_id"].astype(str).astype(object)
-    out["label"] = _check_labels(out, source, None)
+    out["label"], vocabulary = _check_labels(out, source, None)
+    if not vocabulary.is_alive_dead:
+        out.attrs["classes"] = vocabulary
     numeric = ("x", "y", "size", "width", "height", "image_width", "image_height")
     for column in (c for c in numeric if c in out.columns):
         out[column] = _check_coordinate(out, column, source, None)

@@ -13,12 +13,12 @@ from ..errors import CellConsensusInputError
 from .schema import (
     CLICK_COLUMNS,
     LABEL_DTYPE,
-    LABELS,
     OUT_OF_CANVAS_POLICIES,
     InputReport,
     OutOfCanvas,
     label_codes,
 )
+from .vocabulary import ALIVE_DEAD, Vocabulary, as_vocabulary
 
 __all__ = ["ClickCodes", "validate_clicks", "encode_clicks", "count_runs"]
 
@@ -84,6 +84,8 @@ class ClickCodes:
     annotator: np.ndarray
     annotators: np.ndarray
     label: np.ndarray
+    #: The label set: ``label`` codes are 0..K-1 its classes, K its unsure answer.
+    vocabulary: Vocabulary = ALIVE_DEAD
 
 
 def _require_columns(table: pd.DataFrame, columns: Sequence[str], kind: str, source: str) -> None:
@@ -140,20 +142,33 @@ def _check_coordinate(df: pd.DataFrame, column: str, source: str, origin) -> np.
     return values
 
 
-def _check_labels(df: pd.DataFrame, source: str, origin) -> pd.Categorical:
+def _check_labels(
+    df: pd.DataFrame, source: str, origin, classes: Vocabulary | Sequence[str] | None = None
+) -> tuple[pd.Categorical, Vocabulary]:
+    """The label column as a categorical of its vocabulary's answers, and the vocabulary
+    (``classes``, else ``attrs["classes"]``, else inferred from the labels)."""
     raw = df["label"]
-    if isinstance(raw.dtype, pd.CategoricalDtype) and raw.dtype == LABEL_DTYPE:
-        codes = np.asarray(raw.cat.codes)
-    else:
+    if classes is None and isinstance(raw.dtype, pd.CategoricalDtype) and raw.dtype == LABEL_DTYPE:
+        return pd.Categorical.from_codes(np.asarray(raw.cat.codes), dtype=LABEL_DTYPE), ALIVE_DEAD
+    given = classes if classes is not None else df.attrs.get("classes")
+    vocabulary = as_vocabulary(given, raw, source)
+    if vocabulary.is_alive_dead:
         codes = label_codes(raw)
+    else:
+        text = raw.astype(object).where(raw.notna(), None).map(
+            lambda v: v if v is None else str(v)
+        )  # fmt: skip
+        codes = pd.Index(vocabulary.answers, dtype=object).get_indexer(text.to_numpy(object))
+    answers = vocabulary.answers
     _raise_first(
         codes < 0,
-        lambda i, _: f"unknown label {raw.iloc[i]!r}; expected one of {', '.join(LABELS)}",
+        lambda i, _: f"unknown label {raw.iloc[i]!r}; expected one of {', '.join(answers)}",
         source,
         origin,
         "label",
     )
-    return pd.Categorical.from_codes(codes, dtype=LABEL_DTYPE)
+    dtype = LABEL_DTYPE if vocabulary.is_alive_dead else pd.CategoricalDtype(list(answers))
+    return pd.Categorical.from_codes(codes, dtype=dtype), vocabulary
 
 
 def validate_clicks(
@@ -164,6 +179,7 @@ def validate_clicks(
     canvas: tuple[float, float] | None = None,
     out_of_canvas: OutOfCanvas = "keep",
     report: InputReport | None = None,
+    classes: Vocabulary | Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Check a Clicks table and return it normalised.
 
@@ -191,12 +207,16 @@ def validate_clicks(
         number affected is recorded in the report.
     report : InputReport, optional
         Report to update; a new one is made when omitted.
+    classes : Vocabulary or sequence of str, optional
+        The label set (default: ``clicks.attrs["classes"]``, else inferred from the
+        labels: alive / dead / unsure when either class is among them).
 
     Returns
     -------
     DataFrame
         A new Clicks table with normalised dtypes and a fresh RangeIndex; its
-        ``attrs["report"]`` holds the :class:`InputReport`.
+        ``attrs["report"]`` holds the :class:`InputReport`, and ``attrs["classes"]``
+        the :class:`~cellconsensus.tables.vocabulary.Vocabulary` of any other label set.
 
     Raises
     ------
@@ -221,6 +241,7 @@ def validate_clicks(
         canvas=canvas,
         out_of_canvas=out_of_canvas,
         report=report,
+        classes=classes,
     )[0]
 
 
@@ -232,6 +253,7 @@ def encode_clicks(
     canvas: tuple[float, float] | None = None,
     out_of_canvas: OutOfCanvas = "keep",
     report: InputReport | None = None,
+    classes: Vocabulary | Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, ClickCodes]:
     """:func:`validate_clicks`, also returning the integer codes it computed on the way.
 
@@ -258,7 +280,7 @@ def encode_clicks(
     report = report if report is not None else InputReport(sources=[source])
     image, images = _encode_ids(clicks, "image_id", source, origin)
     annotator, annotators = _encode_ids(clicks, "annotator_id", source, origin)
-    labels = _check_labels(clicks, source, origin)
+    labels, vocabulary = _check_labels(clicks, source, origin, classes)
     out = pd.DataFrame(
         {
             "image_id": _id_column(images, image),
@@ -271,7 +293,8 @@ def encode_clicks(
     if "run_id" in clicks.columns:
         run, runs = _encode_ids(clicks, "run_id", source, origin)
         out["run_id"] = _id_column(runs, run)
-    codes = ClickCodes(image, images, annotator, annotators, np.asarray(labels.codes, np.int64))
+    codes = ClickCodes(image, images, annotator, annotators, np.asarray(labels.codes, np.int64),
+                       vocabulary)  # fmt: skip
 
     if canvas is not None:
         kept = _apply_canvas(out, canvas, out_of_canvas, report, source, origin)
@@ -279,9 +302,11 @@ def encode_clicks(
             out = out.loc[kept].reset_index(drop=True)
             image, images = _densify(image[kept], images)
             annotator, annotators = _densify(annotator[kept], annotators)
-            codes = ClickCodes(image, images, annotator, annotators, codes.label[kept])
+            codes = ClickCodes(image, images, annotator, annotators, codes.label[kept], vocabulary)
     report.n_clicks = len(out)
     out.attrs["report"] = report
+    if not vocabulary.is_alive_dead:
+        out.attrs["classes"] = vocabulary
     return out, codes
 
 

@@ -53,6 +53,8 @@ class Vocabulary:
             raise ValueError(f"a vocabulary needs two classes or more (text), got {classes!r}")
         if len(set(classes)) != len(classes):
             raise ValueError(f"classes must be distinct, got {classes!r}")
+        if "real" in classes:
+            raise ValueError("'real' cannot be a class: p_real is the chance a cell is real")
         if self.unsure is not None and self.unsure in classes:
             raise ValueError(f"the unsure answer {self.unsure!r} cannot also be a class")
 
@@ -72,7 +74,9 @@ class Vocabulary:
         return self.classes + ((self.unsure,) if self.unsure is not None else ())
 
     @classmethod
-    def infer(cls, labels: Iterable, unsure: str | None = "unsure") -> Vocabulary:
+    def infer(
+        cls, labels: Iterable, unsure: str | None = "unsure", source: str = "<votes>"
+    ) -> Vocabulary:
         """The vocabulary of the labels seen: ``alive`` / ``dead`` when either is among
         them or no class is (another label is then an error when encoded, as a typo would
         be), else every label but the unsure answer, in sorted order.
@@ -91,9 +95,11 @@ class Vocabulary:
             return ALIVE_DEAD
         if len(seen) < 2:
             raise CellConsensusInputError(
-                f"the votes hold {len(seen)} class(es) ({', '.join(sorted(seen)) or 'none'}): "
-                "pass the classes explicitly (classes=[...])",
-                source="<votes>",
+                f"unknown label {', '.join(map(repr, sorted(seen)))}: a label set needs two "
+                "classes or more (alive / dead / unsure by default; pass classes=[...] for "
+                "another set)",
+                source=source,
+                field="label",
             )
         return cls(tuple(sorted(seen)), unsure)
 
@@ -127,7 +133,9 @@ class Vocabulary:
 ALIVE_DEAD = Vocabulary(("alive", "dead"), "unsure")
 
 
-def as_vocabulary(classes: Vocabulary | Sequence[str] | None, labels: Iterable) -> Vocabulary:
+def as_vocabulary(
+    classes: Vocabulary | Sequence[str] | None, labels: Iterable, source: str = "<votes>"
+) -> Vocabulary:
     """A vocabulary from ``classes`` (given) or inferred from ``labels``.
 
     Examples
@@ -136,7 +144,7 @@ def as_vocabulary(classes: Vocabulary | Sequence[str] | None, labels: Iterable) 
     ('b', 'a')
     """
     if classes is None:
-        return Vocabulary.infer(labels)
+        return Vocabulary.infer(labels, source=source)
     if isinstance(classes, Vocabulary):
         return classes
     return Vocabulary(tuple(classes))
