@@ -92,8 +92,8 @@ def annotator_table(result: Consensus) -> pd.DataFrame:
     >>> bool(table["votes"].le(table["clicks"]).all())
     True
     """
-    if "p_alive" not in result.cells:
-        classes = result.cells.attrs.get("classes")
+    classes = result.cells.attrs.get("classes")  # set for any label set but alive / dead
+    if "p_alive" not in result.cells or classes is not None:
         raise NotImplementedError(
             "annotator reliability (sensitivity, specificity) is defined for alive / dead "
             f"labels; these cells hold {classes.classes if classes else 'other classes'}"

@@ -14,7 +14,7 @@ from _crowdkit_fixtures import (
     TOY_MV_PROBAS,
     TOY_TRUTH,
 )
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from cellconsensus.errors import CellConsensusInputError
@@ -87,9 +87,11 @@ def three_class_votes(draw):
 @given(votes=two_class_votes())
 def test_two_classes_through_the_k_class_model_give_the_two_class_numbers(name, votes):
     task, worker, answer, n_tasks = votes
-    p = get_aggregator(name).fit_arrays(task, worker, answer, n_tasks)
-    proba = get_aggregator(name).fit_classes(task, worker, answer, n_tasks, 2)
+    two, k = get_aggregator(name), get_aggregator(name)
+    p = two.fit_arrays(task, worker, answer, n_tasks)
+    proba = k.fit_classes(task, worker, answer, n_tasks, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
+    assume(name != "dawid-skene" or (two.converged_ and k.converged_))  # as below
     # Mean and majority: the same arithmetic. Dawid-Skene: the same model and fixed point,
     # EM stopped within its tolerance (tol 1e-6 a step; slow drifts on odd crowds).
     tolerance = 1e-4 if name == "dawid-skene" else 1e-12
@@ -107,9 +109,13 @@ def test_relabelling_the_classes_permutes_the_probabilities(name, votes, order):
     permuted = tuple(classes[k] for k in order)
     # Dawid-Skene: the same fixed point; EM run close to it (sums over the classes in
     # another order move the learnt strength in its last bits).
-    a = get_aggregator(name, classes=classes).fit_predict_class_proba(frame)
-    b = get_aggregator(name, classes=permuted).fit_predict_class_proba(frame)
+    first, second = get_aggregator(name, classes=classes), get_aggregator(name, classes=permuted)
+    a, b = first.fit_predict_class_proba(frame), second.fit_predict_class_proba(frame)
     assert list(b.columns) == list(permuted)
+    # An EM stopped at max_iter while still drifting ends where its path took it: rounding
+    # differences of the reordered sums can move that far (0.017 seen). Converged, it is
+    # the same fixed point.
+    assume(name != "dawid-skene" or (first.converged_ and second.converged_))
     tolerance = 1e-4 if name == "dawid-skene" else 1e-12
     np.testing.assert_allclose(b[list(classes)].to_numpy(), a.to_numpy(), atol=tolerance)
 
@@ -293,3 +299,41 @@ def test_what_does_not_take_other_classes_says_so(crowd):
         _ = find_consensus(birds).annotators_
     with pytest.raises(ValueError, match="'real' cannot be a class"):
         Vocabulary(("real", "fake"))
+
+
+def test_a_zooniverse_workflow_with_three_point_tools(crowd, tmp_path):
+    """The issue's case: three point tools, read with a label map and the classes, then
+    the consensus gives a probability per class."""
+    from cellconsensus import find_consensus
+    from cellconsensus.io import read_zooniverse, write_zooniverse
+
+    _, clicks = crowd
+    rng = np.random.default_rng(2)
+    birds = _renamed(clicks, {"alive": "adult", "dead": "chick", "unsure": "unsure"})
+    birds.loc[rng.random(len(birds)) < 0.1, "label"] = "egg"
+    tools = {"adult": "Adult", "chick": "Chick", "egg": "Egg", "unsure": "Not sure"}
+    path = write_zooniverse(birds, tmp_path / "c.csv", tool_labels=tools)
+    mapping = {tool: label for label, tool in tools.items()}
+    # Inferred from the labels: the classes in sorted order.
+    assert read_zooniverse(path, label_map=mapping).attrs["classes"].classes == (
+        "adult", "chick", "egg"
+    )  # fmt: skip
+    # Mixed with alive / dead, a third label is taken for a typo unless the classes say not.
+    mixed = {"Adult": "alive", "Chick": "dead", "Egg": "mitotic", "Not sure": "unsure"}
+    with pytest.raises(CellConsensusInputError, match="pass classes="):
+        read_zooniverse(path, label_map=mixed)
+    three = find_consensus(
+        read_zooniverse(path, label_map=mixed, classes=["alive", "dead", "mitotic"])
+    )
+    assert three.cells.filter(like="p_").columns.tolist() == [
+        "p_alive", "p_dead", "p_mitotic", "p_real"
+    ]  # fmt: skip
+    with pytest.raises(NotImplementedError, match="alive / dead"):
+        _ = three.annotators_  # p_alive is there, but the labels are three classes
+    back = read_zooniverse(path, label_map=mapping, classes=["adult", "chick", "egg"])
+    assert back.attrs["classes"].classes == ("adult", "chick", "egg")
+    assert back["label"].astype(str).value_counts().to_dict() == (
+        birds["label"].astype(str).value_counts().to_dict()
+    )
+    cells = find_consensus(back).cells
+    assert {"p_adult", "p_chick", "p_egg"} <= set(cells.columns) and "p_alive" not in cells

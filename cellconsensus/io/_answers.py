@@ -99,6 +99,7 @@ def clicks_from_runs(
     out_of_canvas: OutOfCanvas,
     duplicate_runs: DuplicateRuns,
     n_records: int,
+    classes=None,
 ) -> pd.DataFrame:
     """Turn task runs into a validated Clicks table with its report and runs list.
 
@@ -109,7 +110,8 @@ def clicks_from_runs(
     source, field : str
         File name and answer field, for error messages.
     label_map : mapping
-        Answer label -> ``alive``/``dead``/``unsure``. Unknown labels raise.
+        Answer label -> ``alive``/``dead``/``unsure`` (or the answers of ``classes``).
+        Unknown labels raise.
     canvas, out_of_canvas
         See :func:`cellconsensus.tables.validate_clicks`.
     duplicate_runs : {"drop", "keep", "raise"}
@@ -118,6 +120,9 @@ def clicks_from_runs(
         dropped (and counted), kept, or an error.
     n_records : int
         Records read, for the report.
+    classes : Vocabulary or sequence of str, optional
+        The label set the mapped labels belong to (see
+        :func:`~cellconsensus.tables.validate_clicks`).
     """
     if duplicate_runs not in ("drop", "keep", "raise"):
         raise ValueError(
@@ -179,6 +184,7 @@ def clicks_from_runs(
         canvas=canvas,
         out_of_canvas=out_of_canvas,
         report=report,
+        classes=classes,
     )
     clicks = clicks[["image_id", "annotator_id", "run_id", "x", "y", "label"]]
     clicks.attrs["report"] = report

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +149,7 @@ def read_zooniverse(
     canvas: tuple[float, float] | None = None,
     out_of_canvas: OutOfCanvas = "keep",
     duplicate_runs: DuplicateRuns = "drop",
+    classes: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Read a Zooniverse classification export's point marks as a Clicks table.
 
@@ -166,8 +167,9 @@ def read_zooniverse(
         answer is a list of marks.
     label_map : mapping, optional
         Tool label (``tool_label``, or ``"tool <n>"`` for a mark without one) ->
-        ``alive``/``dead``/``unsure``. Default :func:`tool_label_map` of the labels
-        found; a tool it cannot map is an error naming it.
+        ``alive``/``dead``/``unsure`` (or a class of ``classes``). Default
+        :func:`tool_label_map` of the labels found; a tool it cannot map is an error
+        naming it.
     image_key : str, optional
         A ``subject_data`` field naming the image (e.g. ``"Filename"``; its
         extension is dropped); default the subject id. A subject with several
@@ -177,6 +179,10 @@ def read_zooniverse(
     duplicate_runs : {"drop", "keep", "raise"}, default "drop"
         A classification repeating an earlier one of the same volunteer on the same
         image with the same marks.
+    classes : sequence of str, optional
+        Another label set than alive / dead: a workflow whose point tools mark other
+        kinds of things (``label_map`` maps each tool to one of them); kept in
+        ``attrs["classes"]``, and the consensus gives a probability per class.
 
     Returns
     -------
@@ -244,6 +250,7 @@ def read_zooniverse(
         out_of_canvas=out_of_canvas,
         duplicate_runs=duplicate_runs,
         n_records=n_records,
+        classes=classes,
     )
     clicks.attrs["report"].n_dropped_marks = n_null
     if n_null:

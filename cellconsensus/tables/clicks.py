@@ -162,7 +162,10 @@ def _check_labels(
     answers = vocabulary.answers
     _raise_first(
         codes < 0,
-        lambda i, _: f"unknown label {raw.iloc[i]!r}; expected one of {', '.join(answers)}",
+        lambda i, _: (
+            f"unknown label {raw.iloc[i]!r}; expected one of {', '.join(answers)}"
+            + ("" if classes is not None else " (another label set: pass classes=[...])")
+        ),
         source,
         origin,
         "label",
