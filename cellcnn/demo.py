@@ -13,11 +13,9 @@ split, and the cells where the CNN and the crowd's consensus disagree.
 
 from __future__ import annotations
 
-import html
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +23,7 @@ import pandas as pd
 from cellconsensus.demo import DemoRun
 from cellconsensus.plot import pyplot
 from cellconsensus.report import ReportSection
+from cellconsensus.report.html import key_value_table
 
 __all__ = ["demo_report", "crowd_disagreements", "DEMO_REPORT_IMAGES"]
 
@@ -136,14 +135,6 @@ def _disagreement_sheet(table: pd.DataFrame, images, size: int):
     return fig
 
 
-def _numbers(rows: dict[str, Any]) -> str:
-    body = "\n".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-        for k, v in rows.items()
-    )
-    return f'<table id="cnn-summary">{body}</table>'
-
-
 def demo_report(
     demo_dir: str | os.PathLike,
     out: str | os.PathLike = "demo-report",
@@ -242,7 +233,7 @@ def demo_report(
             "<p>Synthetic fluorescence images, a simulated crowd's PyBossa export, consensus "
             "cells, a patch store and a CNN trained on it: the whole pipeline on built-in "
             "data. The gallery draws every image with its clicks, cells and truth.</p>"
-            + _numbers(numbers),
+            + key_value_table(numbers, "cnn-summary"),
         ),
         ReportSection(
             "Every strategy against the truth",

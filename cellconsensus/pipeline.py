@@ -65,31 +65,18 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-#: Each section, the function its keys are keywords of, and the keywords a config
-#: may not set (the pipeline sets them: where outputs go, clusters, progress).
-SECTIONS: dict[str, tuple[Callable[..., Any] | None, frozenset[str]]] = {
-    "input": (read_export, frozenset()),
-    "consensus": (
-        find_consensus,
-        frozenset({"clicks", "runs", "client", "output", "npartitions", "overwrite", "progress"}),
+#: Each section, and the keywords of its function a config may not set (the pipeline
+#: sets them: the input table, where outputs go, clusters, progress).
+SECTIONS: dict[str, frozenset[str]] = {
+    "input": frozenset(),
+    "consensus": frozenset(
+        {"clicks", "runs", "client", "output", "npartitions", "overwrite", "progress"}
     ),
-    "report": (None, frozenset({"clicks", "out", "progress", "sections", "consensus"})),
-    "patches": (
-        None,
-        frozenset(
-            {
-                "cells",
-                "store",
-                "client",
-                "progress",
-                "provenance",
-                "storage_options",
-                "split",
-                "groups_column",
-            }
-        ),
-    ),  # fmt: skip
-    "output": (None, frozenset()),
+    "report": frozenset({"clicks", "out", "progress", "sections", "consensus"}),
+    "patches": frozenset(
+        {"cells", "store", "client", "progress", "provenance", "storage_options", "split"}
+    ),
+    "output": frozenset(),
 }
 #: Keys that are paths (resolved from the config file's folder).
 PATH_KEYS = {
@@ -100,7 +87,9 @@ PATH_KEYS = {
 }
 
 
-def _target(section: str) -> Callable[..., Any] | None:
+def _target(section: str) -> Callable[..., Any]:
+    """The function a section's keys are keywords of (report and store imported when used:
+    matplotlib, zarr)."""
     if section == "report":
         from .report import write_report
 
@@ -109,7 +98,7 @@ def _target(section: str) -> Callable[..., Any] | None:
         from .store import write_patches
 
         return write_patches
-    return SECTIONS[section][0]
+    return {"input": read_export, "consensus": find_consensus}[section]
 
 
 def _allowed(section: str) -> set[str]:
@@ -122,7 +111,7 @@ def _allowed(section: str) -> set[str]:
         for name, p in signature.parameters.items()
         if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     }
-    return names - SECTIONS[section][1]
+    return names - SECTIONS[section]
 
 
 def load_config(path: str | os.PathLike) -> dict[str, dict[str, Any]]:

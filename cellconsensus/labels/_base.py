@@ -25,8 +25,8 @@ import pandas as pd
 
 from ..errors import CellConsensusInputError
 from ..params import BaseParams, Interval
-from ..tables import LABEL_DTYPE, label_codes
-from ..tables.vocabulary import Vocabulary, as_vocabulary
+from ..tables import LABEL_DTYPE
+from ..tables.vocabulary import ALIVE_DEAD, Vocabulary, as_vocabulary
 
 __all__ = [
     "BaseAggregator",
@@ -110,8 +110,11 @@ def normalise_rows(counts: np.ndarray) -> np.ndarray:
     return np.divide(counts, total, out=uniform, where=total > 0)
 
 
-def encode_votes(votes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.Index]:
-    """Integer-encode a vote table: task codes, worker codes, label codes, task index.
+def encode_votes(
+    votes: pd.DataFrame, vocabulary: Vocabulary = ALIVE_DEAD
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.Index]:
+    """Integer-encode a vote table: task codes, worker codes, answer codes (of
+    ``vocabulary``: 0 alive, 1 dead, 2 unsure by default), task index.
 
     Examples
     --------
@@ -125,24 +128,14 @@ def encode_votes(votes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarra
         raise CellConsensusInputError(
             f"vote table lacks column(s) {', '.join(missing)}", source="<votes>"
         )
-    codes = label_codes(votes["label"])
-    bad = codes < 0
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise CellConsensusInputError(
-            f"unknown label {votes['label'].iloc[i]!r}",
-            source="<votes>",
-            row=f"row {i + 1}",
-            field="label",
-        )
+    codes = vocabulary.encode(votes["label"])
     task_codes, tasks = pd.factorize(votes["task"], sort=True)
     worker_codes, _ = pd.factorize(votes["worker"], sort=True)
-    return (
-        task_codes.astype(np.int64),
-        worker_codes.astype(np.int64),
-        codes.astype(np.int64),
-        pd.Index(tasks),
-    )
+    return task_codes.astype(np.int64), worker_codes.astype(np.int64), codes, pd.Index(tasks)
+
+
+def _int64(*arrays) -> list[np.ndarray]:
+    return [np.asarray(a, np.int64) for a in arrays]
 
 
 class BaseAggregator(BaseParams):
@@ -188,12 +181,7 @@ class BaseAggregator(BaseParams):
         engine; :meth:`fit` is the DataFrame front end.
         """
         self._validate_params()
-        p = self._fit_arrays(
-            np.asarray(task, np.int64),
-            np.asarray(worker, np.int64),
-            np.asarray(label, np.int64),
-            int(n_tasks),
-        )
+        p = self._fit_arrays(*_int64(task, worker, label), int(n_tasks))
         self.probas_ = p
         return p
 
@@ -210,13 +198,7 @@ class BaseAggregator(BaseParams):
         (to rounding; :meth:`fit` uses ``fit_arrays`` there).
         """
         self._validate_params()
-        proba = self._fit_classes(
-            np.asarray(task, np.int64),
-            np.asarray(worker, np.int64),
-            np.asarray(answer, np.int64),
-            int(n_tasks),
-            int(n_classes),
-        )
+        proba = self._fit_classes(*_int64(task, worker, answer), int(n_tasks), int(n_classes))
         self.class_probas_ = proba
         return proba
 
@@ -229,21 +211,14 @@ class BaseAggregator(BaseParams):
         Sets ``vocabulary_`` (the classes), ``tasks_``, ``class_probas_`` (n_tasks, K)
         and, for the alive / dead vocabulary, ``probas_`` (``p_alive``).
         """
-        missing = [c for c in ("task", "worker", "label") if c not in votes.columns]
-        if missing:
-            raise CellConsensusInputError(
-                f"vote table lacks column(s) {', '.join(missing)}", source="<votes>"
-            )
-        vocabulary = as_vocabulary(self.classes, votes["label"])
+        labels = votes["label"] if "label" in votes.columns else []
+        vocabulary = as_vocabulary(self.classes, labels)
         self.vocabulary_ = vocabulary
+        task, worker, answer, tasks = encode_votes(votes, vocabulary)
         if vocabulary.is_alive_dead:
-            task, worker, label, tasks = encode_votes(votes)
-            p = self.fit_arrays(task, worker, label, len(tasks))
+            p = self.fit_arrays(task, worker, answer, len(tasks))
             self.class_probas_ = np.column_stack([p, 1.0 - p])
         else:
-            answer = vocabulary.encode(votes["label"])
-            task, tasks = pd.factorize(votes["task"], sort=True)
-            worker, _ = pd.factorize(votes["worker"], sort=True)
             self.fit_classes(task, worker, answer, len(tasks), vocabulary.n_classes)
             self.probas_ = None
         self.tasks_ = pd.Index(tasks)

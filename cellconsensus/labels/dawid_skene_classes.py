@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from .dawid_skene_em import POOLED_PRIOR, MStep, learn_strength, not_adversarial
+from .dawid_skene_em import MStep, pool
 
 __all__ = ["ClassMStep", "class_statistics", "class_m_step", "class_e_step"]
 
@@ -114,18 +114,7 @@ def class_m_step(
     prior = np.clip(p_sum / n_tasks, 1e-6, None) if n_tasks else np.ones(n_classes)
     prior = prior / prior.sum()
     by_class = _by_class(counts, n_answers)
-    pooled_counts = by_class.sum(axis=0)
-    # The pooled rows' own prior, as for two classes (dawid_skene_em.m_step explains both).
-    overall = (pooled_counts.sum(axis=0) + 1e-12) / (pooled_counts.sum() + n_answers * 1e-12)
-    uninformative, right = POOLED_PRIOR
-    prior_votes = uninformative * overall + right * np.eye(n_classes, n_answers)
-    pooled = not_adversarial(pooled_counts + prior_votes)
-    if pooled_counts[:, n_classes].sum() == 0:
-        pooled[:, n_classes] = pooled[:, n_classes].min()
-    if shrinkage == "auto":
-        strength = learn_strength(_by_class(cavity, n_answers), pooled)
-    else:
-        strength = float(shrinkage)
+    pooled, strength = pool(by_class, lambda: _by_class(cavity, n_answers), shrinkage)
     return ClassMStep(prior, pooled, strength, by_class)
 
 

@@ -14,8 +14,6 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import expit, gammaln
 
-from ._base import UNSURE
-
 if TYPE_CHECKING:
     from .dawid_skene import DawidSkeneAggregator
 
@@ -24,6 +22,7 @@ __all__ = [
     "statistics",
     "MStep",
     "m_step",
+    "pool",
     "not_adversarial",
     "learn_strength",
     "e_step",
@@ -193,6 +192,23 @@ def m_step(
     """
     prior = float(np.clip(p_sum / n_tasks, 1e-6, 1 - 1e-6)) if n_tasks else 0.5
     counts = _by_class(alive, total)
+    pooled, strength = pool(counts, lambda: _by_class(cavity, total), shrinkage)
+    return MStep(prior, pooled, strength, counts)
+
+
+def pool(counts: np.ndarray, cavity, shrinkage: float | str) -> tuple[np.ndarray, float]:
+    """The pooled confusion and the strength of pooling, from the annotators' expected
+    counts (n_workers, K, K + 1); ``cavity`` gives the cavity counts (called only to learn
+    the strength). Shared by the two-class and the K-class M-steps.
+
+    Examples
+    --------
+    >>> counts = np.array([[[9.0, 1.0, 0.0], [1.0, 9.0, 0.0]]] * 3)
+    >>> pooled, strength = pool(counts, lambda: counts, 0.0)
+    >>> pooled.round(2).tolist(), strength
+    ([[0.9, 0.1, 0.0], [0.1, 0.9, 0.0]], 0.0)
+    """
+    n_classes, n_answers = counts.shape[1:]
     pooled_counts = counts.sum(axis=0)
     # The pooled rows' own prior (POOLED_PRIOR pseudo-votes per row):
     # - one vote spread like all the answers ("votes may tell nothing"): on a small crowd it
@@ -201,18 +217,16 @@ def m_step(
     #   exactly there (crowd-kit's "overlap" crowd stays at p = 2/3);
     # - a whisper on the right answer, which decides only a row no vote falls in ("annotators
     #   are more often right than wrong", Dawid-Skene's usual identifying assumption).
-    overall = (pooled_counts.sum(axis=0) + 1e-12) / (pooled_counts.sum() + N_ANSWERS * 1e-12)
+    overall = (pooled_counts.sum(axis=0) + 1e-12) / (pooled_counts.sum() + n_answers * 1e-12)
     uninformative, right = POOLED_PRIOR
-    prior_votes = uninformative * overall + right * np.eye(N_CLASSES, N_ANSWERS)
+    prior_votes = uninformative * overall + right * np.eye(n_classes, n_answers)
     pooled = not_adversarial(pooled_counts + prior_votes)
-    # ``unsure`` when nobody gave it on a cell that teaches the model says nothing of the class.
-    if pooled_counts[:, UNSURE].sum() == 0:
-        pooled[:, UNSURE] = pooled[:, UNSURE].min()
-    if shrinkage == "auto":
-        strength = learn_strength(_by_class(cavity, total), pooled)
-    else:
-        strength = float(shrinkage)
-    return MStep(prior, pooled, strength, counts)
+    # ``unsure`` (the last answer) when nobody gave it on a cell that teaches the model says
+    # nothing of the class.
+    if pooled_counts[:, -1].sum() == 0:
+        pooled[:, -1] = pooled[:, -1].min()
+    strength = learn_strength(cavity(), pooled) if shrinkage == "auto" else float(shrinkage)
+    return pooled, strength
 
 
 def not_adversarial(counts: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CellConsensusInputError
-from .clicks import _check_coordinate, _check_labels, _require_columns
+from .fields import check_coordinate, check_labels, require_columns
 from .schema import CELL_COLUMNS, TRUTH_REQUIRED
 from .vocabulary import ALIVE_DEAD, Vocabulary, as_vocabulary
 
@@ -71,11 +71,11 @@ def validate_cells(
     else:
         probabilities = [f"p_{c}" for c in vocabulary.classes]
     required = [c for c in CELL_COLUMNS if c != "p_alive"] + probabilities
-    _require_columns(cells, required, "Cells", source)
+    require_columns(cells, required, "Cells", source)
     out = cells.copy()
-    out["label"] = _check_labels(out, source, None, vocabulary)[0]
+    out["label"] = check_labels(out, source, None, vocabulary)[0]
     for column in ("x", "y", *probabilities, "support", "spread"):
-        out[column] = _check_coordinate(out, column, source, None)
+        out[column] = check_coordinate(out, column, source, None)
     for column in (*probabilities, "support"):
         bad = (out[column] < 0.0) | (out[column] > 1.0)
         if bad.any():
@@ -154,15 +154,15 @@ def validate_truth(truth: pd.DataFrame, *, source: str = "<truth>") -> pd.DataFr
     >>> t["image_id"].tolist(), t["label"].tolist()
     (['1'], ['dead'])
     """
-    _require_columns(truth, TRUTH_REQUIRED, "truth", source)
+    require_columns(truth, TRUTH_REQUIRED, "truth", source)
     out = truth.copy()
     out["image_id"] = out["image_id"].astype(str).astype(object)
-    out["label"], vocabulary = _check_labels(out, source, None)
+    out["label"], vocabulary = check_labels(out, source, None)
     if not vocabulary.is_alive_dead:
         out.attrs["classes"] = vocabulary
     numeric = ("x", "y", "size", "width", "height", "image_width", "image_height")
     for column in (c for c in numeric if c in out.columns):
-        out[column] = _check_coordinate(out, column, source, None)
+        out[column] = check_coordinate(out, column, source, None)
     if "size" not in out.columns and {"width", "height"} <= set(out.columns):
         out["size"] = (out["width"] + out["height"]) / 2
     return out

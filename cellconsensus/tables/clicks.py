@@ -10,23 +10,18 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CellConsensusInputError
+from .fields import check_coordinate, check_labels, require_columns, row_of
 from .schema import (
     CLICK_COLUMNS,
-    LABEL_DTYPE,
     OUT_OF_CANVAS_POLICIES,
     InputReport,
     OutOfCanvas,
-    label_codes,
 )
-from .vocabulary import ALIVE_DEAD, Vocabulary, as_vocabulary
+from .vocabulary import ALIVE_DEAD, Vocabulary
 
 __all__ = ["ClickCodes", "validate_clicks", "encode_clicks", "count_runs"]
 
 logger = logging.getLogger(__name__)
-
-
-def _origin(origin: Sequence[str] | None, i: int) -> str:
-    return origin[i] if origin is not None else f"row {i + 1}"
 
 
 def _encode_ids(
@@ -41,14 +36,14 @@ def _encode_ids(
     if (codes < 0).any():
         i = int(np.flatnonzero(codes < 0)[0])
         raise CellConsensusInputError(
-            "missing identifier", source=source, row=_origin(origin, i), field=column
+            "missing identifier", source=source, row=row_of(origin, i), field=column
         )
     names = np.array([str(u) for u in uniques], dtype=object)
     empty = names == ""
     if empty.any():
         i = int(np.flatnonzero(empty[codes])[0])
         raise CellConsensusInputError(
-            "empty identifier", source=source, row=_origin(origin, i), field=column
+            "empty identifier", source=source, row=row_of(origin, i), field=column
         )
     # Sort the names, and merge values that only differ in type (3 and "3").
     final, sorted_names = pd.factorize(names, sort=True)
@@ -86,92 +81,6 @@ class ClickCodes:
     label: np.ndarray
     #: The label set: ``label`` codes are 0..K-1 its classes, K its unsure answer.
     vocabulary: Vocabulary = ALIVE_DEAD
-
-
-def _require_columns(table: pd.DataFrame, columns: Sequence[str], kind: str, source: str) -> None:
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise CellConsensusInputError(
-            f"missing column(s) {', '.join(missing)}; a {kind} table needs {', '.join(columns)}",
-            source=source,
-        )
-
-
-#: Largest magnitude of a coordinate, in pixels: ten times the side of the largest
-#: whole-slide images. Beyond it a value is not a position on an image (and would overflow
-#: the distance computations of the strategies, e.g. 1e300 squared).
-MAX_COORDINATE = 1e7
-
-
-def _raise_first(bad: np.ndarray, message, source: str, origin, column: str) -> None:
-    """Raise ``message(first row, count)`` naming the first bad row, if any."""
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise CellConsensusInputError(
-            message(i, int(bad.sum())), source=source, row=_origin(origin, i), field=column
-        )
-
-
-def _check_coordinate(df: pd.DataFrame, column: str, source: str, origin) -> np.ndarray:
-    raw = df[column]
-    try:
-        # Python's float(): exact round trip of text (pandas 2's to_numeric is not).
-        values = raw.astype("float64").to_numpy(dtype="float64", na_value=np.nan)
-    except (TypeError, ValueError):
-        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    _raise_first(
-        ~np.isfinite(values),
-        lambda i, n: (
-            f"coordinate must be a finite number, got {raw.iloc[i]!r} "
-            f"({n} such value(s) in the column)"
-        ),
-        source,
-        origin,
-        column,
-    )
-    _raise_first(
-        np.abs(values) > MAX_COORDINATE,
-        lambda i, n: (
-            f"coordinate {values[i]:g} is beyond +-{MAX_COORDINATE:g} px, not a "
-            f"position on an image ({n} such value(s) in the column)"
-        ),
-        source,
-        origin,
-        column,
-    )
-    return values
-
-
-def _check_labels(
-    df: pd.DataFrame, source: str, origin, classes: Vocabulary | Sequence[str] | None = None
-) -> tuple[pd.Categorical, Vocabulary]:
-    """The label column as a categorical of its vocabulary's answers, and the vocabulary
-    (``classes``, else ``attrs["classes"]``, else inferred from the labels)."""
-    raw = df["label"]
-    if classes is None and isinstance(raw.dtype, pd.CategoricalDtype) and raw.dtype == LABEL_DTYPE:
-        return pd.Categorical.from_codes(np.asarray(raw.cat.codes), dtype=LABEL_DTYPE), ALIVE_DEAD
-    given = classes if classes is not None else df.attrs.get("classes")
-    vocabulary = as_vocabulary(given, raw, source)
-    if vocabulary.is_alive_dead:
-        codes = label_codes(raw)
-    else:
-        text = raw.astype(object).where(raw.notna(), None).map(
-            lambda v: v if v is None else str(v)
-        )  # fmt: skip
-        codes = pd.Index(vocabulary.answers, dtype=object).get_indexer(text.to_numpy(object))
-    answers = vocabulary.answers
-    _raise_first(
-        codes < 0,
-        lambda i, _: (
-            f"unknown label {raw.iloc[i]!r}; expected one of {', '.join(answers)}"
-            + ("" if classes is not None else " (another label set: pass classes=[...])")
-        ),
-        source,
-        origin,
-        "label",
-    )
-    dtype = LABEL_DTYPE if vocabulary.is_alive_dead else pd.CategoricalDtype(list(answers))
-    return pd.Categorical.from_codes(codes, dtype=dtype), vocabulary
 
 
 def validate_clicks(
@@ -273,7 +182,7 @@ def encode_clicks(
         raise CellConsensusInputError(
             f"expected a pandas DataFrame, got {type(clicks).__name__}", source=source
         )
-    _require_columns(clicks, CLICK_COLUMNS, "Clicks", source)
+    require_columns(clicks, CLICK_COLUMNS, "Clicks", source)
     if out_of_canvas not in OUT_OF_CANVAS_POLICIES:
         raise ValueError(
             f"out_of_canvas must be one of {OUT_OF_CANVAS_POLICIES}, got {out_of_canvas!r}"
@@ -283,13 +192,13 @@ def encode_clicks(
     report = report if report is not None else InputReport(sources=[source])
     image, images = _encode_ids(clicks, "image_id", source, origin)
     annotator, annotators = _encode_ids(clicks, "annotator_id", source, origin)
-    labels, vocabulary = _check_labels(clicks, source, origin, classes)
+    labels, vocabulary = check_labels(clicks, source, origin, classes)
     out = pd.DataFrame(
         {
             "image_id": _id_column(images, image),
             "annotator_id": _id_column(annotators, annotator),
-            "x": _check_coordinate(clicks, "x", source, origin),
-            "y": _check_coordinate(clicks, "y", source, origin),
+            "x": check_coordinate(clicks, "x", source, origin),
+            "y": check_coordinate(clicks, "y", source, origin),
             "label": labels,
         }
     )
@@ -340,7 +249,7 @@ def _apply_canvas(out, canvas, policy, report, source, origin) -> np.ndarray | N
             f"click ({x[i]:g}, {y[i]:g}) lies outside the {width:g} x {height:g} canvas "
             f"({n_out} such click(s)); choose out_of_canvas='keep', 'clip' or 'drop'",
             source=source,
-            row=_origin(origin, i),
+            row=row_of(origin, i),
             field="x" if (x[i] < 0 or x[i] > width) else "y",
         )
     if policy == "clip":

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CellConsensusInputError
+from .schema import label_codes
 
 __all__ = ["Vocabulary", "ALIVE_DEAD", "as_vocabulary"]
 
@@ -103,6 +104,21 @@ class Vocabulary:
             )
         return cls(tuple(sorted(seen)), unsure)
 
+    def codes(self, labels: pd.Series) -> np.ndarray:
+        """Answer codes of ``labels``, -1 for a label that is neither a class nor the
+        unsure answer (missing values included).
+
+        Examples
+        --------
+        >>> ALIVE_DEAD.codes(pd.Series(["dead", "maybe", None])).tolist()
+        [1, -1, -1]
+        """
+        if self.is_alive_dead:
+            return label_codes(labels).astype(np.int64)  # the fast path of the default
+        values = pd.Series(labels).astype(object)
+        text = values.astype(str).where(values.notna(), None)
+        return pd.Index(self.answers, dtype=object).get_indexer(text.to_numpy(dtype=object))
+
     def encode(self, labels: pd.Series, source: str = "<votes>") -> np.ndarray:
         """Answer codes of ``labels``; an unknown label is an error naming the row.
 
@@ -111,15 +127,12 @@ class Vocabulary:
         CellConsensusInputError
             A label that is neither a class nor the unsure answer.
         """
-        answers = self.answers
-        values = pd.Series(labels).astype(object)
-        text = values.astype(str).where(values.notna(), None)
-        codes = pd.Index(answers, dtype=object).get_indexer(text.to_numpy(dtype=object))
+        codes = self.codes(labels)
         bad = np.flatnonzero(codes < 0)
         if len(bad):
             i = int(bad[0])
             raise CellConsensusInputError(
-                f"unknown label {values.iloc[i]!r} (classes: {', '.join(self.classes)}"
+                f"unknown label {pd.Series(labels).iloc[i]!r} (classes: {', '.join(self.classes)}"
                 + (f"; answer {self.unsure!r}" if self.unsure is not None else "")
                 + ")",
                 source=source,
