@@ -28,6 +28,8 @@ SUITE = [
     ("consensus_accuracy", "consensus_accuracy.py", ["--seeds", "2"], True),
     ("label_aggregation", "label_aggregation.py", [], True),
     ("label_classes", "label_classes.py", [], True),
+    ("three_classes", "three_classes.py", [], True),
+    ("three_classes_cnn", "three_classes_cnn.py", [], False),
     ("real_cellspotting", "real_cellspotting.py", [], False),
     ("double_clicks", "double_clicks.py", [], False),
     ("consensus_speed", "consensus_speed.py", ["--budget", "60"], True),

@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--target",
         choices=["hard", "soft"],
         default="hard",
-        help="hard labels, or the consensus p_alive",
+        help="hard labels, or the consensus class probabilities (p_alive, or p_<class>)",
     )
     tr.add_argument("--unsure", choices=["exclude", "include"], default="exclude")
     tr.add_argument(

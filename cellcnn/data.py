@@ -7,33 +7,48 @@ has to fit in memory. With ``cache=True`` (or ``"auto"`` when the split is
 smaller than ``cache_limit`` bytes) the split is read once into memory
 instead and shuffled in full every epoch.
 
-Targets (the model predicts the probability that a cell is *alive*):
+Targets follow the store's label set (:mod:`cellcnn.classes`): for two classes
+the probability of the first (*alive* for alive / dead), a number per cell; for
+K > 2 classes a row of K probabilities.
 
-- ``target="hard"``: 1 for ``alive``, 0 for ``dead``;
-- ``target="soft"``: the consensus ``p_alive`` (binary cross-entropy accepts
-  it); stores without ``p_alive`` (expert truth) fall back to hard labels.
+- ``target="hard"``: the label (1 for ``alive``, 0 for ``dead``; one-hot for K);
+- ``target="soft"``: the consensus class probabilities (``p_alive``, or every
+  ``p_<class>``; cross-entropy accepts them); stores without them (expert truth)
+  fall back to hard labels.
 
-``unsure`` cells are left out (``unsure="exclude"``) or kept with target
-``p_alive`` (or 0.5) (``unsure="include"``). Every element also carries a
-sample weight: the class weight (when given) times the consensus ``support``
-(``sample_weight="support"``).
+``unsure`` cells are left out (``unsure="exclude"``) or kept with the consensus
+probabilities (or 1/K each) as target (``unsure="include"``). Every element also
+carries a sample weight: the class weight (when given; keyed like Keras'
+``class_weight``: by the target, 0 or 1, for two classes, by the class index for
+more) times the consensus ``support`` (``sample_weight="support"``).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from cellconsensus.errors import CellConsensusInputError
 
 from .store import PatchStore
 
-__all__ = ["make_dataset", "targets", "channel_stats", "check_training"]
+__all__ = [
+    "make_dataset",
+    "targets",
+    "weight_keys",
+    "class_counts",
+    "channel_stats",
+    "check_training",
+]
+
+logger = logging.getLogger(__name__)
 
 Target = Literal["hard", "soft"]
 
@@ -47,7 +62,13 @@ def targets(
     sample_weight: Literal["support"] | None = None,
     class_weight: Mapping[int, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows kept, their targets and sample weights.
+    """Rows kept, their targets (``(n,)`` for two classes, ``(n, K)`` for more) and
+    sample weights.
+
+    Raises
+    ------
+    CellConsensusInputError
+        A label that is neither a class of the store's label set nor its unsure answer.
 
     Examples
     --------
@@ -57,26 +78,71 @@ def targets(
         raise ValueError(f"target must be 'hard' or 'soft', got {target!r}")
     if unsure not in ("exclude", "include"):
         raise ValueError(f"unsure must be 'exclude' or 'include', got {unsure!r}")
-    label = store.coords["label"][rows]
-    keep = label != "unsure" if unsure == "exclude" else np.ones(len(rows), bool)
-    rows, label = rows[keep], label[keep]
-    hard = (label == "alive").astype(np.float32)
-    p_alive = store.coords.get("p_alive")
-    if p_alive is not None:
-        soft = p_alive[rows].astype(np.float32)
-    else:
-        soft = np.where(label == "unsure", np.float32(0.5), hard)
-    y = soft if target == "soft" else np.where(label == "unsure", soft, hard)
+    if sample_weight not in (None, "support"):
+        raise ValueError(f"sample_weight must be None or 'support', got {sample_weight!r}")
+    vocabulary = store.vocabulary
+    if vocabulary is None:
+        raise CellConsensusInputError(
+            "the store's cells carry no labels to learn (no label coordinate)",
+            source=store.location,
+        )
+    k = vocabulary.n_classes
+    codes = vocabulary.codes(pd.Series(store.coords["label"][rows], dtype=object))
+    if (codes < 0).any():
+        i = int(np.flatnonzero(codes < 0)[0])
+        raise CellConsensusInputError(
+            f"label {store.coords['label'][rows[i]]!r} is none of the store's classes "
+            f"{', '.join(vocabulary.classes)} (nor the unsure answer)",
+            source=store.location,
+            row=f"cell {int(rows[i])}",
+            field="label",
+        )
+    keep = codes < k if unsure == "exclude" else np.ones(len(rows), bool)
+    rows, codes = rows[keep], codes[keep]
+    in_doubt = codes == k
+    hard = np.eye(k, dtype=np.float32)[np.minimum(codes, k - 1)]
+    soft = store.class_proba(rows)
+    if soft is None:
+        soft = np.where(in_doubt[:, None], np.float32(1 / k), hard)
+    y = soft if target == "soft" else np.where(in_doubt[:, None], soft, hard)
+    if k == 2:
+        y = y[:, 0]
     weight = np.ones(len(rows), np.float32)
     if sample_weight == "support" and "support" in store.coords:
         weight *= store.coords["support"][rows].astype(np.float32)
-    elif sample_weight not in (None, "support"):
-        raise ValueError(f"sample_weight must be None or 'support', got {sample_weight!r}")
     if class_weight:
-        weight *= np.where(hard > 0.5, class_weight.get(1, 1.0), class_weight.get(0, 1.0)).astype(
-            np.float32
-        )
+        factors = np.array([class_weight.get(c, 1.0) for c in range(max(k, 2))], np.float32)
+        weight *= factors[weight_keys(y)]
     return rows, y.astype(np.float32), weight
+
+
+def weight_keys(y: np.ndarray) -> np.ndarray:
+    """The class-weight key of each target: 1 or 0 (above 0.5 or not) for two classes,
+    the most probable class's index for more.
+
+    Examples
+    --------
+    >>> weight_keys(np.array([0.9, 0.2])).tolist(), weight_keys(np.eye(3)[[2, 0]]).tolist()
+    ([1, 0], [2, 0])
+    """
+    y = np.asarray(y)
+    return (y > 0.5).astype(np.int64) if y.ndim == 1 else np.argmax(y, axis=1)
+
+
+def class_counts(store: PatchStore, y: np.ndarray) -> dict[str, int]:
+    """Cells per class among targets ``y`` (hard: a target counts for its likeliest class).
+
+    Examples
+    --------
+    >>> class_counts(store, np.array([1.0, 0.0, 1.0]))  # doctest: +SKIP
+    {'alive': 2, 'dead': 1}
+    """
+    classes = store.vocabulary.classes
+    keys = weight_keys(y)
+    if np.asarray(y).ndim == 1:  # key 1 is the first class
+        keys = 1 - keys
+    counts = np.bincount(keys, minlength=len(classes))
+    return {name: int(n) for name, n in zip(classes, counts, strict=True)}
 
 
 def check_training(
@@ -119,8 +185,8 @@ def check_training(
     for split in ("train", "val"):
         rows = store.rows(split)
         kept, y, _ = targets(store, rows, target=target, unsure=unsure)
-        counts[split] = (len(rows), len(kept), int((y > 0.5).sum()))
-    n_cells, n_train, n_alive = counts["train"]
+        counts[split] = (len(rows), len(kept), class_counts(store, y))
+    n_cells, n_train, per_class = counts["train"]
     left_out = f" ({n_cells - n_train} unsure left out)" if n_cells > n_train else ""
     if n_train == 0:
         raise CellConsensusInputError(
@@ -128,12 +194,19 @@ def check_training(
             f"to learn{left_out}",
             source=store.location,
         )
-    if n_alive in (0, n_train):
+    held = ", ".join(f"{n} {name}" for name, n in per_class.items())
+    if sum(n > 0 for n in per_class.values()) < 2:
         raise CellConsensusInputError(
-            f"one class only: the train split holds {n_alive} alive and {n_train - n_alive} "
-            f"dead cell(s){left_out}; a classifier needs both",
+            f"one class only: the train split holds {held} cell(s){left_out}; a classifier "
+            "needs two classes or more",
             source=store.location,
         )
+    absent = [name for name, n in per_class.items() if n == 0]
+    if absent:
+        logger.warning(
+            "%s: the train split holds no %s cell (%s): the model will never predict %s",
+            store.location, " or ".join(absent), held, "them" if len(absent) > 1 else "it",
+        )  # fmt: skip
     if counts["val"][1] == 0:
         raise CellConsensusInputError(
             f"no validation patches: the val split holds {counts['val'][0]} cell(s) "
@@ -231,7 +304,8 @@ def make_dataset(
     Returns
     -------
     tf.data.Dataset
-        Elements ``(uint8 (B, S, S, C), float32 (B,), float32 (B,)[, int64 (B,)])``.
+        Elements ``(uint8 (B, S, S, C), float32 (B,) or (B, K), float32 (B,)[, int64 (B,)])``
+        (targets ``(B, K)`` for K > 2 classes).
 
     Examples
     --------
@@ -270,13 +344,13 @@ def _shard(rows: np.ndarray, source: PatchStore, shard: tuple[int, int]) -> np.n
     return (rows // source.chunk) % n == i
 
 
-def _shapes(s: int, c: int, with_index: bool):
+def _shapes(s: int, c: int, with_index: bool, target_shape: tuple[int, ...]):
     """Static shapes for the outputs of a ``numpy_function`` (and the index dropped
     unless asked for)."""
 
     def shape(x, t, wt, i):
         x.set_shape((None, s, s, c))
-        t.set_shape((None,))
+        t.set_shape((None, *target_shape))
         wt.set_shape((None,))
         i.set_shape((None,))
         return (x, t, wt, i) if with_index else (x, t, wt)
@@ -307,7 +381,7 @@ def _cached(source: PatchStore, rows, y, w, with_index, batch_size, shuffle, see
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
-    return ds.map(_shapes(source.size, source.channels, with_index))
+    return ds.map(_shapes(source.size, source.channels, with_index, y.shape[1:]))
 
 
 def _streamed(source: PatchStore, rows, y, w, with_index, shuffle, seed, buffer_chunks):
@@ -333,7 +407,7 @@ def _streamed(source: PatchStore, rows, y, w, with_index, shuffle, seed, buffer_
         deterministic=True,
     )
 
-    ds = ds.map(_shapes(s, c, with_index)).unbatch()
+    ds = ds.map(_shapes(s, c, with_index, y.shape[1:])).unbatch()
     if shuffle:
         ds = ds.shuffle(
             max(buffer_chunks * source.chunk, 1), seed=seed + 1, reshuffle_each_iteration=True

@@ -52,7 +52,7 @@ def _strategy_figure(table: pd.DataFrame):
     return fig
 
 
-def _confusion_figure(confusion: list[list[int]]):
+def _confusion_figure(confusion: list[list[int]], classes: list[str]):
     plt = pyplot()
     matrix = np.asarray(confusion)
     fig, ax = plt.subplots(figsize=(3.6, 3.2))
@@ -61,10 +61,10 @@ def _confusion_figure(confusion: list[list[int]]):
         colour = "white" if n > matrix.max() / 2 else "black"
         ax.text(j, i, str(n), ha="center", va="center", color=colour)
     ax.set(
-        xticks=[0, 1],
-        yticks=[0, 1],
-        xticklabels=["dead", "alive"],
-        yticklabels=["dead", "alive"],
+        xticks=range(len(classes)),
+        yticks=range(len(classes)),
+        xticklabels=classes,
+        yticklabels=classes,
         xlabel="predicted by the CNN",
         ylabel="consensus label",
     )
@@ -222,7 +222,11 @@ def demo_report(
     plots = metrics.get("plots", {})
     cnn_figures = [
         ("curves", run_dir / "learning_curves.png", "learning curves"),
-        ("confusion", _confusion_figure(metrics["confusion"]), "confusion matrix"),
+        (
+            "confusion",
+            _confusion_figure(metrics["confusion"], metrics["classes"]),
+            "confusion matrix",
+        ),
     ]
     cnn_figures += [(name, plots[name], f"{name} on the test split")
                     for name in ("roc", "reliability") if name in plots]  # fmt: skip

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from cellconsensus.errors import CellConsensusInputError
 from cellconsensus.plot import pyplot
 
+from .classes import class_proba, run_vocabulary
 from .data import make_dataset
 from .models import CUSTOM_OBJECTS
 from .store import PatchStore
@@ -35,9 +36,15 @@ __all__ = [
 PREDICT_BATCH = 64
 
 
+def _forward(net: keras.Model, x: np.ndarray) -> np.ndarray:
+    out = np.asarray(net(x, training=False), dtype=float)
+    return out.reshape(len(x)) if out.ndim == 1 or out.shape[1:] == (1,) else out
+
+
 def predict_patches(net: keras.Model, pixels, tta: bool = False) -> np.ndarray:
-    """P(alive) for a batch of ``uint8`` patches; with ``tta``, the mean over the
-    eight symmetries of the square (test-time augmentation).
+    """The model's output for a batch of ``uint8`` patches: P(first class) ``(n,)`` for
+    two classes (P(alive)), class probabilities ``(n, K)`` for more; with ``tta``, the
+    mean over the eight symmetries of the square (test-time augmentation).
 
     Examples
     --------
@@ -48,14 +55,12 @@ def predict_patches(net: keras.Model, pixels, tta: bool = False) -> np.ndarray:
     """
     x = np.asarray(pixels)
     if not tta:
-        return np.asarray(net(x, training=False), dtype=float).reshape(-1)
-    total = np.zeros(len(x))
+        return _forward(net, x)
+    total = 0.0
     for k in range(4):
         turned = np.rot90(x, k, axes=(1, 2))
         for view in (turned, turned[:, :, ::-1]):
-            total += np.asarray(
-                net(np.ascontiguousarray(view), training=False), dtype=float
-            ).reshape(-1)
+            total = total + _forward(net, np.ascontiguousarray(view))
     return total / 8
 
 
@@ -109,21 +114,26 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     return float(error)
 
 
-def _plots(y, p, out: Path, prefix: str) -> dict[str, str]:
+def _plots(curves: dict, calibration: tuple, axes: tuple, out: Path, prefix: str) -> dict:
+    """ROC curves (``name -> (y, p)``, one per class one-vs-rest for K classes) and the
+    reliability of ``calibration`` (outcomes, predicted probabilities); ``axes`` names
+    the positive outcome and the predicted probability."""
     plt = pyplot()
-
+    outcome, predicted = axes
     paths = {}
-    fpr, tpr, _ = metrics.roc_curve(y, p)
     fig, ax = plt.subplots(figsize=(4, 4))
-    ax.plot(fpr, tpr, label=f"AUC {metrics.roc_auc_score(y, p):.3f}")
+    for name, (y, p) in curves.items():
+        fpr, tpr, _ = metrics.roc_curve(y, p)
+        ax.plot(fpr, tpr, label=f"{name}AUC {metrics.roc_auc_score(y, p):.3f}")
     ax.plot([0, 1], [0, 1], ":", color="grey")
-    ax.set(xlabel="false alive rate", ylabel="true alive rate", title="ROC")
+    ax.set(xlabel=f"false {outcome} rate", ylabel=f"true {outcome} rate", title="ROC")
     ax.legend(loc="lower right")
     fig.tight_layout()
     paths["roc"] = str(out / f"{prefix}roc.png")
     fig.savefig(paths["roc"], dpi=100)
     plt.close(fig)
 
+    y, p = calibration
     edges = np.linspace(0, 1, 11)
     which = np.clip(np.digitize(p, edges[1:-1]), 0, 9)
     centres, observed = [], []
@@ -134,7 +144,8 @@ def _plots(y, p, out: Path, prefix: str) -> dict[str, str]:
     fig, ax = plt.subplots(figsize=(4, 4))
     ax.plot([0, 1], [0, 1], ":", color="grey")
     ax.plot(centres, observed, "o-")
-    ax.set(xlabel="predicted P(alive)", ylabel="observed fraction alive", title="reliability")
+    ax.set(xlabel=f"predicted {predicted}", ylabel=f"observed fraction {outcome}",
+           title="reliability")  # fmt: skip
     fig.tight_layout()
     paths["reliability"] = str(out / f"{prefix}reliability.png")
     fig.savefig(paths["reliability"], dpi=100)
@@ -142,24 +153,27 @@ def _plots(y, p, out: Path, prefix: str) -> dict[str, str]:
     return paths
 
 
-def _worst(source: PatchStore, rows, y, p, out: Path, prefix: str, n: int = 16) -> str:
+def _worst(source: PatchStore, rows, truth, predicted, proba, classes, out, prefix, n=16) -> str:
+    """A sheet of the ``n`` patches whose true class got the lowest probability, each
+    captioned ``true as predicted P(predicted)``."""
     from PIL import Image, ImageDraw
 
-    error = np.abs(y - p)
-    worst = np.argsort(-error)[:n]
+    error = 1.0 - proba[np.arange(len(truth)), truth]
+    worst = np.argsort(-error, kind="stable")[:n]
     side = source.size
     scale = max(1, -(-64 // side))
     tile = side * scale
-    sheet = Image.new("RGB", (n * (tile + 4) + 4, tile + 34), "white")
+    width = max(tile, 6 * max(len(c) for c in classes) + 40)
+    sheet = Image.new("RGB", (n * (width + 4) + 4, tile + 34), "white")
     draw = ImageDraw.Draw(sheet)
     for k, i in enumerate(worst):
         row = int(rows[i])
         patch = source.read(row, row + 1)[0]
         image = Image.fromarray(patch[..., 0] if patch.shape[2] == 1 else patch)
-        x = 4 + k * (tile + 4)
+        x = 4 + k * (width + 4)
         sheet.paste(image.resize((tile, tile), Image.Resampling.NEAREST), (x, 4))
-        truth = "alive" if y[i] > 0.5 else "dead"
-        draw.text((x, tile + 6), f"{truth} p={p[i]:.2f}", fill="black")
+        named = f"{classes[truth[i]]} as {classes[predicted[i]]}"
+        draw.text((x, tile + 6), f"{named}\n{proba[i, predicted[i]]:.2f}", fill="black")
     path = out / f"{prefix}worst_errors.png"
     sheet.save(path)
     return str(path)
@@ -168,6 +182,8 @@ def _worst(source: PatchStore, rows, y, p, out: Path, prefix: str, n: int = 16) 
 def _predictions(
     net, source: PatchStore, split: str, batch_size: int, tta: bool, progress: bool = False
 ):
+    """The true class index of every labelled cell of a split, the model's outputs and
+    the cells' store rows."""
     ds = make_dataset(
         source, split=split, batch_size=batch_size, shuffle=False, with_index=True, cache=False
     )
@@ -180,7 +196,9 @@ def _predictions(
         rows.append(index.numpy())
     if not ys:
         raise ValueError(f"the split {split!r} of {source.location} has no labelled cells")
-    return (np.concatenate(ys) > 0.5).astype(int), np.concatenate(ps), np.concatenate(rows)
+    y = np.concatenate(ys)
+    truth = np.where(y > 0.5, 0, 1) if y.ndim == 1 else np.argmax(y, axis=1)
+    return truth, np.concatenate(ps), np.concatenate(rows)
 
 
 def best_threshold(y: np.ndarray, p: np.ndarray) -> float:
@@ -230,9 +248,10 @@ def evaluate(
     tta : bool, default False
         Average the predictions over the eight symmetries of the square.
     threshold : float or "val", default 0.5
-        P(alive) above which a cell is called alive; ``"val"``: the threshold
-        that maximises balanced accuracy on the validation split (never
-        chosen on the split being evaluated).
+        Two classes: P(alive) (the first class's probability) above which a cell
+        is called alive; ``"val"``: the threshold that maximises balanced accuracy
+        on the validation split (never chosen on the split being evaluated).
+        K > 2 classes: the most probable class (only 0.5 is accepted).
     out_dir : path-like, optional
         Where to write ``<split>_evaluation.json`` and the plots (default ``model_dir``).
     storage_options : dict, optional
@@ -243,10 +262,14 @@ def evaluate(
     Returns
     -------
     dict
-        ``n``, ``accuracy``, ``balanced_accuracy``, ``roc_auc``, ``pr_auc``
-        (alive as positive), ``f1_alive``, ``f1_dead``, ``confusion``
-        (rows true dead/alive, columns predicted), ``ece``, and the paths of
-        the ROC and reliability plots and of the worst-error sheet.
+        ``classes`` (the model's, in order), ``n``, ``accuracy``,
+        ``balanced_accuracy`` (the mean recall over classes), ``f1_<class>`` and
+        ``recall_<class>`` per class, ``confusion`` (rows the true classes,
+        columns the predicted, both in class order), ``ece``, ``roc_auc`` and
+        ``pr_auc`` (two classes: the first, alive, as positive; K > 2: the
+        macro mean of one-vs-rest figures, with ``roc_auc_<class>`` per class,
+        and ``ece`` of the top class's probability), and the paths of the ROC
+        and reliability plots and of the worst-error sheet.
 
     Examples
     --------
@@ -254,30 +277,65 @@ def evaluate(
     """
     net, run = load_model(model_dir)
     source = PatchStore(store or run["store"], size or run["size"], storage_options)
-    y, p, rows = _predictions(net, source, split, batch_size, tta, progress)
-    if threshold == "val":
-        y_val, p_val, _ = _predictions(net, source, "val", batch_size, tta, progress)
-        threshold = best_threshold(y_val, p_val)
-    predicted = (p > threshold).astype(int)
+    vocabulary = run_vocabulary(run)
+    classes, k = vocabulary.classes, vocabulary.n_classes
+    truth, p, rows = _predictions(net, source, split, batch_size, tta, progress)
+    proba = class_proba(p)
+    if k == 2:
+        if threshold == "val":
+            truth_val, p_val, _ = _predictions(net, source, "val", batch_size, tta, progress)
+            threshold = best_threshold((truth_val == 0).astype(int), p_val)
+        predicted = np.where(p > threshold, 0, 1)
+    else:
+        if threshold != 0.5:
+            raise ValueError(
+                f"threshold applies to two classes; a model of {k} classes takes the most "
+                f"probable one (got threshold={threshold!r})"
+            )
+        predicted = np.argmax(proba, axis=1)
     out = Path(out_dir or model_dir)
     out.mkdir(parents=True, exist_ok=True)
     prefix = f"{split}_" + ("tta_" if tta else "") + ("tuned_" if float(threshold) != 0.5 else "")
+    every = list(range(k))
+    f1 = metrics.f1_score(truth, predicted, labels=every, average=None, zero_division=0)
+    recall = metrics.recall_score(truth, predicted, labels=every, average=None, zero_division=0)
     result: dict[str, Any] = {
         "split": split,
         "tta": tta,
         "threshold": float(threshold),
-        "n": int(len(y)),
-        "accuracy": float(metrics.accuracy_score(y, predicted)),
-        "balanced_accuracy": float(metrics.balanced_accuracy_score(y, predicted)),
-        "f1_alive": float(metrics.f1_score(y, predicted, pos_label=1, zero_division=0)),
-        "f1_dead": float(metrics.f1_score(y, predicted, pos_label=0, zero_division=0)),
-        "confusion": metrics.confusion_matrix(y, predicted, labels=[0, 1]).tolist(),
-        "ece": expected_calibration_error(y, p),
+        "classes": list(classes),
+        "n": int(len(truth)),
+        "accuracy": float(metrics.accuracy_score(truth, predicted)),
+        "balanced_accuracy": float(metrics.balanced_accuracy_score(truth, predicted)),
+        **{f"f1_{c}": float(v) for c, v in zip(classes, f1, strict=True)},
+        **{f"recall_{c}": float(v) for c, v in zip(classes, recall, strict=True)},
+        "confusion": metrics.confusion_matrix(truth, predicted, labels=every).tolist(),
     }
-    if len(np.unique(y)) == 2:
-        result["roc_auc"] = float(metrics.roc_auc_score(y, p))
-        result["pr_auc"] = float(metrics.average_precision_score(y, p))
-        result["plots"] = _plots(y, p, out, prefix)
-    result["worst_errors"] = _worst(source, rows, y, p, out, prefix)
+    if k == 2:
+        first = (truth == 0).astype(int)
+        result["ece"] = expected_calibration_error(first, p)
+        if len(np.unique(first)) == 2:
+            result["roc_auc"] = float(metrics.roc_auc_score(first, p))
+            result["pr_auc"] = float(metrics.average_precision_score(first, p))
+            result["plots"] = _plots({"": (first, p)}, (first, p),
+                                     (classes[0], f"P({classes[0]})"), out, prefix)  # fmt: skip
+    else:
+        correct = (predicted == truth).astype(int)
+        confidence = proba[np.arange(len(truth)), predicted]
+        result["ece"] = expected_calibration_error(correct, confidence)
+        curves = {}
+        for c, name in enumerate(classes):
+            one = (truth == c).astype(int)
+            if 0 < one.sum() < len(one):
+                result[f"roc_auc_{name}"] = float(metrics.roc_auc_score(one, proba[:, c]))
+                curves[f"{name} "] = (one, proba[:, c])
+        if len(curves) == k:  # every class present: macro one-vs-rest figures
+            onehot = np.eye(k)[truth]
+            result["roc_auc"] = float(np.mean([result[f"roc_auc_{c}"] for c in classes]))
+            result["pr_auc"] = float(metrics.average_precision_score(onehot, proba))
+        if curves:
+            result["plots"] = _plots(curves, (correct, confidence),
+                                     ("positive", "P(top class)"), out, prefix)  # fmt: skip
+    result["worst_errors"] = _worst(source, rows, truth, predicted, proba, classes, out, prefix)
     (out / f"{prefix}evaluation.json").write_text(json.dumps(result, indent=2))
     return result

@@ -6,6 +6,8 @@ nothing else to predict:
 
 ``uint8 patches -> float -> augmentation (training only) -> per-channel normalisation -> backbone -> P(alive)``
 
+(for K > 2 classes the last layer is a softmax over K: ``build_model(..., n_classes=K)``).
+
 Augmentation (microscopy has no up or down): random flips and transposes (the
 eight symmetries of the square, 90-degree rotations included), a small
 translation, brightness and contrast jitter and Gaussian noise. It runs
@@ -135,6 +137,7 @@ def build_model(
     variance: Sequence[float] | np.ndarray | None = None,
     augment: bool = True,
     seed: int | None = None,
+    n_classes: int = 2,
     **kwargs,
 ) -> keras.Model:
     """Build a registered model with its preprocessing.
@@ -152,22 +155,30 @@ def build_model(
         Include the augmentation layers (active only in training).
     seed : int, optional
         Seeds the augmentation.
+    n_classes : int, default 2
+        Classes to tell apart: two give one sigmoid output (the first class's
+        probability), more a softmax over them (:mod:`cellcnn.classes`).
     **kwargs
         Passed to the backbone (e.g. ``widths`` for ``compact``).
 
     Returns
     -------
     keras.Model
-        Input ``uint8 (size, size, channels)``, output ``float32`` P(alive).
+        Input ``uint8 (size, size, channels)``, output ``float32`` P(alive) ``(batch,)``
+        (for K > 2 classes ``(batch, K)`` class probabilities).
 
     Examples
     --------
     >>> model = build_model("compact", (48, 48, 1))
     >>> 300_000 < model.count_params() < 600_000
     True
+    >>> build_model("compact", (16, 16, 1), n_classes=3, widths=(4,)).output_shape
+    (None, 3)
     """
     if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; available: {', '.join(available_models())}")
+    if not isinstance(n_classes, int | np.integer) or n_classes < 2:
+        raise ValueError(f"n_classes must be an integer of at least 2, got {n_classes!r}")
     channels = input_shape[2]
     mean = np.full(channels, 127.5) if mean is None else np.asarray(mean, dtype=float)
     variance = (
@@ -182,6 +193,9 @@ def build_model(
     if augment:
         x = layers.GaussianNoise(0.05, seed=seed)(x)  # in units of the channel's spread
     x = _MODELS[name](x, **kwargs)
+    if n_classes > 2:
+        outputs = layers.Dense(n_classes, activation="softmax", dtype="float32", name="p_class")(x)
+        return keras.Model(inputs, outputs, name=name)
     outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="p_alive")(x)
     outputs = layers.Reshape((), name="p_alive_flat")(outputs)
     return keras.Model(inputs, outputs, name=name)

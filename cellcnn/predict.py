@@ -13,6 +13,7 @@ from cellconsensus.errors import CellConsensusInputError
 from cellconsensus.images import as_image_source, normalise_image, read_image
 from cellconsensus.patches import crop
 
+from .classes import labels_of, n_outputs, probability_columns, run_vocabulary
 from .evaluate import PREDICT_BATCH, load_model, predict_patches
 
 __all__ = ["predict", "predict_cells", "training_crops"]
@@ -73,8 +74,10 @@ def _outside(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _classify(net, run, image: np.ndarray, x, y, batch_size: int, tta: bool = False) -> np.ndarray:
+    """The model's output per point: ``(n,)`` or ``(n, K)``, NaN where no patch was cut."""
     pixels, keep = training_crops(run, image, x, y)
-    p = np.full(len(keep), np.nan)
+    outputs = n_outputs(run_vocabulary(run))
+    p = np.full((len(keep),) if outputs == 1 else (len(keep), outputs), np.nan)
     if len(pixels):
         p[keep] = np.concatenate(
             [
@@ -93,7 +96,7 @@ def predict(
     batch_size: int = PREDICT_BATCH,
     threshold: float = 0.5,
 ) -> pd.DataFrame:
-    """P(alive) and a label for cells at ``points`` in one image.
+    """Class probabilities and a label for cells at ``points`` in one image.
 
     Patches are cut as the training store cut them: same size, same border
     policy (``drop`` leaves border cells with NaN), channels converted to the
@@ -110,14 +113,16 @@ def predict(
     batch_size : int, default :data:`~cellcnn.evaluate.PREDICT_BATCH` (64)
         Patches per forward pass.
     threshold : float, default 0.5
-        P(alive) above which the label is ``alive``.
+        P(alive) above which the label is ``alive`` (for another pair of classes: the
+        first class's probability); a model of K > 2 classes takes the most probable.
 
     Returns
     -------
     DataFrame
-        ``x, y, p_alive, label, outside``: ``outside`` flags points off the image
-        (their patch is mostly border padding; those more than half a patch away get
-        none: ``p_alive`` NaN).
+        ``x, y, p_alive, label, outside`` (for a model of another label set a
+        ``p_<class>`` column per class instead of ``p_alive``, as Cells tables have):
+        ``outside`` flags points off the image (their patch is mostly border padding;
+        those more than half a patch away get none: probabilities NaN, label None).
 
     Raises
     ------
@@ -133,12 +138,13 @@ def predict(
     net, run = load_model(model_dir)
     pixels = read_image(image) if not isinstance(image, np.ndarray) else normalise_image(image)
     p = _classify(net, run, pixels, xy[:, 0], xy[:, 1], batch_size)
+    vocabulary = run_vocabulary(run)
     return pd.DataFrame(
         {
             "x": xy[:, 0],
             "y": xy[:, 1],
-            "p_alive": p,
-            "label": np.where(np.isnan(p), None, np.where(p > threshold, "alive", "dead")),
+            **probability_columns(vocabulary, p),
+            "label": labels_of(vocabulary, p, threshold),
             "outside": _outside(pixels, xy[:, 0], xy[:, 1]),
         }
     )
@@ -171,8 +177,9 @@ def predict_cells(
     Returns
     -------
     DataFrame
-        ``cells`` with ``p_alive_cnn``, ``label_cnn`` and ``outside`` (the cell lies off
-        its image, see :func:`predict`) added.
+        ``cells`` with ``p_alive_cnn`` (for another label set ``p_<class>_cnn`` per
+        class), ``label_cnn`` and ``outside`` (the cell lies off its image, see
+        :func:`predict`) added.
 
     Examples
     --------
@@ -184,7 +191,9 @@ def predict_cells(
     net, run = load_model(model_dir)
     source = as_image_source(images)
     out = cells.copy()
-    p = np.full(len(cells), np.nan)
+    vocabulary = run_vocabulary(run)
+    outputs = n_outputs(vocabulary)
+    p = np.full((len(cells),) if outputs == 1 else (len(cells), outputs), np.nan)
     outside = np.zeros(len(cells), bool)
     positions = np.arange(len(cells))
     groups = pd.Series(positions).groupby(cells["image_id"].to_numpy())
@@ -195,7 +204,8 @@ def predict_cells(
         x, y = xy[rows, 0], xy[rows, 1]
         p[rows] = _classify(net, run, pixels, x, y, batch_size)
         outside[rows] = _outside(pixels, x, y)
-    out["p_alive_cnn"] = p
-    out["label_cnn"] = np.where(np.isnan(p), None, np.where(p > threshold, "alive", "dead"))
+    for name, values in probability_columns(vocabulary, p, "_cnn").items():
+        out[name] = values
+    out["label_cnn"] = labels_of(vocabulary, p, threshold)
     out["outside"] = outside
     return out

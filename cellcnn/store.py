@@ -6,7 +6,8 @@ completeness check the format defines in :mod:`cellconsensus.store.layout`. The 
 ``format == "cellconsensus-patches"`` and ``complete == true``, and one group
 ``size_<N>`` per patch size holding ``patches (cell, y, x, channel) uint8``
 and one-dimensional coordinates along ``cell`` (``label``, ``split``,
-optionally ``p_alive`` and ``support``, ...).
+optionally the class probabilities ``p_alive`` (or ``p_<class>`` per class of
+another label set) and ``support``, ...); the label set is in the provenance.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import os
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import zarr
 
+from cellconsensus.errors import CellConsensusInputError
 from cellconsensus.store.integrity import verify_store
 from cellconsensus.store.layout import (
     StoreError,
@@ -25,6 +28,7 @@ from cellconsensus.store.layout import (
     open_store,
     store_location,
 )
+from cellconsensus.tables import Vocabulary, cells_vocabulary
 
 __all__ = ["PatchStore", "StoreError"]
 
@@ -56,6 +60,9 @@ class PatchStore:
         Every coordinate along ``cell`` (strings as Python objects).
     attrs : dict
         The store's ``cellconsensus`` attributes (settings, provenance).
+    vocabulary : Vocabulary
+        The label set of its cells (recorded in the provenance; inferred from the
+        ``p_<class>`` and ``label`` coordinates for stores that predate the record).
 
     Examples
     --------
@@ -98,6 +105,32 @@ class PatchStore:
             if name != "patches" and array.ndim == 1:
                 values = array[:]
                 self.coords[name] = values.astype(object) if values.dtype.kind in "TUO" else values
+        self.vocabulary = self._vocabulary()
+
+    def _vocabulary(self) -> Vocabulary | None:
+        recorded = self.attrs.get("provenance", {}).get("labels")
+        if recorded:
+            return Vocabulary(tuple(recorded["classes"]), recorded.get("unsure"))
+        named = {k: v for k, v in self.coords.items() if k == "label" or k.startswith("p_")}
+        if "label" not in named:
+            return None
+        try:
+            return cells_vocabulary(pd.DataFrame(named))
+        except CellConsensusInputError:
+            return None
+
+    def class_proba(self, rows: np.ndarray) -> np.ndarray | None:
+        """``(n, K)`` class probabilities of the given cells from their ``p_<class>``
+        coordinates (``p_alive`` alone for alive / dead); None where the store has none
+        (e.g. expert truth)."""
+        classes = self.vocabulary.classes
+        if self.vocabulary.is_alive_dead and "p_alive" in self.coords:
+            p = self.coords["p_alive"][rows].astype(np.float32)
+            return np.column_stack([p, 1 - p])
+        names = [f"p_{c}" for c in classes]
+        if not all(name in self.coords for name in names):
+            return None
+        return np.column_stack([self.coords[name][rows] for name in names]).astype(np.float32)
 
     def __len__(self) -> int:
         return int(self.patches.shape[0])

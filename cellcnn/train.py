@@ -10,6 +10,10 @@
       tensorboard/            TensorBoard logs
       backup/                 state for resuming (removed when training completes)
 
+The head follows the store's label set (:mod:`cellcnn.classes`): a sigmoid and
+binary cross-entropy for two classes, a softmax and categorical cross-entropy
+for more (``run.json`` records the classes in order).
+
 An interrupted run resumes from its last completed epoch when called again
 with the same ``out_dir`` (Keras' ``BackupAndRestore``).
 """
@@ -31,7 +35,8 @@ import numpy as np
 import tensorflow as tf
 
 from . import __version__
-from .data import channel_stats, check_training, make_dataset, targets
+from .classes import n_outputs
+from .data import channel_stats, check_training, make_dataset, targets, weight_keys
 from .models import build_model
 from .multiworker import cluster_role, per_worker_input
 from .store import PatchStore
@@ -65,16 +70,21 @@ class TrainResult:
 
 
 def class_weights(y: np.ndarray) -> dict[int, float]:
-    """Balanced class weights for hard (0/1) targets: ``n / (2 * n_class)``.
+    """Balanced class weights ``n / (K * n_class)``, keyed as Keras keys them: by the
+    target (0 or 1) for two classes' ``(n,)`` targets, by the class index for ``(n, K)``
+    ones (:func:`cellcnn.data.weight_keys`).
 
     Examples
     --------
     >>> class_weights(np.array([1, 1, 1, 0]))
     {0: 2.0, 1: 0.6666666666666666}
+    >>> class_weights(np.eye(3)[[0, 0, 1, 2]])
+    {0: 0.6666666666666666, 1: 1.3333333333333333, 2: 1.3333333333333333}
     """
-    hard = (np.asarray(y) > 0.5).astype(int)
-    counts = np.bincount(hard, minlength=2)
-    return {k: float(len(hard) / (2 * c)) if c else 1.0 for k, c in enumerate(counts)}
+    keys = weight_keys(y)
+    n_keys = 2 if np.asarray(y).ndim == 1 else np.asarray(y).shape[1]
+    counts = np.bincount(keys, minlength=n_keys)
+    return {k: float(len(keys) / (n_keys * c)) if c else 1.0 for k, c in enumerate(counts)}
 
 
 class _AucThenLoss(keras.callbacks.Callback):
@@ -236,6 +246,8 @@ def train(
             "steps_per_epoch": max(1, len(y_train) // global_batch),
             "validation_steps": max(1, n_val // global_batch),
         }
+    vocabulary = source.vocabulary
+    binary = vocabulary.n_classes == 2
     with distribute.scope():
         net = build_model(
             model,
@@ -244,13 +256,19 @@ def train(
             variance=variance,
             augment=augment,
             seed=seed,
+            n_classes=vocabulary.n_classes,
             **(model_kwargs or {}),
         )
         net.compile(
             optimizer=keras.optimizers.Adam(learning_rate),
-            loss=keras.losses.BinaryCrossentropy(),
+            loss=keras.losses.BinaryCrossentropy()
+            if binary
+            else keras.losses.CategoricalCrossentropy(),
             metrics=[
-                keras.metrics.BinaryAccuracy(name="accuracy"),
+                keras.metrics.BinaryAccuracy(name="accuracy")
+                if binary
+                else keras.metrics.CategoricalAccuracy(name="accuracy"),
+                # For K classes: one-vs-rest over every (cell, class) pair (micro average).
                 keras.metrics.AUC(name="auc"),
             ],
             jit_compile=jit_compile,
@@ -263,6 +281,9 @@ def train(
         "channels": source.channels,
         "model": model,
         "model_kwargs": model_kwargs or {},
+        "classes": list(vocabulary.classes),
+        "unsure": vocabulary.unsure,
+        "outputs": n_outputs(vocabulary),
         "parameters": int(net.count_params()),
         "settings": {
             "epochs": epochs,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .tables import LABEL_DTYPE, validate_clicks
+from .errors import CellConsensusInputError
+from .tables import LABEL_DTYPE, cells_vocabulary, validate_clicks
 
 __all__ = ["simulate_crowd"]
 
@@ -48,7 +49,8 @@ def simulate_crowd(
         diameter, px), ``image_width``, ``image_height``
         (e.g. :func:`~cellconsensus.io.read_voc` or
         :func:`~cellconsensus.synthetic.make_truth`). Images listed in
-        ``truth.attrs["image_ids"]`` without any cell are annotated too.
+        ``truth.attrs["image_ids"]`` without any cell are annotated too. Its label
+        set (``attrs["classes"]``, else inferred from the labels) is the crowd's.
     n_annotators : int, default 5
         Annotators per image.
     seed : int, default 0
@@ -59,7 +61,8 @@ def simulate_crowd(
     miss_rate : float, default 0.1
         Mean probability that an annotator misses a cell.
     label_noise : float, default 0.1
-        Mean probability that an annotator gives the wrong alive/dead label.
+        Mean probability that an annotator gives a wrong label (another class,
+        uniformly, for more than two classes).
     unsure_rate : float, default 0.03
         Probability that a click is labelled ``unsure``.
     spammer_fraction : float, default 0.0
@@ -126,7 +129,18 @@ def simulate_crowd(
         if "size" in truth
         else np.full(len(truth), default_size)
     )
-    t_dead = (truth["label"].astype(object) == "dead").to_numpy()
+    vocabulary = cells_vocabulary(truth)
+    k = vocabulary.n_classes
+    t_code = vocabulary.codes(truth["label"])
+    if ((t_code < 0) | (t_code >= k)).any():
+        i = int(np.flatnonzero((t_code < 0) | (t_code >= k))[0])
+        raise CellConsensusInputError(
+            f"truth label {truth['label'].iloc[i]!r} is not one of the classes "
+            f"{', '.join(vocabulary.classes)}",
+            source="simulate_crowd",
+            row=f"row {i + 1}",
+            field="label",
+        )
     n_cells = np.bincount(t_img, minlength=len(images))
     canvas = _canvas(truth, images, t_img, t_xy)
 
@@ -149,8 +163,10 @@ def simulate_crowd(
     run_of, cell_of, ann = run_of[keep], cell_of[keep], ann[keep]
     sigma = position_noise * t_size[cell_of] * precision[ann]
     xy = t_xy[cell_of] + rng.normal(size=(len(cell_of), 2)) * sigma[:, None]
-    dead = t_dead[cell_of] ^ (rng.random(len(cell_of)) < p_flip[ann])
-    label = np.where(dead, 1, 0)
+    # A wrong label is another class, uniformly (for two classes: the other one).
+    flip = rng.random(len(cell_of)) < p_flip[ann]
+    offset = 1 if k == 2 else rng.integers(1, k, len(cell_of))
+    label = np.where(flip, (t_code[cell_of] + offset) % k, t_code[cell_of])
 
     # Double clicks: a second click a few pixels from the first.
     dbl = rng.random(len(xy)) < double_click_rate
@@ -165,29 +181,39 @@ def simulate_crowd(
     n_random = rng.poisson(np.where(spammer[run_ann], 1.0, spurious_rate) * n_cells[run_img])
     rand_run = np.repeat(np.arange(len(run_img)), n_random)
     rand_xy = rng.random((len(rand_run), 2)) * canvas[run_img[rand_run]]
-    rand_label = (rng.random(len(rand_run)) < 0.5).astype(int)
+    rand_label = (
+        (rng.random(len(rand_run)) < 0.5).astype(int)
+        if k == 2
+        else rng.integers(0, k, len(rand_run))
+    )
     run_of = np.r_[run_of, rand_run]
     xy = np.r_[xy, rand_xy]
     label = np.r_[label, rand_label]
 
     unsure = rng.random(len(label)) < unsure_rate
-    label = np.where(unsure, 2, label)
+    if vocabulary.unsure is not None:
+        label = np.where(unsure, k, label)
     xy = np.clip(xy, 0.0, canvas[run_img[run_of]])
 
     sort = np.lexsort((xy[:, 1], xy[:, 0], run_of))
     run_of, xy, label = run_of[sort], xy[sort], label[sort]
     names = np.asarray(images, dtype=object)
+    label_dtype = (
+        LABEL_DTYPE if vocabulary.is_alive_dead else pd.CategoricalDtype(vocabulary.answers)
+    )
     clicks = pd.DataFrame(
         {
             "image_id": names[run_img[run_of]],
             "annotator_id": pool_names[run_ann[run_of]],
             "x": xy[:, 0],
             "y": xy[:, 1],
-            "label": pd.Categorical.from_codes(label, dtype=LABEL_DTYPE),
+            "label": pd.Categorical.from_codes(label, dtype=label_dtype),
         }
     )
     runs = pd.DataFrame({"image_id": names[run_img], "annotator_id": pool_names[run_ann]})
-    clicks = validate_clicks(clicks, source="simulate_crowd")
+    clicks = validate_clicks(
+        clicks, source="simulate_crowd", classes=None if vocabulary.is_alive_dead else vocabulary
+    )
     clicks.attrs["runs"] = runs
     return clicks
 

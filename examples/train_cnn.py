@@ -38,7 +38,7 @@ def main() -> None:
     metrics = evaluate(args.out / "run", split="test")
     for key in ("n", "accuracy", "balanced_accuracy", "roc_auc", "ece"):
         print(f"{key:>18}: {metrics.get(key)}")
-    print("confusion (rows true dead/alive):", metrics["confusion"])
+    print(f"confusion (rows true {'/'.join(metrics['classes'])}):", metrics["confusion"])
     print("plots:", metrics.get("plots"), metrics["worst_errors"])
 
 

@@ -67,6 +67,47 @@ def separable(tmp_path_factory):
     return store, cells, images
 
 
+#: The label set of ``separable_classes``: not alive / dead, so every K-class path runs.
+BLOB_CLASSES = ("bright", "dark", "pair")
+
+
+@pytest.fixture(scope="session")
+def separable_classes(tmp_path_factory):
+    """Three kinds of blob, trivially told apart: one bright (``bright``), one dark
+    (``dark``), two small bright ones side by side (``pair``); soft ``p_<class>`` columns
+    (0.8 for the true class) and a few ``unsure`` labels."""
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[:64, :64]
+
+    def blob(x, y, width):
+        return np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / width)
+
+    images, rows = {}, []
+    for k in range(120):
+        image = rng.normal(100, 4, (64, 64))
+        for j, (x, y) in enumerate([(16, 16), (48, 16), (16, 48), (48, 48)]):
+            kind = (k + j) % 3
+            if kind == 0:
+                image += 60 * blob(x, y, 30)
+            elif kind == 1:
+                image -= 60 * blob(x, y, 30)
+            else:
+                image += 70 * (blob(x - 4, y, 6) + blob(x + 4, y, 6))
+            proba = np.full(3, 0.1)
+            proba[kind] = 0.8
+            rows.append({"image_id": f"im{k:03d}", "cell_id": j, "x": x + 0.5, "y": y + 0.5,
+                         "label": BLOB_CLASSES[kind], "support": 1.0,
+                         **{f"p_{c}": proba[i] for i, c in enumerate(BLOB_CLASSES)}})  # fmt: skip
+        images[f"im{k:03d}"] = np.clip(image, 0, 255).astype(np.uint8)[..., None]
+    cells = pd.DataFrame(rows)
+    cells.loc[cells.index % 60 == 7, "label"] = "unsure"
+    store = tmp_path_factory.mktemp("cnn3") / "blobs.zarr"
+    from cellconsensus.store import write_patches
+
+    write_patches(cells, images, store, [24], chunk_size=32, seed=0)
+    return store, cells, images
+
+
 @pytest.fixture(scope="session")
 def tiny_run(separable, tmp_path_factory):
     """A model trained for one epoch on ``separable`` (what it predicts does not matter)."""

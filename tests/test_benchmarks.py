@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -105,6 +106,16 @@ def test_label_classes_smoke(results):
     assert {row["classes"] for row in summary} == {2, 3}
     ours = [r for r in summary if r["method"] == "ours dawid-skene" and r["label_noise"] == 0.1]
     assert ours and all(r["accuracy"] > 0.9 for r in ours)
+
+
+@pytest.mark.peers
+def test_three_classes_smoke(results):
+    out = _run("three_classes.py", "--quick")
+    assert "K=3" in out and "K=2" in out
+    summary = json.loads((results / "three_classes.json").read_text())["consensus"]
+    assert {row["classes"] for row in summary} == {2, 3}
+    ours = [r for r in summary if r["method"].startswith("ours default")]
+    assert len(ours) == 2 and all(r["f1"] > 0.95 and r["label_accuracy"] > 0.9 for r in ours)
 
 
 @pytest.mark.peers
@@ -229,6 +240,17 @@ def test_end_to_end_smoke(ldc_images, results):
     by = {r["strategy"]: r for r in rows}
     assert by["radius-thesis"]["train_cells"] < by["dbscan"]["train_cells"]
     assert by["expert labels"]["train_label_accuracy"] == 1.0 and "test ROC AUC" in out
+
+
+def test_three_classes_cnn_smoke(results):
+    out = _run("three_classes_cnn.py", "--quick")
+    summary = json.loads((results / "three_classes_cnn.json").read_text())["summary"]
+    assert {(r["classes"], r["target"]) for r in summary} == {
+        (k, t) for k in (2, 3) for t in ("hard", "soft")
+    }
+    three = [r for r in summary if r["classes"] == 3]
+    assert all(np.asarray(r["confusion"]).shape == (3, 3) for r in three)
+    assert all("recall_mitotic" in r for r in three) and "recall mitotic" in out
 
 
 @pytest.mark.parametrize(

@@ -295,10 +295,33 @@ def test_what_does_not_take_other_classes_says_so(crowd):
     with pytest.raises(InvalidParameterError, match="one process"):
         find_consensus(birds, classes=["goose", "parrot"], client="tcp://nowhere:1",
                        output="x")  # fmt: skip
-    with pytest.raises(NotImplementedError, match="alive / dead"):
-        _ = find_consensus(birds).annotators_
     with pytest.raises(ValueError, match="'real' cannot be a class"):
         Vocabulary(("real", "fake"))
+
+
+def test_the_annotator_table_of_renamed_classes_is_the_alive_dead_one_renamed(crowd):
+    from cellconsensus import find_consensus
+
+    _, clicks = crowd
+    table = find_consensus(clicks).annotators_
+    birds = _renamed(clicks, {"alive": "goose", "dead": "parrot", "unsure": "unsure"})
+    renamed = find_consensus(birds, classes=["goose", "parrot"]).annotators_
+    expected = table.rename(columns={"sensitivity": "recall_goose", "specificity": "recall_parrot"})
+    pd.testing.assert_frame_equal(renamed, expected, rtol=1e-9)
+
+
+def test_the_annotator_table_of_three_classes_finds_the_spammers():
+    from cellconsensus import find_consensus, make_truth, simulate_crowd
+
+    truth = make_truth(80, style="brightfield", mitotic_fraction=0.3, seed=0)
+    clicks = simulate_crowd(truth, 5, seed=0, spammer_fraction=0.2, pool_size=20)
+    table = find_consensus(clicks).annotators_
+    recalls = [f"recall_{c}" for c in ("alive", "dead", "mitotic")]
+    assert list(table.columns[3:6]) == recalls
+    spam = table["stray_click_rate"] > 0.5  # spammers click anywhere
+    assert spam.any() and (~spam).any()
+    assert table.loc[spam, "spammer_score"].max() < table.loc[~spam, "spammer_score"].min()
+    assert (table.loc[~spam, recalls] > 0.6).all().all()
 
 
 def test_a_zooniverse_workflow_with_three_point_tools(crowd, tmp_path):
@@ -328,8 +351,10 @@ def test_a_zooniverse_workflow_with_three_point_tools(crowd, tmp_path):
     assert three.cells.filter(like="p_").columns.tolist() == [
         "p_alive", "p_dead", "p_mitotic", "p_real"
     ]  # fmt: skip
-    with pytest.raises(NotImplementedError, match="alive / dead"):
-        _ = three.annotators_  # p_alive is there, but the labels are three classes
+    # p_alive is there, but the labels are three classes: a recall per class.
+    assert [c for c in three.annotators_.columns if c.startswith(("recall_", "sens"))] == [
+        "recall_alive", "recall_dead", "recall_mitotic"
+    ]  # fmt: skip
     back = read_zooniverse(path, label_map=mapping, classes=["adult", "chick", "egg"])
     assert back.attrs["classes"].classes == ("adult", "chick", "egg")
     assert back["label"].astype(str).value_counts().to_dict() == (

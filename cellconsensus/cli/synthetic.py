@@ -28,6 +28,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--cell-size", nargs=2, type=float, metavar=("MIN", "MAX"), help="cell diameter in px"
     )
     p.add_argument("--dead-fraction", type=float, default=0.35)
+    p.add_argument(
+        "--mitotic-fraction",
+        type=float,
+        default=0.0,
+        help="share of dividing cells, a third class 'mitotic' (read the crowd back with "
+        "classes=['alive', 'dead', 'mitotic'])",
+    )
     p.add_argument("--noise", type=float, default=1.0, help="noise scale (0: clean images)")
     p.add_argument(
         "--n-annotators", type=int, default=5, help="simulated annotators per image (0: none)"
@@ -48,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         cells_per_image=tuple(args.cells) if args.cells else None,
         cell_size=tuple(args.cell_size) if args.cell_size else None,
         dead_fraction=args.dead_fraction,
+        mitotic_fraction=args.mitotic_fraction,
         noise=args.noise,
         n_annotators=args.n_annotators,
         crowd={"label_noise": args.label_noise, "spammer_fraction": args.spammer_fraction},

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..errors import CellConsensusInputError
 from ..tables import InputReport, OutOfCanvas, validate_clicks
+from ..tables.vocabulary import as_vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,24 @@ CELLSPOTTING_LABELS: dict[str, str] = {
     "not_sure_alive": "unsure",
     "unsure": "unsure",
 }
+
+
+def answer_map(label_map: Mapping[str, str] | None, classes=None) -> dict[str, str]:
+    """The answer-label map of a reader: ``label_map`` if given, else Cell Spotting's
+    answers plus every answer of ``classes`` as itself.
+
+    Examples
+    --------
+    >>> answer_map(None, ["alive", "dead", "mitotic"])["mitotic"]
+    'mitotic'
+    >>> answer_map({"yes": "alive", "no": "dead"})
+    {'yes': 'alive', 'no': 'dead'}
+    """
+    if label_map is not None:
+        return dict(label_map)
+    answers = as_vocabulary(classes, []).answers if classes is not None else ()
+    return {**CELLSPOTTING_LABELS, **{a: a for a in answers}}
+
 
 DuplicateRuns = Literal["drop", "keep", "raise"]
 

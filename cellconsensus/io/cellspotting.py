@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from ..errors import CellConsensusInputError
 from ..tables import OutOfCanvas
 from ._answers import (
-    CELLSPOTTING_LABELS,
     DuplicateRuns,
     TaskRun,
+    answer_map,
     clicks_from_runs,
     image_id_from_link,
 )
@@ -31,6 +31,7 @@ def read_cellspotting_csv(
     out_of_canvas: OutOfCanvas = "clip",
     duplicate_runs: DuplicateRuns = "drop",
     label_map: Mapping[str, str] | None = None,
+    classes: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Read the Cell Spotting task-run CSV export into a Clicks table.
 
@@ -56,8 +57,11 @@ def read_cellspotting_csv(
         two volunteers who gave the very same answer in every field would count
         once; the real export (999 rows) has no such pair.
     label_map : mapping, optional
-        Answer labels to ``alive``/``dead``/``unsure``; default maps
-        ``alive``, ``dead`` and ``not_sure_alive`` (-> ``unsure``).
+        Answer labels to ``alive``/``dead``/``unsure`` (or the answers of
+        ``classes``); default maps ``alive``, ``dead`` and ``not_sure_alive``
+        (-> ``unsure``), and every answer of ``classes`` to itself.
+    classes : sequence of str, optional
+        Another label set than alive / dead, kept in ``attrs["classes"]``.
 
     Returns
     -------
@@ -98,11 +102,12 @@ def read_cellspotting_csv(
         runs,
         source=source,
         field="alive_array",
-        label_map=label_map or CELLSPOTTING_LABELS,
+        label_map=answer_map(label_map, classes),
         canvas=canvas,
         out_of_canvas=out_of_canvas,
         duplicate_runs=duplicate_runs,
         n_records=len(table),
+        classes=classes,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,9 @@ import pandas as pd
 from ..errors import CellConsensusInputError
 from ..tables import OutOfCanvas, validate_clicks
 from ._answers import (
-    CELLSPOTTING_LABELS,
     DuplicateRuns,
     TaskRun,
+    answer_map,
     clicks_from_runs,
     image_id_from_link,
 )
@@ -120,6 +120,7 @@ def read_pybossa(
     out_of_canvas: OutOfCanvas = "clip",
     duplicate_runs: DuplicateRuns = "drop",
     label_map: Mapping[str, str] | None = None,
+    classes: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Read a PyBossa task-run export (JSON or CSV) into a Clicks table.
 
@@ -150,7 +151,12 @@ def read_pybossa(
         A run repeating an earlier run (same id, or same image, annotator and
         clicks).
     label_map : mapping, optional
-        Answer labels to ``alive``/``dead``/``unsure`` (default: Cell Spotting's).
+        Answer labels to ``alive``/``dead``/``unsure`` or to the answers of
+        ``classes`` (default: Cell Spotting's, plus every answer of ``classes``
+        as itself).
+    classes : sequence of str, optional
+        Another label set than alive / dead (e.g. ``["alive", "dead", "mitotic"]``),
+        kept in ``attrs["classes"]`` (see :func:`~cellconsensus.tables.validate_clicks`).
 
     Returns
     -------
@@ -217,11 +223,12 @@ def read_pybossa(
         runs,
         source=source,
         field=f"info.{field}",
-        label_map=label_map or CELLSPOTTING_LABELS,
+        label_map=answer_map(label_map, classes),
         canvas=canvas,
         out_of_canvas=out_of_canvas,
         duplicate_runs=duplicate_runs,
         n_records=len(records),
+        classes=classes,
     )
     clicks.attrs["report"].n_duplicate_runs += n_repeated_ids
     return clicks
@@ -246,7 +253,8 @@ def write_pybossa(
     The inverse of :func:`read_pybossa`: one task per image (``info.link`` =
     ``link_prefix + image_id``), one task run per (image, annotator) with the
     clicks as ``info.<field>`` = ``[[label, x, y], ...]`` in the Cell Spotting
-    vocabulary (``alive``, ``dead``, ``not_sure_alive``). Runs that clicked
+    vocabulary (``alive``, ``dead``, ``not_sure_alive``; the classes of another
+    label set as they are: read them back with ``classes=``). Runs that clicked
     nothing (listed in ``runs``) are written with an empty list, as PyBossa
     records them. Both files are written atomically.
 
@@ -297,7 +305,8 @@ def write_pybossa(
 
     order = np.lexsort((clicks["annotator_id"].astype(str), clicks["image_id"].astype(str)))
     sorted_clicks = clicks.iloc[order]
-    labels = sorted_clicks["label"].astype(str).map(ANSWER_LABELS).tolist()
+    # Cell Spotting's answer words; the classes of another label set as they are.
+    labels = [ANSWER_LABELS.get(label, label) for label in sorted_clicks["label"].astype(str)]
     xs, ys = sorted_clicks["x"].tolist(), sorted_clicks["y"].tolist()
     answers: dict[tuple[str, str], list] = {}
     keys = zip(

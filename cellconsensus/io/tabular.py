@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -199,7 +200,12 @@ def write_cells(
     return _write(cells, path, format)
 
 
-def read_truth(path: str | os.PathLike, *, format: str | None = None) -> pd.DataFrame:
+def read_truth(
+    path: str | os.PathLike,
+    *,
+    format: str | None = None,
+    classes: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Read ground truth: a Pascal VOC folder or XML file, or a CSV/Parquet table.
 
     Parameters
@@ -211,6 +217,8 @@ def read_truth(path: str | os.PathLike, *, format: str | None = None) -> pd.Data
         ``height``), ``image_width``, ``image_height``.
     format : {"csv", "parquet"}, optional
         Overrides the file extension of a table.
+    classes : sequence of str, optional
+        Another label set than alive / dead (e.g. ``["alive", "dead", "mitotic"]``).
 
     Returns
     -------
@@ -228,8 +236,8 @@ def read_truth(path: str | os.PathLike, *, format: str | None = None) -> pd.Data
     """
     p = Path(path)
     if format is None and (p.is_dir() or p.suffix.lower() == ".xml"):
-        return read_voc(p)
-    return validate_truth(_read(path, format), source=os.fspath(path))
+        return read_voc(p, classes=classes)
+    return validate_truth(_read(path, format), source=os.fspath(path), classes=classes)
 
 
 def write_truth(truth: pd.DataFrame, path: str | os.PathLike, *, format: str | None = None) -> Path:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import CellConsensusInputError
-from ..tables import LABEL_DTYPE, LABELS, split_by_image
+from ..tables import ALIVE_DEAD, LABEL_DTYPE, split_by_image
+from ..tables.vocabulary import as_vocabulary
 from ._files import atomic_write, safe_file_name
 
 __all__ = ["read_voc", "write_voc", "VOC_LABELS", "VOC_NAMES", "TRUTH_COLUMNS"]
@@ -73,6 +74,7 @@ def read_voc(
     folder_or_files: str | os.PathLike | Iterable[str | os.PathLike],
     *,
     label_map: Mapping[str, str] | None = None,
+    classes: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Read Pascal VOC XML annotations into a ground-truth table.
 
@@ -85,8 +87,12 @@ def read_voc(
     folder_or_files : path-like or iterable of path-like
         A folder (every ``*.xml`` in it, sorted) or explicit XML files.
     label_map : mapping, optional
-        Object ``<name>`` -> ``alive``/``dead``/``unsure``; default
-        :data:`VOC_LABELS` (``Living Cell``, ``Dead Cell``).
+        Object ``<name>`` -> ``alive``/``dead``/``unsure`` (or a class of ``classes``);
+        default :data:`VOC_LABELS` (``Living Cell``, ``Dead Cell``) plus every class of
+        ``classes`` as itself.
+    classes : sequence of str, optional
+        Another label set than alive / dead (e.g. ``["alive", "dead", "mitotic"]``):
+        the labels are then its categorical and ``attrs["classes"]`` holds it.
 
     Returns
     -------
@@ -111,7 +117,8 @@ def read_voc(
     >>> truth["label"].value_counts().to_dict()  # doctest: +SKIP
     {'alive': 5710, 'dead': 1211}
     """
-    mapping = dict(label_map or VOC_LABELS)
+    vocabulary = as_vocabulary(classes, []) if classes is not None else ALIVE_DEAD
+    mapping = dict(label_map or {**VOC_LABELS, **{a: a for a in vocabulary.answers}})
     rows: list[tuple] = []
     image_ids: list[str] = []
     n_empty = 0
@@ -145,7 +152,7 @@ def read_voc(
         for k, obj in enumerate(objects):
             row = f"object {k + 1}"
             name = (obj.findtext("name") or "").strip()
-            if name not in mapping or mapping[name] not in LABELS:
+            if name not in mapping or mapping[name] not in vocabulary.answers:
                 raise CellConsensusInputError(
                     f"unknown object name {name!r}; known: {', '.join(sorted(mapping))}",
                     source=source,
@@ -190,7 +197,11 @@ def read_voc(
             )
     truth = pd.DataFrame(rows, columns=list(TRUTH_COLUMNS))
     truth["image_id"] = truth["image_id"].astype(object)
-    truth["label"] = truth["label"].astype(LABEL_DTYPE)
+    if vocabulary.is_alive_dead:
+        truth["label"] = truth["label"].astype(LABEL_DTYPE)
+    else:
+        truth["label"] = truth["label"].astype(pd.CategoricalDtype(vocabulary.answers))
+        truth.attrs["classes"] = vocabulary
     truth.attrs["image_ids"] = image_ids
     truth.attrs["n_empty_images"] = n_empty
     return truth
@@ -207,7 +218,8 @@ def _voc_xml(image_id: str, cells: pd.DataFrame, size: tuple[int, int, int], ext
     ET.SubElement(root, "segmented").text = "0"
     for cell in cells.itertuples(index=False):
         obj = ET.SubElement(root, "object")
-        ET.SubElement(obj, "name").text = VOC_NAMES[str(cell.label)]
+        label = str(cell.label)
+        ET.SubElement(obj, "name").text = VOC_NAMES.get(label, label)  # other classes as named
         ET.SubElement(obj, "pose").text = "Unspecified"
         ET.SubElement(obj, "truncated").text = "0"
         ET.SubElement(obj, "difficult").text = "0"

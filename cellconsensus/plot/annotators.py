@@ -17,7 +17,7 @@ def plot_annotators(
     *,
     ax: Any = None,
     name_worst: int = 5,
-    title: str = "Annotators: sensitivity against specificity",
+    title: str | None = None,
 ):
     """Each annotator's sensitivity against specificity, sized by votes.
 
@@ -27,6 +27,10 @@ def plot_annotators(
     cells on their images they clicked). The ``name_worst`` annotators with the
     lowest ``spammer_score`` are named.
 
+    For another label set (a table with ``recall_<class>`` columns): each annotator's
+    mean recall over the classes against their detection rate, coloured by the
+    spammer score; the dashed line is the mean recall of random answers (1/K).
+
     Parameters
     ----------
     table : DataFrame
@@ -35,8 +39,8 @@ def plot_annotators(
         Draw there (default: a new figure).
     name_worst : int, default 5
         How many of the least reliable annotators to name.
-    title : str
-        The title.
+    title : str, optional
+        The title (default: what is plotted against what).
 
     Returns
     -------
@@ -51,6 +55,10 @@ def plot_annotators(
     'specificity: P(dead answer | dead cell)'
     """
     fig, ax = new_axes(ax, figsize=(6.5, 5.5))
+    recalls = [c for c in table.columns if str(c).startswith("recall_")]
+    if recalls:
+        return _plot_classes(fig, ax, table, recalls, name_worst, title)
+    title = title or "Annotators: sensitivity against specificity"
     rated = table.dropna(subset=["sensitivity", "specificity"])
     votes = rated["votes"].to_numpy(dtype=float)
     size = 15 + 185 * np.sqrt(votes / votes.max()) if len(votes) else []
@@ -68,5 +76,32 @@ def plot_annotators(
     ax.set_title(title + (f"\n({unrated} with too few votes to rate)" if unrated else ""),
                  fontsize=9)  # fmt: skip
     fig.colorbar(points, ax=ax, fraction=0.046, pad=0.04, label="detection rate")
+    ax.legend(fontsize=7, loc="lower left")
+    return fig
+
+
+def _plot_classes(fig, ax, table: pd.DataFrame, recalls: list[str], name_worst: int, title):
+    """Mean recall over K classes against detection rate, coloured by spammer score."""
+    mean_recall = table[recalls].mean(axis=1, skipna=False).rename("mean_recall")
+    rated = table.join(mean_recall).dropna(subset=["mean_recall", "detection_rate"])
+    votes = rated["votes"].to_numpy(dtype=float)
+    size = 15 + 185 * np.sqrt(votes / votes.max()) if len(votes) else []
+    points = ax.scatter(rated["detection_rate"], rated["mean_recall"], s=size,
+                        c=rated["spammer_score"], cmap="viridis", vmin=0, vmax=1,
+                        alpha=0.8, edgecolors="black", linewidths=0.4)  # fmt: skip
+    k = len(recalls)
+    ax.axhline(1 / k, ls="--", color="0.5", lw=1, label=f"answers at random (1/{k})")
+    for name, row in rated.nsmallest(name_worst, "spammer_score").iterrows():
+        ax.annotate(str(name), (row["detection_rate"], row["mean_recall"]), fontsize=7,
+                    xytext=(4, 4), textcoords="offset points")  # fmt: skip
+    classes = ", ".join(c.removeprefix("recall_") for c in recalls)
+    ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), aspect="equal",
+           xlabel="detection rate: share of the cells on their images clicked",
+           ylabel=f"mean recall over the classes ({classes})")  # fmt: skip
+    unrated = len(table) - len(rated)
+    title = title or "Annotators: finding cells against labelling them"
+    ax.set_title(title + (f"\n({unrated} with too few votes to rate)" if unrated else ""),
+                 fontsize=9)  # fmt: skip
+    fig.colorbar(points, ax=ax, fraction=0.046, pad=0.04, label="spammer score")
     ax.legend(fontsize=7, loc="lower left")
     return fig

@@ -7,14 +7,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import CellConsensusInputError
 from ..images import as_image_source
 from ..metrics import score
+from ..tables import cells_vocabulary, class_proba
 from ._backend import new_axes, one_image, pyplot
 
-__all__ = ["plot_image", "LABEL_COLOURS"]
+__all__ = ["plot_image", "LABEL_COLOURS", "label_colours"]
 
 #: Edge colours of consensus cells by label (bright on grey microscopy).
 LABEL_COLOURS = {"alive": "lime", "dead": "red", "unsure": "gold"}
+#: Colours of the classes of another label set, in order.
+EXTRA_COLOURS = ("cyan", "magenta", "orange", "deepskyblue", "violet", "springgreen", "yellow")
 #: Annotators named in the legend; the rest are summed up in one entry.
 LEGEND_ANNOTATORS = 10
 
@@ -43,9 +47,31 @@ def _clicks(ax, clicks: pd.DataFrame) -> None:
                    label=f"+ {len(groups) - LEGEND_ANNOTATORS} more annotators")  # fmt: skip
 
 
+def label_colours(classes) -> dict[str, str]:
+    """Edge colour of each label: :data:`LABEL_COLOURS` for alive, dead and unsure, then
+    bright colours for the classes of another label set, in order.
+
+    Examples
+    --------
+    >>> label_colours(["alive", "dead", "mitotic"])["mitotic"]
+    'cyan'
+    """
+    colours = dict(LABEL_COLOURS)
+    spare = iter(c for c in EXTRA_COLOURS if c not in colours.values())
+    for name in classes:
+        if name not in colours:
+            colours[name] = next(spare, "white")
+    return colours
+
+
 def _cells(ax, cells: pd.DataFrame, extra: np.ndarray, radius: float) -> None:
     """Consensus cells circled in their label's colour, P(label) written beside each."""
-    for label, colour in LABEL_COLOURS.items():
+    try:
+        vocabulary = cells_vocabulary(cells)
+    except CellConsensusInputError:  # labels that make no label set: colour what is known
+        vocabulary = None
+    classes = vocabulary.classes if vocabulary else ()
+    for label, colour in label_colours(classes).items():
         mine = (cells["label"].astype(str) == label).to_numpy()
         for dashed, name in ((False, f"cell: {label}"), (True, None)):
             chosen = cells[mine & (extra == dashed)]
@@ -56,12 +82,14 @@ def _cells(ax, cells: pd.DataFrame, extra: np.ndarray, radius: float) -> None:
     if extra.any():
         ax.scatter([], [], s=80, facecolors="none", edgecolors="white", linestyle="--",
                    label="extra: no true cell (dashed)")  # fmt: skip
-    if "p_alive" in cells and len(cells) <= 80:
-        p = cells["p_alive"].to_numpy(dtype=float)
-        label = cells["label"].astype(str).to_numpy()
-        chosen = np.where(
-            label == "dead", 1 - p, np.where(label == "alive", p, np.maximum(p, 1 - p))
-        )
+    probabilities = [f"p_{c}" for c in classes if vocabulary and not vocabulary.is_alive_dead]
+    if classes and all(c in cells for c in probabilities or ["p_alive"]) and len(cells) <= 80:
+        proba = class_proba(cells, vocabulary)
+        index = pd.Series(range(len(classes)), index=classes)
+        code = index.reindex(cells["label"].astype(str)).to_numpy()
+        # P(label); for a cell left unsure, its most probable class's.
+        chosen = np.where(np.isnan(code), proba.max(axis=1),
+                          proba[np.arange(len(proba)), np.nan_to_num(code).astype(int)])  # fmt: skip
         ax.plot([], [], " ", label="number: P(label), label model")
         for x, y, q in zip(cells["x"], cells["y"], chosen, strict=True):
             ax.annotate(f"{q:.2f}", (x, y), xytext=(radius * 0.8, -radius * 0.8),
@@ -91,7 +119,8 @@ def plot_image(
     """Draw one image with its clicks, consensus cells and truth.
 
     Clicks are dots coloured by annotator; consensus cells are circles coloured by
-    label (alive lime, dead red, unsure gold) with the label model's probability of
+    label (alive lime, dead red, unsure gold; the classes of another label set cyan,
+    magenta, orange, ...) with the label model's probability of
     that label beside each (when there are at most 80 cells); true cells are white
     crosses. With both cells and truth, they are matched as :func:`~cellconsensus.score`
     matches them: true cells no cell found are marked "missed" (orange X) and cells

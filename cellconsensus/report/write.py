@@ -200,6 +200,15 @@ def write_report(
     return index
 
 
+def _label_shares(cells: pd.DataFrame) -> str:
+    """``35% dead`` for alive / dead cells, else the share of every label."""
+    labels = cells["label"].astype(str)
+    if "p_alive" in cells and "classes" not in cells.attrs:
+        return f"{(labels == 'dead').mean():.0%} dead"
+    shares = labels.value_counts(normalize=True)
+    return ", ".join(f"{share:.0%} {name}" for name, share in shares.items())
+
+
 def _summary(main, clicks: pd.DataFrame, cells: pd.DataFrame, n_images: int) -> str:
     report = main.report
     read = clicks.attrs.get("report")
@@ -209,8 +218,7 @@ def _summary(main, clicks: pd.DataFrame, cells: pd.DataFrame, n_images: int) -> 
         "annotators": f"{clicks['annotator_id'].nunique():,}",
         "images with a single annotator": f"{report.n_single_annotator_images:,}",
         "consensus": f"{main.strategy!r}, labels {main.aggregator!r}",
-        "consensus cells": f"{len(cells):,} ({(cells['label'] == 'dead').mean():.0%} dead)"
-        if len(cells) else "0",
+        "consensus cells": f"{len(cells):,} ({_label_shares(cells)})" if len(cells) else "0",
         "clicks in no cell": f"{report.n_noise:,} noise, {report.n_duplicate:,} duplicate, "
         f"{report.n_filtered:,} in filtered cells",
     }  # fmt: skip

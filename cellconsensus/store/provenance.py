@@ -5,11 +5,15 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
+import pandas as pd
+
+from ..errors import CellConsensusInputError
+from ..tables.cells import cells_vocabulary
 from .integrity import record_checksums
 from .layout import FORMAT, FORMAT_VERSION, set_root
 from .plan import BuildPlan
 
-__all__ = ["started_record", "store_provenance", "finish_build", "now"]
+__all__ = ["started_record", "label_set", "store_provenance", "finish_build", "now"]
 
 
 def now() -> str:
@@ -33,6 +37,25 @@ def started_record(
         **extra,
     )
     return attrs
+
+
+def label_set(cells: pd.DataFrame) -> dict | None:
+    """The label set a store's cells carry (``classes`` in order and the ``unsure``
+    answer, :func:`~cellconsensus.tables.cells_vocabulary`), or None for cells without
+    labels (or with labels that make no label set, such as one class only).
+
+    Examples
+    --------
+    >>> label_set(pd.DataFrame({"label": ["alive", "dead"], "p_alive": [0.9, 0.1]}))
+    {'classes': ['alive', 'dead'], 'unsure': 'unsure'}
+    """
+    if "label" not in cells.columns:
+        return None
+    try:
+        vocabulary = cells_vocabulary(cells)
+    except CellConsensusInputError:
+        return None
+    return {"classes": list(vocabulary.classes), "unsure": vocabulary.unsure}
 
 
 def store_provenance(
@@ -67,6 +90,7 @@ def store_provenance(
             },
             "images": {"source": repr(plan.source), "n_images": len(digests), "sha256": combined},
         },
+        "labels": label_set(cells),
         "crop": {k: settings[k] for k in ("sizes", "border", "channels", "fill", "min_contrast")},
         "split": {
             "method": plan.split_method,

@@ -24,6 +24,7 @@ __all__ = [
     "Fields",
     "illumination",
     "to_uint8",
+    "daughters",
 ]
 
 
@@ -269,3 +270,20 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     [0, 13, 255]
     """
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def daughters(
+    x: float, y: float, size: float, rng: np.random.Generator
+) -> tuple[list[tuple[float, float]], float]:
+    """Centres and diameter of the two daughters of a dividing cell of diameter ``size``:
+    side by side along a random axis, overlapping a little (the cleavage furrow between).
+
+    Examples
+    --------
+    >>> centres, diameter = daughters(10.0, 10.0, 20.0, np.random.default_rng(0))
+    >>> diameter, round(float(np.hypot(*np.subtract(*centres))), 1)
+    (12.0, 10.4)
+    """
+    angle = rng.uniform(0, np.pi)
+    dx, dy = 0.26 * size * np.cos(angle), 0.26 * size * np.sin(angle)
+    return [(x - dx, y - dy), (x + dx, y + dy)], 0.6 * size

@@ -4,7 +4,8 @@ Imitates the LDC images (``../shared/data/ldc``, trypan-blue viability
 counts): a mid-grey background with uneven illumination; living cells about
 18 px across, a dark phase ring around a bright, often off-centre highlight;
 dead cells a little larger, stained dark and grainy throughout, some with a
-faint centre left; out-of-focus ghosts; the chamber's grid lines (a dark
+faint centre left; dividing cells (the optional third class) two small bright
+daughters side by side; out-of-focus ghosts; the chamber's grid lines (a dark
 line with a bright edge, in parallel groups); blur and noise. Measured on the
 LDC data: background about 103 grey levels (spread 21 between images), a
 living cell's centre +80 and its ring -36, a dead cell -25 to -29 out to
@@ -16,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ._draw import Fields, illumination, polar, soft_inside, to_uint8, window
+from ._draw import Fields, daughters, illumination, polar, soft_inside, to_uint8, window
 
 __all__ = ["render_brightfield"]
 
@@ -26,6 +27,11 @@ def _gauss(d: np.ndarray, width: float) -> np.ndarray:
 
 
 def _cell(image, x, y, size, phenotype, rng, fields):
+    if phenotype == "dividing":  # two daughters, each drawn as a cell of its own
+        centres, diameter = daughters(x, y, size, rng)
+        for cx, cy in centres:
+            _cell(image, cx, cy, diameter, "daughter", rng, fields)
+        return
     height, width = image.shape
     radius = size / 2
     win = window(x, y, 1.4 * radius + 2, height, width)
@@ -46,7 +52,7 @@ def _cell(image, x, y, size, phenotype, rng, fields):
         ring = _gauss(rho - np.float32(0.85 * radius), 0.15 * radius)
         faint = rng.uniform(5, 60) if rng.random() < 0.5 else 0.0
         layer = -rng.uniform(8, 40) * body * grain - 10 * ring + faint * centre + 5 * halo
-    else:  # bright-centred living cell
+    else:  # bright-centred living cell (or a daughter of a dividing one)
         ring = _gauss(rho - np.float32(0.72 * radius), 0.22 * radius)
         layer = (
             -rng.uniform(20, 55) * ring

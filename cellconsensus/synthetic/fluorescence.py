@@ -3,7 +3,8 @@
 Imitates the Cell Spotting images (``../shared/data/cellspotting``): a
 grey-green background (the phase-contrast channel), living cells spread with
 long tapering processes and granular green mitochondria around a large,
-textured blue nucleus; some living cells rounded (as in mitosis). Dead cells
+textured blue nucleus; some living cells rounded. Dividing cells (the optional
+third class) are two round daughters side by side with condensed bright nuclei. Dead cells
 are *apoptotic* (shrunken, round, blebbing membrane, condensed and sometimes
 fragmented bright nucleus, dense green) or *necrotic* (swollen, faint green,
 pale nucleus, inside a large pale membrane bubble). Debris, touching cells,
@@ -22,6 +23,7 @@ import numpy as np
 from ._draw import (
     Fields,
     angular_bumps,
+    daughters,
     harmonics,
     illumination,
     polar,
@@ -58,6 +60,8 @@ LOOKS = {
     "rounded": Look((0.6, 1.3), 0.8, 2.0, (0.8, 1.3), (0.35, 0.55), 0.35, 45),
     "apoptotic": Look((0.6, 1.3), 0.6, 2.5, (1.0, 1.5), (0.25, 0.42), 0.2, 90),
     "necrotic": Look((0.2, 0.6), 0.6, 2.0, (0.3, 0.6), (0.45, 0.6), 0.2, 20),
+    # Half of a dividing cell: round, dense, a small condensed and very bright nucleus.
+    "daughter": Look((0.7, 1.3), 0.7, 2.0, (1.2, 1.6), (0.3, 0.4), 0.15, 60),
 }
 
 
@@ -110,6 +114,11 @@ def _extent(radius, angle, elongation, wobble, phases, bumps):
 
 def _cell(stains, x, y, size, phenotype, rng, fields):
     """Draw one cell centred at ``(x, y)`` with diameter ``size`` into the stain maps."""
+    if phenotype == "dividing":  # two daughters, each drawn as a cell of its own
+        centres, diameter = daughters(x, y, size, rng)
+        for cx, cy in centres:
+            _cell(stains, cx, cy, diameter, "daughter", rng, fields)
+        return
     height, width = stains.shape[:2]
     radius = size / 2
     angle = rng.uniform(0, np.pi)

@@ -108,7 +108,11 @@ def render_image(
     if "phenotype" in cells.columns:
         phenotype = cells["phenotype"].to_numpy()
     else:
-        first = {"alive": spec.alive_phenotypes[0][0], "dead": spec.dead_phenotypes[0][0]}
+        first = {
+            "alive": spec.alive_phenotypes[0][0],
+            "dead": spec.dead_phenotypes[0][0],
+            "mitotic": spec.mitotic_phenotypes[0][0],
+        }
         phenotype = cells["label"].astype(str).map(first).to_numpy()
     return RENDERERS[spec.name](
         cells["x"].to_numpy(float),
@@ -201,6 +205,7 @@ def make_images(
     style: str = "fluorescence",
     cells_per_image: tuple[int, int] | None = None,
     dead_fraction: float = 0.35,
+    mitotic_fraction: float = 0.0,
     cell_size: tuple[float, float] | None = None,
     noise: float = 1.0,
     seed: int = 0,
@@ -214,7 +219,7 @@ def make_images(
 
     Parameters
     ----------
-    n_images, style, cells_per_image, dead_fraction, cell_size, seed
+    n_images, style, cells_per_image, dead_fraction, mitotic_fraction, cell_size, seed
         See :func:`~cellconsensus.synthetic.make_truth`.
     noise, n_jobs, progress
         See :func:`render_images`.
@@ -235,6 +240,7 @@ def make_images(
         cells_per_image=cells_per_image,
         cell_size=cell_size,
         dead_fraction=dead_fraction,
+        mitotic_fraction=mitotic_fraction,
         seed=seed,
     )
     images = dict(render_images(truth, seed=seed, noise=noise, n_jobs=n_jobs, progress=progress))

@@ -9,7 +9,8 @@
     round cells about 18-21 px across in a counting chamber.
 
 Each style also fixes what a dead cell looks like (its *phenotypes* and how
-much they shrink or swell); :func:`~cellconsensus.synthetic.make_truth` draws
+much they shrink or swell), and a dividing (*mitotic*) cell for the optional
+third class; :func:`~cellconsensus.synthetic.make_truth` draws
 them and the renderers draw the pixels.
 """
 
@@ -36,9 +37,10 @@ class Style:
         Default range of living-cell diameters in pixels.
     channels : int
         3 (RGB) or 1 (grey).
-    alive_phenotypes, dead_phenotypes : tuple of (name, probability, size factor)
-        What a living or dead cell may look like; the size factor scales its
-        drawn diameter (apoptotic cells shrink, necrotic cells swell).
+    alive_phenotypes, dead_phenotypes, mitotic_phenotypes : tuple of (name, probability, size factor)
+        What a living, dead or dividing cell may look like; the size factor scales
+        its drawn diameter (apoptotic cells shrink, necrotic cells swell; a dividing
+        cell is two daughters side by side, about 1.1 of a living cell long).
     """
 
     name: str
@@ -48,11 +50,13 @@ class Style:
     channels: int
     alive_phenotypes: tuple[tuple[str, float, float], ...]
     dead_phenotypes: tuple[tuple[str, float, float], ...]
+    mitotic_phenotypes: tuple[tuple[str, float, float], ...] = (("dividing", 1.0, 1.0),)
 
     @property
     def max_size_factor(self) -> float:
         """The largest size factor of any phenotype (sets the grid pitch)."""
-        return max(f for _, _, f in self.alive_phenotypes + self.dead_phenotypes)
+        every = self.alive_phenotypes + self.dead_phenotypes + self.mitotic_phenotypes
+        return max(f for _, _, f in every)
 
 
 STYLES: dict[str, Style] = {

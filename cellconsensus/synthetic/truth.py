@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 
 from ..io.voc import TRUTH_COLUMNS
-from ..tables import LABEL_DTYPE
+from ..tables import LABEL_DTYPE, Vocabulary
 from .styles import Style, get_style
 
-__all__ = ["make_truth", "image_names"]
+__all__ = ["make_truth", "image_names", "MITOTIC_CLASSES"]
 
 
 def image_names(n_images: int) -> list[str]:
@@ -23,15 +23,23 @@ def image_names(n_images: int) -> list[str]:
     return [f"syn{i:05d}" for i in range(n_images)]
 
 
+#: The label set of synthetic truth with dividing cells (``mitotic_fraction > 0``).
+MITOTIC_CLASSES = Vocabulary(("alive", "dead", "mitotic"))
+
+
 def _phenotypes(
-    rng: np.random.Generator, dead: np.ndarray, style: Style
+    rng: np.random.Generator, code: np.ndarray, style: Style
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A phenotype name and size factor per cell, drawn by the style's probabilities."""
-    names = np.empty(len(dead), dtype=object)
-    factor = np.ones(len(dead))
-    u = rng.random(len(dead))
-    for is_dead, options in ((False, style.alive_phenotypes), (True, style.dead_phenotypes)):
-        mask = dead == is_dead
+    """A phenotype name and size factor per cell (class codes 0 alive, 1 dead, 2 mitotic),
+    drawn by the style's probabilities."""
+    names = np.empty(len(code), dtype=object)
+    factor = np.ones(len(code))
+    u = rng.random(len(code))
+    options_of = (style.alive_phenotypes, style.dead_phenotypes, style.mitotic_phenotypes)
+    for k, options in enumerate(options_of):
+        mask = code == k
+        if not mask.any():
+            continue
         edges = np.cumsum([p for _, p, _ in options])
         pick = np.minimum(np.searchsorted(edges / edges[-1], u[mask], side="right"), len(edges) - 1)
         names[mask] = np.array([n for n, _, _ in options], dtype=object)[pick]
@@ -47,6 +55,7 @@ def make_truth(
     canvas: tuple[int, int] | None = None,
     cell_size: tuple[float, float] | None = None,
     dead_fraction: float = 0.35,
+    mitotic_fraction: float = 0.0,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Generate ground-truth cells (the table :func:`~cellconsensus.io.read_voc` returns).
@@ -73,6 +82,11 @@ def make_truth(
         phenotype's size factor; default the style's, (40, 70) or (15, 21).
     dead_fraction : float, default 0.35
         Probability that a cell is dead.
+    mitotic_fraction : float, default 0.0
+        Probability that a cell is dividing (a third class, ``mitotic``: two round
+        daughters side by side, each with a condensed bright nucleus). With any, the
+        labels are ``alive``, ``dead`` and ``mitotic`` and ``attrs["classes"]`` is
+        :data:`MITOTIC_CLASSES`.
     seed : int, default 0
         Random seed; the same seed gives the same table.
 
@@ -90,6 +104,8 @@ def make_truth(
     [3, 3]
     >>> sorted(set(make_truth(50, seed=1)["phenotype"]))
     ['apoptotic', 'necrotic', 'rounded', 'spread']
+    >>> make_truth(50, mitotic_fraction=0.2, seed=1)["label"].value_counts().sort_index().tolist()
+    [235, 209, 125]
     """
     spec = get_style(style)
     if n_images < 1:
@@ -99,8 +115,11 @@ def make_truth(
         raise ValueError(
             f"cells_per_image must be (low, high) with 0 <= low <= high, got {(lo, hi)}"
         )
-    if not 0 <= dead_fraction <= 1:
-        raise ValueError(f"dead_fraction must be in [0, 1], got {dead_fraction}")
+    if not (0 <= dead_fraction <= 1 and 0 <= mitotic_fraction <= 1 - dead_fraction):
+        raise ValueError(
+            "dead_fraction and mitotic_fraction must be in [0, 1] with a sum of at most 1, "
+            f"got {dead_fraction} and {mitotic_fraction}"
+        )
     width, height = canvas if canvas is not None else spec.canvas
     size_lo, size_hi = cell_size if cell_size is not None else spec.cell_size
     if not 0 < size_lo <= size_hi:
@@ -118,8 +137,9 @@ def make_truth(
     image = np.repeat(np.arange(n_images), counts)
     slot = perm[take]
     base = rng.uniform(size_lo, size_hi, size=len(slot))
-    dead = rng.random(len(slot)) < dead_fraction
-    phenotype, factor = _phenotypes(rng, dead, spec)
+    u = rng.random(len(slot))
+    code = np.where(u < dead_fraction, 1, np.where(u < dead_fraction + mitotic_fraction, 2, 0))
+    phenotype, factor = _phenotypes(rng, code, spec)
     size = base * factor
     room = (pitch - size) / 2
     margin_x = (width - nx * pitch) / 2
@@ -127,6 +147,9 @@ def make_truth(
     x = margin_x + (slot % nx + 0.5) * pitch + rng.uniform(-1, 1, len(slot)) * room
     y = margin_y + (slot // nx + 0.5) * pitch + rng.uniform(-1, 1, len(slot)) * room
     names = np.array(image_names(n_images), dtype=object)
+    label_dtype = (
+        pd.CategoricalDtype(list(MITOTIC_CLASSES.classes)) if mitotic_fraction else LABEL_DTYPE
+    )
     truth = pd.DataFrame(
         {
             "image_id": names[image],
@@ -135,7 +158,7 @@ def make_truth(
             "width": size,
             "height": size,
             "size": size,
-            "label": pd.Categorical(np.where(dead, "dead", "alive"), dtype=LABEL_DTYPE),
+            "label": pd.Categorical.from_codes(code, dtype=label_dtype),
             "image_width": float(width),
             "image_height": float(height),
             "phenotype": phenotype,
@@ -143,4 +166,6 @@ def make_truth(
     )[[*TRUTH_COLUMNS, "phenotype"]]
     truth.attrs["image_ids"] = names.tolist()
     truth.attrs["style"] = spec.name
+    if mitotic_fraction:
+        truth.attrs["classes"] = MITOTIC_CLASSES
     return truth

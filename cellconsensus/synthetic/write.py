@@ -104,6 +104,7 @@ def write_synthetic(
     style: str = "fluorescence",
     cells_per_image: tuple[int, int] | None = None,
     dead_fraction: float = 0.35,
+    mitotic_fraction: float = 0.0,
     cell_size: tuple[float, float] | None = None,
     noise: float = 1.0,
     n_annotators: int = 5,
@@ -120,7 +121,7 @@ def write_synthetic(
     ----------
     out : path-like
         The folder to create (see the module docstring for its layout).
-    n_images, style, cells_per_image, dead_fraction, cell_size, seed
+    n_images, style, cells_per_image, dead_fraction, mitotic_fraction, cell_size, seed
         See :func:`~cellconsensus.synthetic.make_truth`.
     noise : float, default 1.0
         See :func:`~cellconsensus.synthetic.render_image`.
@@ -168,6 +169,7 @@ def write_synthetic(
         cells_per_image=cells_per_image,
         cell_size=cell_size,
         dead_fraction=dead_fraction,
+        mitotic_fraction=mitotic_fraction,
         seed=seed,
     )
     crowd_kwargs = dict(crowd or {})
@@ -209,6 +211,7 @@ def write_synthetic(
                 "n_images": n_images,
                 "cells_per_image": list(cells_per_image or spec.cells_per_image),
                 "dead_fraction": dead_fraction,
+                "mitotic_fraction": mitotic_fraction,
                 "cell_size": list(cell_size or spec.cell_size),
                 "canvas": list(spec.canvas),
                 "noise": noise,
@@ -218,6 +221,7 @@ def write_synthetic(
                 "images": n_images,
                 "cells": len(truth),
                 "dead": int((truth["label"] == "dead").sum()),
+                "labels": {str(k): int(v) for k, v in truth["label"].value_counts().items()},
                 "phenotypes": {k: int(v) for k, v in truth["phenotype"].value_counts().items()},
                 "clicks": len(clicks),
             },

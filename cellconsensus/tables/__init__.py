@@ -22,7 +22,13 @@ runs included, in ``clicks.attrs["runs"]``, so that an annotator who looked at a
 image and clicked nothing still counts in the support of its cells.
 """
 
-from .cells import cells_vocabulary, split_by_image, validate_cells, validate_truth
+from .cells import (
+    cells_vocabulary,
+    class_proba,
+    split_by_image,
+    validate_cells,
+    validate_truth,
+)
 from .clicks import ClickCodes, count_runs, encode_clicks, validate_clicks
 from .schema import (
     CELL_COLUMNS,
@@ -54,6 +60,7 @@ __all__ = [
     "ClickCodes",
     "validate_cells",
     "cells_vocabulary",
+    "class_proba",
     "validate_truth",
     "split_by_image",
     "empty_clicks",

@@ -12,24 +12,51 @@ from .fields import check_coordinate, check_labels, require_columns
 from .schema import CELL_COLUMNS, TRUTH_REQUIRED
 from .vocabulary import ALIVE_DEAD, Vocabulary, as_vocabulary
 
-__all__ = ["validate_cells", "validate_truth", "split_by_image", "cells_vocabulary"]
+__all__ = [
+    "validate_cells",
+    "validate_truth",
+    "split_by_image",
+    "cells_vocabulary",
+    "class_proba",
+]
 
 
 def cells_vocabulary(
     cells: pd.DataFrame, classes: Vocabulary | Sequence[str] | None = None
 ) -> Vocabulary:
     """The label set of a Cells table: ``classes``, else ``attrs["classes"]``, else its
-    ``p_<class>`` columns in order (alive / dead for ``p_alive`` alone).
+    ``p_<class>`` columns in order (alive / dead for ``p_alive`` alone), else the labels
+    of its ``label`` column (:meth:`Vocabulary.infer`, e.g. of a truth table).
 
     Examples
     --------
     >>> cells_vocabulary(pd.DataFrame(columns=["p_goose", "p_parrot", "p_real"])).classes
     ('goose', 'parrot')
+    >>> cells_vocabulary(pd.DataFrame({"label": ["egg", "chick"]})).classes
+    ('chick', 'egg')
     """
     if classes is not None or cells.attrs.get("classes") is not None:
         return as_vocabulary(classes if classes is not None else cells.attrs["classes"], [])
     names = [str(c)[2:] for c in cells.columns if str(c).startswith("p_") and c != "p_real"]
+    if not names and "label" in cells.columns:
+        return Vocabulary.infer(cells["label"], source="<cells>")
     return ALIVE_DEAD if names in ([], ["alive"]) else Vocabulary(tuple(names))
+
+
+def class_proba(cells: pd.DataFrame, vocabulary: Vocabulary | None = None) -> np.ndarray:
+    """``(n_cells, K)`` class probabilities of a Cells table, in its label set's order
+    (``p_alive`` and its complement for alive / dead).
+
+    Examples
+    --------
+    >>> class_proba(pd.DataFrame({"p_alive": [0.75]})).tolist()
+    [[0.75, 0.25]]
+    """
+    vocabulary = vocabulary or cells_vocabulary(cells)
+    if vocabulary.is_alive_dead:
+        p = cells["p_alive"].to_numpy(dtype="float64")
+        return np.column_stack([p, 1.0 - p])
+    return cells[[f"p_{c}" for c in vocabulary.classes]].to_numpy(dtype="float64")
 
 
 def validate_cells(
@@ -128,7 +155,12 @@ def split_by_image(
     return [(image_id, by_image.get(image_id, empty)) for image_id in image_ids]
 
 
-def validate_truth(truth: pd.DataFrame, *, source: str = "<truth>") -> pd.DataFrame:
+def validate_truth(
+    truth: pd.DataFrame,
+    *,
+    source: str = "<truth>",
+    classes: Vocabulary | Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Check a ground-truth table: ``image_id, x, y, label`` and optional sizes.
 
     ``x``, ``y`` and any of ``size``, ``width``, ``height``, ``image_width``,
@@ -141,6 +173,9 @@ def validate_truth(truth: pd.DataFrame, *, source: str = "<truth>") -> pd.DataFr
         E.g. read from a CSV written by :func:`~cellconsensus.io.write_truth`.
     source : str
         Name used in error messages.
+    classes : Vocabulary or sequence of str, optional
+        Its label set (default ``attrs["classes"]``, else inferred from the labels:
+        alive / dead when they occur).
 
     Returns
     -------
@@ -157,7 +192,7 @@ def validate_truth(truth: pd.DataFrame, *, source: str = "<truth>") -> pd.DataFr
     require_columns(truth, TRUTH_REQUIRED, "truth", source)
     out = truth.copy()
     out["image_id"] = out["image_id"].astype(str).astype(object)
-    out["label"], vocabulary = check_labels(out, source, None)
+    out["label"], vocabulary = check_labels(out, source, None, classes)
     if not vocabulary.is_alive_dead:
         out.attrs["classes"] = vocabulary
     numeric = ("x", "y", "size", "width", "height", "image_width", "image_height")
