@@ -29,7 +29,6 @@ import pandas as pd
 from . import defaults
 from .clustering import ClickArrays
 from .engine import finish_cells, new_report, resolve_scale
-from .errors import InvalidParameterError
 from .labels import BaseAggregator, get_aggregator
 from .params import Interval, StrOptions, validate_params
 from .result import ASSIGNMENT_STATUS, Consensus, ConsensusReport, input_sources, provenance
@@ -142,7 +141,7 @@ def find_consensus(
         The label set (default: ``clicks.attrs["classes"]``, else inferred from the
         labels: alive / dead / unsure when either class is among them). For any other
         set the Cells table holds a ``p_<class>`` column per class instead of ``p_alive``
-        (in one process; a cluster takes alive / dead only for now).
+        (on a cluster too).
 
     Returns
     -------
@@ -176,10 +175,6 @@ def find_consensus(
         raise ValueError("n_jobs must not be 0; use 1 for one process or -1 for all cores")
     support_rule = support_rule or defaults.SUPPORT_RULE
     if client is not None:
-        if classes is not None:
-            raise InvalidParameterError(
-                "classes= runs in one process for now: leave out the client"
-            )
         from .distributed import connect
         from .distributed.consensus import consensus_on_cluster
 
@@ -200,6 +195,7 @@ def find_consensus(
                 overwrite=overwrite,
                 client=connected,
                 progress=progress,
+                classes=classes,
             )
     start = time.perf_counter()
     input_report = clicks.attrs.get("report") if isinstance(clicks, pd.DataFrame) else None

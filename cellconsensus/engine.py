@@ -21,7 +21,7 @@ import pandas as pd
 
 from .clustering import ClickArrays, DraftCells
 from .errors import InvalidParameterError
-from .labels import BaseAggregator, label_from_class_proba, label_from_proba
+from .labels import BaseAggregator, cell_label_columns
 from .result import ASSIGNMENT_STATUS, ConsensusReport
 from .strategies import SCALE_SAMPLE_CLICKS, BaseStrategy, scale_image_sample
 from .strategies.consistency import CHOICE_SAMPLE_CLICKS, consistency_scores, resolve_auto
@@ -158,14 +158,7 @@ def _cell_table(
     cell_id = np.empty(n_cells, np.int64)
     cell_id[pos] = np.arange(n_cells) - first_of_image
     vocabulary = codes.vocabulary
-    if vocabulary.is_alive_dead:
-        p_alive = proba[:, 0]
-        probabilities = {"p_alive": np.clip(p_alive, 0.0, 1.0)}
-        label = label_from_proba(p_alive, aggregator.unsure_margin)
-    else:
-        probabilities = {f"p_{c}": np.clip(proba[:, k], 0.0, 1.0)
-                         for k, c in enumerate(vocabulary.classes)}  # fmt: skip
-        label = label_from_class_proba(proba, vocabulary, aggregator.unsure_margin)
+    probabilities, label = cell_label_columns(proba, vocabulary, aggregator.unsure_margin)
     cells = pd.DataFrame(
         {
             "image_id": np.asarray(codes.images, dtype=object)[cimg],

@@ -255,6 +255,69 @@ def test_dawid_skene_on_any_grouping_of_partitions(client):
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
 
 
+THREE = ["alive", "dead", "mitotic"]
+
+
+@pytest.fixture(scope="module")
+def three_crowd() -> pd.DataFrame:
+    truth = make_truth(n_images=40, mitotic_fraction=0.3, seed=3)
+    return simulate_crowd(truth, n_annotators=6, seed=3, label_noise=0.2)
+
+
+def _assert_same_classes(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """The same cells, every class probability (and p_real) to Dawid-Skene's tolerances."""
+    got, expected = _sorted(got), _sorted(expected)
+    numbers = [c for c in expected.columns if c.startswith("p_")]
+    assert [c for c in got.columns if c.startswith("p_")] == numbers
+    pd.testing.assert_frame_equal(got.drop(columns=numbers), expected.drop(columns=numbers),
+                                  check_dtype=False, check_categorical=False)  # fmt: skip
+    np.testing.assert_allclose(got[numbers], expected[numbers], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(("labels", "support_rule"),
+                         [("majority", "threshold"), ("dawid-skene", "model")])  # fmt: skip
+def test_three_classes_on_the_cluster_equal_one_process(
+    client, three_crowd, tmp_path, labels, support_rule
+):
+    single = _find_consensus(three_crowd, "dbscan", labels, support_rule=support_rule)
+    result = _find_consensus_on_cluster(three_crowd, "dbscan", labels, support_rule=support_rule,
+                                        output=tmp_path / "c", npartitions=4, client=client)  # fmt: skip
+    got = read_cells(result.path)
+    assert [c for c in got.columns if c.startswith("p_")][:3] == [f"p_{c}" for c in THREE]
+    _assert_same_classes(got, single.cells)
+    if labels == "dawid-skene":
+        assert result.aggregator.errors_.shape[1:] == (3, 4)  # K x (K + unsure)
+        assert result.aggregator.n_iter_ == single.aggregator.n_iter_
+
+
+def test_the_label_set_of_files_is_inferred_across_partitions(client, three_crowd, tmp_path):
+    birds = three_crowd.copy()
+    birds["label"] = (
+        birds["label"]
+        .astype(str)
+        .map({"alive": "goose", "dead": "parrot", "mitotic": "chicken", "unsure": "unsure"})
+    )
+    birds.attrs = {}
+    birds.to_parquet(tmp_path / "birds.parquet")
+    result = _find_consensus_on_cluster(tmp_path / "birds.parquet", "dbscan", "majority",
+                                        output=tmp_path / "b", npartitions=3, client=client)  # fmt: skip
+    got = read_cells(result.path)
+    assert [c for c in got.columns if c.startswith("p_") and c != "p_real"] == [
+        "p_chicken", "p_goose", "p_parrot"
+    ]  # fmt: skip
+    _assert_same_classes(got, _find_consensus(birds, "dbscan", "majority").cells)
+    # Mixed with alive / dead, a third label needs the classes, on a cluster as in one process.
+    plain = three_crowd.copy()
+    plain.attrs = {}
+    plain.to_parquet(tmp_path / "three.parquet")
+    with pytest.raises(CellConsensusInputError, match="mitotic"):
+        _find_consensus_on_cluster(tmp_path / "three.parquet", "dbscan", "majority",
+                                   output=tmp_path / "t", client=client)  # fmt: skip
+    result = _find_consensus_on_cluster(tmp_path / "three.parquet", "dbscan", "majority",
+                                        output=tmp_path / "t", client=client, classes=THREE)  # fmt: skip
+    assert "p_mitotic" in read_cells(result.path)
+
+
 def test_empty_runs_count_in_support(client, crowd, tmp_path):
     result = find_consensus_on_cluster(
         crowd, "dbscan", output=tmp_path / "c", npartitions=4, client=client

@@ -292,9 +292,6 @@ def test_what_does_not_take_other_classes_says_so(crowd):
     birds = _renamed(clicks, {"alive": "goose", "dead": "parrot", "unsure": "unsure"})
     with pytest.raises(InvalidParameterError, match="thesis' rule"):
         find_consensus(birds, "radius-thesis")
-    with pytest.raises(InvalidParameterError, match="one process"):
-        find_consensus(birds, classes=["goose", "parrot"], client="tcp://nowhere:1",
-                       output="x")  # fmt: skip
     with pytest.raises(ValueError, match="'real' cannot be a class"):
         Vocabulary(("real", "fake"))
 

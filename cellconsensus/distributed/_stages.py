@@ -10,19 +10,19 @@ import pandas as pd
 
 from ..clustering import ClickArrays, DraftCells
 from ..engine import finish_cells, image_sample, new_report
-from ..errors import InvalidParameterError
 from ..io import atomic_write
-from ..labels import label_from_proba
+from ..labels import cell_label_columns
 from ..strategies import BaseStrategy, scale_samples
 from ..strategies.consistency import CHOICE_SAMPLE_CLICKS, consistency_scores
 from ..support import SupportOutcome, apply_model, threshold_keep
-from ..tables import label_codes
+from ..tables import ALIVE_DEAD, Vocabulary
 from ._cell_model import posteriors_of
 from ._dawid_skene import posteriors
 from .partition import split_runs
 
 __all__ = [
     "encode",
+    "labels_seen",
     "n_clicks",
     "scale_sample",
     "consistency",
@@ -36,16 +36,19 @@ __all__ = [
 ]
 
 
-def encode(part) -> ClickArrays:
-    """A partition's clicks and runs, validated and encoded (kept on the worker)."""
+def encode(part, vocabulary: Vocabulary | None = None) -> ClickArrays:
+    """A partition's clicks and runs, validated and encoded over the label set of the whole
+    input (kept on the worker)."""
     clicks, runs = part if isinstance(part, tuple) else split_runs(part)
-    arrays = ClickArrays.encode(clicks, runs, source="<distributed clicks>")
-    if not arrays.codes.vocabulary.is_alive_dead:
-        raise InvalidParameterError(
-            "clicks of other classes than alive / dead run in one process for now "
-            f"(found {', '.join(arrays.codes.vocabulary.classes)}): leave out the client"
-        )
-    return arrays
+    return ClickArrays.encode(clicks, runs, source="<distributed clicks>", classes=vocabulary)
+
+
+def labels_seen(part) -> set[str]:
+    """The distinct labels of a partition's clicks (to infer the input's label set)."""
+    clicks, _ = part if isinstance(part, tuple) else split_runs(part)
+    if "label" not in clicks.columns:  # encoding the partition names what is missing
+        return set()
+    return {str(v) for v in pd.Series(clicks["label"]).dropna().unique()}
 
 
 def n_clicks(clicks: ClickArrays) -> int:
@@ -113,21 +116,24 @@ def finish(
         outcome = apply_model(d.draft, d.clicks, d.keep, *posteriors_of(*model))
     report = new_report(d.strategy, aggregator, None, d.clicks)
     cells, assignments = finish_cells(d.clicks, outcome, aggregator, report)
-    result = PartResult(cells, _votes(cells, assignments) if votes else None, report.to_dict())
+    votes_table = _votes(cells, assignments, d.clicks.codes.vocabulary) if votes else None
+    result = PartResult(cells, votes_table, report.to_dict())
     if folder is not None:
         write_part(result, None, aggregator.unsure_margin, folder, index)
         result.cells = None
     return result
 
 
-def run_partition(part, index, strategy, min_support, min_annotators, aggregator, folder):
+def run_partition(
+    part, index, strategy, min_support, min_annotators, aggregator, folder, vocabulary=None
+):
     """Every stage of a partition in one task, where nothing is learnt across partitions
     (a fixed scale, the support threshold, a label rule of one cell's votes)."""
-    drafted = make_draft(encode(part), strategy, min_support, min_annotators)
+    drafted = make_draft(encode(part, vocabulary), strategy, min_support, min_annotators)
     return finish(drafted, None, index, aggregator, votes=False, folder=folder)
 
 
-def _votes(cells: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
+def _votes(cells: pd.DataFrame, assignments: pd.DataFrame, vocabulary: Vocabulary) -> pd.DataFrame:
     """Each counted click as a vote: row of the cells table, annotator, answer code."""
     a = assignments[assignments["status"] == "cell"]
     index = pd.MultiIndex.from_frame(cells[["image_id", "cell_id"]])
@@ -136,22 +142,25 @@ def _votes(cells: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
         {
             "task": task.astype(np.int64),
             "annotator_id": a["annotator_id"].astype(str).to_numpy(),
-            "answer": label_codes(a["label"]).astype(np.int64),
+            "answer": vocabulary.codes(a["label"]).astype(np.int64),
         }
     )
 
 
 def write_part(
-    result: PartResult, labels: tuple | None, unsure_margin: float, folder: str, i: int
+    result: PartResult,
+    labels: tuple | None,
+    unsure_margin: float,
+    folder: str,
+    i: int,
+    vocabulary: Vocabulary = ALIVE_DEAD,
 ) -> None:
     """Write a partition's cells; ``labels`` (Dawid-Skene's group state and the rows of this
-    partition there) gives their ``p_alive``."""
+    partition there) gives their class probabilities (``p_alive``, or ``p_<class>``)."""
     cells = result.cells
     if labels is not None:
-        p_alive = posteriors(*labels)
-        cells = cells.assign(
-            p_alive=np.clip(p_alive, 0.0, 1.0), label=label_from_proba(p_alive, unsure_margin)
-        )
+        columns, label = cell_label_columns(posteriors(*labels), vocabulary, unsure_margin)
+        cells = cells.assign(**columns, label=label)
     cells = cells.copy()
     cells.attrs = {}
     # Under its final name, atomically: a retried task replaces its file, never adds a second.

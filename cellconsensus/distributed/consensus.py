@@ -46,6 +46,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ from ..labels import BaseAggregator, MeanAggregator, get_aggregator
 from ..result import ConsensusReport, input_sources, provenance
 from ..strategies import BaseStrategy, get_strategy
 from ..strategies.consistency import resolve_auto
+from ..tables.vocabulary import Vocabulary, as_vocabulary
 from . import _stages as stages
 from ._cell_model import fit_support_model
 from ._client import gather_all, resolve_client
@@ -85,6 +87,18 @@ def _partitions(client, clicks, runs, npartitions: int | None) -> list:
     source = _as_dask(clicks, "clicks")
     n = npartitions or choose_npartitions(len(source), n_workers)
     return client.compute(partition_clicks(source, runs, npartitions=n).to_delayed())
+
+
+def _label_set(client, clicks, parts: list, classes) -> Vocabulary:
+    """The label set of the whole input: ``classes``, else a pandas table's
+    ``attrs["classes"]``, else inferred from the labels of every partition (as one process
+    infers it from the whole table)."""
+    if classes is None and isinstance(clicks, pd.DataFrame):
+        classes = clicks.attrs.get("classes")
+    if classes is not None:
+        return as_vocabulary(classes, [])
+    seen = set().union(*client.gather(client.map(stages.labels_seen, parts, pure=False)))
+    return Vocabulary.infer(sorted(seen), source="<distributed clicks>")
 
 
 def _resolve_scale(client, encoded: list, strategy: BaseStrategy):
@@ -157,6 +171,7 @@ def consensus_on_cluster(
     overwrite: bool = False,
     client=None,
     progress: bool = False,
+    classes: Vocabulary | Sequence[str] | None = None,
 ) -> DistributedConsensus:
     """Find consensus cells on a Dask cluster and write them as partitioned Parquet: the
     cluster executor of :func:`cellconsensus.find_consensus` (``client=``), which validates
@@ -188,6 +203,11 @@ def consensus_on_cluster(
         Default: the current client (``distributed.get_client()``).
     progress : bool, default False
         Log a line per stage (the Dask dashboard shows task progress).
+    classes : Vocabulary or sequence of str, optional
+        The label set, as in :func:`cellconsensus.find_consensus` (default:
+        ``clicks.attrs["classes"]`` of a pandas table, else inferred from the labels of
+        every partition); another set than alive / dead gives a ``p_<class>`` column
+        per class.
 
     Returns
     -------
@@ -226,6 +246,8 @@ def consensus_on_cluster(
     global_labels = aggregator.reduction == "dawid-skene-em"
     parts = _partitions(client, clicks, runs, npartitions)
     say("distributed consensus: %d partitions", len(parts))
+    vocabulary = _label_set(client, clicks, parts, classes)
+    given = None if vocabulary.is_alive_dead else vocabulary  # alive / dead: as in one process
     if not (strategy.needs_scale or support_rule == "model" or global_labels):
         # Nothing is learnt across partitions: one task per partition does it all.
         scale = None
@@ -238,10 +260,11 @@ def consensus_on_cluster(
             min_annotators=min_annotators,
             aggregator=aggregator,
             folder=str(staging),
+            vocabulary=given,
             pure=False,
         )
     else:
-        encoded = client.map(stages.encode, parts, pure=False)
+        encoded = client.map(stages.encode, parts, vocabulary=given, pure=False)
         strategy, scale = _resolve_scale(client, encoded, strategy)
         drafted = client.map(
             stages.make_draft,
@@ -278,13 +301,21 @@ def consensus_on_cluster(
         if not any(r["labels_from_strategy"] for r in reports):
             n_cells = [r["n_cells"] for r in reports]
             say("Dawid-Skene over %d cells, %d annotators", sum(n_cells), len(annotators))
-            labels = fit_dawid_skene(client, results, n_cells, annotators, aggregator)
+            k = None if given is None else given.n_classes
+            labels = fit_dawid_skene(client, results, n_cells, annotators, aggregator, n_classes=k)
         gather_all(
             client,
             [
                 client.submit(
-                    stages.write_part, r, p, aggregator.unsure_margin, str(staging), i, pure=False
-                )
+                    stages.write_part,
+                    r,
+                    p,
+                    aggregator.unsure_margin,
+                    str(staging),
+                    i,
+                    vocabulary,
+                    pure=False,
+                )  # fmt: skip
                 for i, (r, p) in enumerate(zip(results, labels, strict=True))
             ],
         )

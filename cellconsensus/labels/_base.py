@@ -29,6 +29,7 @@ from ..tables import LABEL_DTYPE
 from ..tables.vocabulary import ALIVE_DEAD, Vocabulary, as_vocabulary
 
 __all__ = [
+    "cell_label_columns",
     "BaseAggregator",
     "label_from_proba",
     "label_from_class_proba",
@@ -76,6 +77,28 @@ def label_from_class_proba(
         unsure, answers = "unsure", [*answers, "unsure"]
     codes = np.where(tie, answers.index(unsure), best)
     return pd.Categorical.from_codes(codes, categories=answers)
+
+
+def cell_label_columns(
+    proba: np.ndarray, vocabulary: Vocabulary, unsure_margin: float = 0.0
+) -> tuple[dict[str, np.ndarray], pd.Categorical]:
+    """The Cells columns of class probabilities and the label: ``p_alive`` for alive /
+    dead (``proba`` its column, or ``(n, 2)``), else ``p_<class>`` per class.
+
+    Examples
+    --------
+    >>> columns, label = cell_label_columns(np.array([[0.2, 0.7, 0.1]]), Vocabulary(("a", "b", "c")))
+    >>> list(columns), list(label)
+    (['p_a', 'p_b', 'p_c'], ['b'])
+    >>> list(cell_label_columns(np.array([0.9]), ALIVE_DEAD)[0])
+    ['p_alive']
+    """
+    proba = np.asarray(proba, dtype="float64")
+    if vocabulary.is_alive_dead:
+        p_alive = proba if proba.ndim == 1 else proba[:, 0]
+        return {"p_alive": np.clip(p_alive, 0.0, 1.0)}, label_from_proba(p_alive, unsure_margin)
+    columns = {f"p_{c}": np.clip(proba[:, k], 0.0, 1.0) for k, c in enumerate(vocabulary.classes)}
+    return columns, label_from_class_proba(proba, vocabulary, unsure_margin)
 
 
 def class_counts(
