@@ -160,3 +160,41 @@ def test_plots_and_the_report_draw_any_label_set(tmp_path):
     index = write_report(clicks, tmp_path / "report", images=data.images, truth=data.truth)
     text = index.read_text()
     assert "% mitotic" in text and "Annotators" in text
+
+
+@pytest.mark.parametrize("fmt", ["napari", "qupath", "fiji", "coco"])
+def test_viewer_exports_keep_any_label_set(tmp_path, fmt):
+    from cellconsensus.io.viewers import read_viewer, write_viewer
+
+    data = make_images(4, style="brightfield", mitotic_fraction=0.4, seed=0)
+    cells = find_consensus(
+        simulate_crowd(data.truth, 4, seed=0), classes=["dead", "mitotic", "alive"]
+    ).cells
+    out = write_viewer(cells, tmp_path / ("c.json" if fmt == "coco" else "c"), fmt)
+    back = read_viewer(out, fmt)
+    assert back.attrs["classes"].classes == ("dead", "mitotic", "alive")  # the columns' order
+    assert (
+        back["label"].astype(str).value_counts().equals(cells["label"].astype(str).value_counts())
+    )
+    assert np.allclose(back.sort_values(["image_id", "cell_id"])["p_mitotic"],
+                       cells.sort_values(["image_id", "cell_id"])["p_mitotic"])  # fmt: skip
+    truth = write_viewer(data.truth, tmp_path / ("t.json" if fmt == "coco" else "t"), fmt)
+    with pytest.raises(Exception, match="mitotic"):
+        read_viewer(truth, fmt)  # mixed with alive / dead, a third label needs the classes
+    assert set(read_viewer(truth, fmt, classes=THREE)["label"].astype(str)) == set(THREE)
+
+
+def test_the_command_line_takes_classes(tmp_path, capsys):
+    from cellconsensus.cli import main
+
+    data = write_synthetic(tmp_path / "s", 6, style="brightfield", mitotic_fraction=0.3, seed=1)
+    out = tmp_path / "cells.csv"
+    args = [str(data.task_runs), "--tasks", str(data.tasks), "--classes", *THREE]
+    assert main(["aggregate", *args, "-o", str(out)]) == 0
+    assert [c for c in pd.read_csv(out).columns if c.startswith("p_") and c != "p_real"] == [
+        f"p_{c}" for c in THREE
+    ]  # fmt: skip
+    assert main(["compare", *args, "--truth", str(data.truth_csv), "--strategies", "dbscan"]) == 0
+    assert "dbscan" in capsys.readouterr().out
+    assert main(["aggregate", str(data.task_runs), "--tasks", str(data.tasks), "-o", str(out)]) == 2
+    assert "--classes for another label set" in capsys.readouterr().err

@@ -54,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
         progress=True,
         **consensus_kwargs(args),
     )
-    table = comparison_table(results, read_truth(args.truth) if args.truth else None)
+    table = comparison_table(
+        results, read_truth(args.truth, classes=args.classes) if args.truth else None
+    )
     print(format_comparison(table))
     if args.out:
         write_table(table, args.out)

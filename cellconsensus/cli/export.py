@@ -7,6 +7,7 @@ import argparse
 from ..images import as_image_source
 from ..io import read_cells, read_truth
 from ..io.viewers import VIEWER_FORMATS, write_viewer
+from .options import add_classes
 
 NAME = "export"
 
@@ -31,11 +32,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--images",
         help="image folder: COCO records each image's width and height from it",
     )
+    add_classes(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    table = read_truth(args.cells) if args.truth else read_cells(args.cells)
+    table = read_truth(args.cells, classes=args.classes) if args.truth else read_cells(args.cells)
     sizes = None
     if args.images and args.format == "coco":
         source = as_image_source(args.images)

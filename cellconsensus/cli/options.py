@@ -16,6 +16,7 @@ from ..tables import OUT_OF_CANVAS_POLICIES
 from .runner import parse_params
 
 __all__ = [
+    "add_classes",
     "add_input",
     "read_input",
     "add_strategy",
@@ -50,6 +51,18 @@ def add_input(p: argparse.ArgumentParser) -> None:
         default="clip",
         help="policy for clicks outside the canvas (default: clip)",
     )
+    add_classes(p)
+
+
+def add_classes(p: argparse.ArgumentParser) -> None:
+    """``--classes``: the label set of the clicks or truth, when it is not alive / dead."""
+    p.add_argument(
+        "--classes",
+        nargs="+",
+        metavar="CLASS",
+        help="the label set when it is not alive / dead, in order (e.g. --classes alive dead "
+        "mitotic); each class is read as itself",
+    )
 
 
 def read_input(args: argparse.Namespace) -> pd.DataFrame:
@@ -61,6 +74,7 @@ def read_input(args: argparse.Namespace) -> pd.DataFrame:
         canvas=tuple(args.canvas) if args.canvas else None,
         out_of_canvas=args.out_of_canvas,
         workflow_id=args.workflow,
+        classes=args.classes,
     )
 
 

@@ -9,7 +9,7 @@ from ..images import ImageFolder
 from ..io import read_cells, read_truth
 from ..patches import BORDERS
 from ..store import write_patches
-from .options import add_scheduler
+from .options import add_classes, add_scheduler
 from .runner import dask_client
 
 NAME = "patches"
@@ -29,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     cells_in.add_argument("--cells", help="Cells table (.csv/.parquet) from 'aggregate'")
     cells_in.add_argument("--truth", help="ground truth instead: Pascal VOC folder/XML or CSV")
     p.add_argument("--images", required=True, help="folder of the images")
+    add_classes(p)
     p.add_argument(
         "--pattern", default="{image_id}", help="file name of an image without extension"
     )
@@ -72,7 +73,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    cells = read_cells(args.cells) if args.cells else read_truth(args.truth)
+    cells = read_cells(args.cells) if args.cells else read_truth(args.truth, classes=args.classes)
     images = ImageFolder(args.images, pattern=args.pattern)
     common = {
         "groups": args.groups,

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         read_input(args),
         args.out,
         images=args.images,
-        truth=read_truth(args.truth) if args.truth else None,
+        truth=read_truth(args.truth, classes=args.classes) if args.truth else None,
         strategies=[s.strip() for s in args.strategies.split(",") if s.strip()],
         max_images=args.max_images,
         title=args.title,

@@ -180,7 +180,8 @@ def clicks_from_runs(
             if mapped is None:
                 raise CellConsensusInputError(
                     f"unknown label {label!r} in click {k + 1}; known labels: "
-                    f"{', '.join(sorted(label_map))} (pass label_map= to map others)",
+                    f"{', '.join(sorted(label_map))} (pass label_map= to map others, or "
+                    "classes=[...] / --classes for another label set)",
                     source=source,
                     row=run.record,
                     field=field,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -59,6 +60,7 @@ def read_export(
     canvas: tuple[float, float] | None = None,
     out_of_canvas: OutOfCanvas = "clip",
     workflow_id: int | str | None = None,
+    classes: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Read a crowd export of any supported format into a Clicks table.
 
@@ -78,6 +80,9 @@ def read_export(
         Policy for clicks outside the canvas.
     workflow_id : int or str, optional
         Zooniverse: the workflow to read (required when the export holds several).
+    classes : sequence of str, optional
+        Another label set than alive / dead (e.g. ``["alive", "dead", "mitotic"]``),
+        passed to the reader (each class read as itself).
 
     Examples
     --------
@@ -95,11 +100,11 @@ def read_export(
         )
     if fmt == "cellspotting":
         kwargs = {"canvas": canvas} if canvas else {}
-        return read_cellspotting_csv(path, out_of_canvas=out_of_canvas, **kwargs)
+        return read_cellspotting_csv(path, out_of_canvas=out_of_canvas, classes=classes, **kwargs)
     if fmt == "pybossa":
-        return read_pybossa(path, tasks, canvas=canvas, out_of_canvas=out_of_canvas)
+        return read_pybossa(path, tasks, canvas=canvas, out_of_canvas=out_of_canvas,
+                            classes=classes)  # fmt: skip
     if fmt == "zooniverse":
-        return read_zooniverse(
-            path, workflow_id=workflow_id, canvas=canvas, out_of_canvas=out_of_canvas
-        )
-    return read_clicks(path, canvas=canvas, out_of_canvas=out_of_canvas)
+        return read_zooniverse(path, workflow_id=workflow_id, canvas=canvas,
+                               out_of_canvas=out_of_canvas, classes=classes)  # fmt: skip
+    return read_clicks(path, canvas=canvas, out_of_canvas=out_of_canvas, classes=classes)

@@ -62,6 +62,7 @@ def read_clicks(
     format: str | None = None,
     canvas: tuple[float, float] | None = None,
     out_of_canvas: OutOfCanvas = "keep",
+    classes: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Read a Clicks table from CSV or Parquet and validate it.
 
@@ -71,7 +72,7 @@ def read_clicks(
         ``*.csv`` or ``*.parquet``.
     format : {"csv", "parquet"}, optional
         Overrides the file extension.
-    canvas, out_of_canvas
+    canvas, out_of_canvas, classes
         See :func:`~cellconsensus.tables.validate_clicks`.
 
     Returns
@@ -89,9 +90,8 @@ def read_clicks(
     """
     table = _read(path, format)
     origin = [f"row {i + 1}" for i in range(len(table))]
-    return validate_clicks(
-        table, source=os.fspath(path), origin=origin, canvas=canvas, out_of_canvas=out_of_canvas
-    )
+    return validate_clicks(table, source=os.fspath(path), origin=origin, canvas=canvas,
+                           out_of_canvas=out_of_canvas, classes=classes)  # fmt: skip
 
 
 def write_clicks(

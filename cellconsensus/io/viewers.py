@@ -41,7 +41,15 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CellConsensusInputError
-from ..tables import LABEL_DTYPE, LABELS, split_by_image, validate_cells
+from ..tables import (
+    ALIVE_DEAD,
+    LABEL_DTYPE,
+    Vocabulary,
+    cells_vocabulary,
+    split_by_image,
+    validate_cells,
+)
+from ..tables.vocabulary import as_vocabulary
 from ._files import atomic_write, read_csv_strings, read_json, safe_file_name
 from .imagej_roi import roi_set
 
@@ -49,18 +57,39 @@ __all__ = ["VIEWER_FORMATS", "write_viewer", "read_viewer"]
 
 #: Formats :func:`write_viewer` writes and :func:`read_viewer` reads.
 VIEWER_FORMATS = ("napari", "qupath", "fiji", "coco")
-#: Per-cell figures carried along when the table has them.
+#: Per-cell figures carried along when the table has them (and every ``p_<class>``).
 PROPERTIES = ("cell_id", "p_alive", "p_real", "support", "n_annotators", "spread")
 #: QuPath's display colours (RGB) of the classes.
 COLOURS = {"alive": [0, 200, 0], "dead": [220, 0, 0], "unsure": [230, 190, 0]}
-#: COCO category ids of the labels.
-CATEGORIES = {label: k + 1 for k, label in enumerate(LABELS)}
+#: QuPath's colours of the classes of another label set, in order.
+EXTRA_COLOURS = ([0, 200, 220], [220, 0, 220], [255, 140, 0], [0, 120, 255], [150, 90, 255])
 #: Side (px) of the square box COCO gets around each cell (its detectors want one).
 COCO_BOX = 20.0
 
 
 def _properties(cells: pd.DataFrame) -> list[str]:
-    return [c for c in PROPERTIES if c in cells.columns]
+    """The properties a table carries, in its column order (which keeps the class order of
+    its ``p_<class>`` columns)."""
+    return [c for c in cells.columns if c in PROPERTIES or str(c).startswith("p_")]
+
+
+def _answers(cells: pd.DataFrame) -> list[str]:
+    """The labels of a table's label set, in order (alive, dead, unsure by default); a
+    label outside it comes last."""
+    try:
+        answers = list(cells_vocabulary(cells).answers)
+    except CellConsensusInputError:
+        answers = list(ALIVE_DEAD.answers)
+    extra = sorted(set(cells["label"].astype(str)) - set(answers))
+    return answers + extra
+
+
+def _colours(answers: list[str]) -> dict[str, list[int]]:
+    colours = dict(COLOURS)
+    spare = iter(EXTRA_COLOURS)
+    for name in answers:
+        colours.setdefault(name, next(spare, [128, 128, 128]))
+    return colours
 
 
 def _per_image(cells: pd.DataFrame, folder: Path, suffix: str, write_one) -> Path:
@@ -83,7 +112,7 @@ def _napari(cells: pd.DataFrame, tmp: str) -> None:
     table.to_csv(tmp, index=False, float_format="%.10g")
 
 
-def _qupath(cells: pd.DataFrame, tmp: str) -> None:
+def _qupath(cells: pd.DataFrame, tmp: str, colours: dict[str, list[int]]) -> None:
     features = []
     for row in cells.to_dict("records"):
         label = str(row["label"])
@@ -94,7 +123,7 @@ def _qupath(cells: pd.DataFrame, tmp: str) -> None:
                 "geometry": {"type": "Point", "coordinates": [float(row["x"]), float(row["y"])]},
                 "properties": {
                     "objectType": "annotation",
-                    "classification": {"name": label, "color": COLOURS.get(label, [128] * 3)},
+                    "classification": {"name": label, "color": colours[label]},
                     "measurements": measurements,
                 },
             }
@@ -110,18 +139,19 @@ def _fiji(cells: pd.DataFrame, tmp: str) -> None:
     table.to_csv(tmp, index=False, float_format="%.10g")
 
 
-def _fiji_rois(cells: pd.DataFrame, tmp: str) -> None:
+def _fiji_rois(cells: pd.DataFrame, tmp: str, answers: list[str]) -> None:
     """One multi-point ROI per label (ImageJ's ROI Manager opens the zip)."""
     labels = cells["label"].astype(str)
     rois = {
         label: (cells.loc[labels == label, "x"], cells.loc[labels == label, "y"])
-        for label in LABELS
+        for label in answers
         if (labels == label).any()
     }
     Path(tmp).write_bytes(roi_set(rois))
 
 
 def _coco(cells: pd.DataFrame, path: Path, sizes: dict[str, tuple[int, int]]) -> Path:
+    categories_of = {label: k + 1 for k, label in enumerate(_answers(cells))}
     ids = sorted(set(cells["image_id"].astype(str)) | set(sizes))
     image_number = {image_id: k + 1 for k, image_id in enumerate(ids)}
     images = []
@@ -136,7 +166,7 @@ def _coco(cells: pd.DataFrame, path: Path, sizes: dict[str, tuple[int, int]]) ->
         annotation = {
             "id": k + 1,
             "image_id": image_number[str(row["image_id"])],
-            "category_id": CATEGORIES[str(row["label"])],
+            "category_id": categories_of[str(row["label"])],
             "keypoints": [x, y, 2],
             "num_keypoints": 1,
             "bbox": [x - half, y - half, COCO_BOX, COCO_BOX],
@@ -151,7 +181,7 @@ def _coco(cells: pd.DataFrame, path: Path, sizes: dict[str, tuple[int, int]]) ->
         annotations.append(annotation)
     categories = [
         {"id": i, "name": label, "supercategory": "cell", "keypoints": ["centre"], "skeleton": []}
-        for label, i in CATEGORIES.items()
+        for label, i in categories_of.items()
     ]
     data = {"images": images, "annotations": annotations, "categories": categories}
     text = json.dumps(data)
@@ -210,10 +240,16 @@ def write_viewer(
     path = Path(path)
     if format == "coco":
         return _coco(cells, path, dict(image_sizes or {}))
-    writer = {"napari": _napari, "qupath": _qupath, "fiji": _fiji}[format]
+    answers = _answers(cells)
+    colours = _colours(answers)
+    writer = {
+        "napari": _napari,
+        "qupath": lambda rows, tmp: _qupath(rows, tmp, colours),
+        "fiji": _fiji,
+    }[format]
     suffix = ".geojson" if format == "qupath" else ".csv"
     if format == "fiji":
-        _per_image(cells, path, "_RoiSet.zip", _fiji_rois)
+        _per_image(cells, path, "_RoiSet.zip", lambda rows, tmp: _fiji_rois(rows, tmp, answers))
     return _per_image(cells, path, suffix, writer)
 
 
@@ -290,7 +326,9 @@ def _read_coco(path: Path) -> pd.DataFrame:
     return table
 
 
-def read_viewer(path: str | os.PathLike, format: str) -> pd.DataFrame:
+def read_viewer(
+    path: str | os.PathLike, format: str, *, classes: Vocabulary | list[str] | None = None
+) -> pd.DataFrame:
     """Read cells back from a :func:`write_viewer` export (edited in the tool or not).
 
     Parameters
@@ -300,6 +338,10 @@ def read_viewer(path: str | os.PathLike, format: str) -> pd.DataFrame:
         being the file's stem) or the COCO JSON file.
     format : {"napari", "qupath", "fiji", "coco"}
         The export's format.
+    classes : Vocabulary or list of str, optional
+        The label set (default: inferred from the labels, alive / dead when either
+        occurs; another set's classes in sorted order, or in the order of the
+        ``p_<class>`` columns the export carried).
 
     Returns
     -------
@@ -342,16 +384,29 @@ def read_viewer(path: str | os.PathLike, format: str) -> pd.DataFrame:
         else:
             parts = [_read_csv(p, "X", "Y", 0.0) for p in files]
         table = pd.concat(parts, ignore_index=True)
-    unknown = sorted(set(table["label"].astype(str)) - set(LABELS))
+    if classes is not None:
+        vocabulary = as_vocabulary(classes, [])
+    elif any(str(c).startswith("p_") and c != "p_real" for c in table.columns):
+        vocabulary = cells_vocabulary(table.drop(columns="label"))
+    else:
+        vocabulary = Vocabulary.infer(table["label"].astype(str), source=str(path))
+    answers = list(vocabulary.answers)
+    unknown = sorted(set(table["label"].astype(str)) - set(answers))
     if unknown:
         raise CellConsensusInputError(
-            f"unknown label(s) {', '.join(map(repr, unknown))}; known: {', '.join(LABELS)}",
+            f"unknown label(s) {', '.join(map(repr, unknown))}; known: {', '.join(answers)}",
             source=str(path),
         )
-    table["label"] = table["label"].astype(str).astype(LABEL_DTYPE)
+    dtype = LABEL_DTYPE if vocabulary.is_alive_dead else pd.CategoricalDtype(answers)
+    table["label"] = table["label"].astype(str).astype(dtype)
     table["image_id"] = table["image_id"].astype(str).astype(object)
-    if {"cell_id", "n_annotators", "support", "p_alive", "spread"} <= set(table.columns):
+    if not vocabulary.is_alive_dead:
+        table.attrs["classes"] = vocabulary
+    probabilities = (
+        ["p_alive"] if vocabulary.is_alive_dead else [f"p_{c}" for c in vocabulary.classes]
+    )
+    if {"cell_id", "n_annotators", "support", "spread", *probabilities} <= set(table.columns):
         table["cell_id"] = table["cell_id"].astype(np.int64)
         table["n_annotators"] = table["n_annotators"].astype(np.int64)
-        return validate_cells(table, source=str(path))
+        return validate_cells(table, source=str(path), classes=vocabulary)
     return table

@@ -47,18 +47,25 @@ _WORDS = (("unsure", ("unsure", "not sure", "unknown", "uncertain")),
           ("dead", ("dead",)), ("alive", ("alive", "living", "live")))  # fmt: skip
 
 
-def tool_label_map(tool_labels) -> dict[str, str]:
-    """The default label of each tool label: the first of ``unsure``, ``dead``, ``alive``
-    whose word it contains (case-insensitive); tools matching none are left out.
+def tool_label_map(tool_labels, classes: Sequence[str] | None = None) -> dict[str, str]:
+    """The default label of each tool label: a class of ``classes`` it names
+    (case-insensitive), else the first of ``unsure``, ``dead``, ``alive`` whose word it
+    contains; tools matching none are left out.
 
     Examples
     --------
     >>> tool_label_map(["Living cell", "Dead cell", "Not sure", "Debris"])
     {'Living cell': 'alive', 'Dead cell': 'dead', 'Not sure': 'unsure'}
+    >>> tool_label_map(["Mitotic", "Dead cell"], classes=["alive", "dead", "mitotic"])
+    {'Mitotic': 'mitotic', 'Dead cell': 'dead'}
     """
+    named = {str(c).lower(): str(c) for c in classes or ()}
     out = {}
     for name in tool_labels:
         low = str(name).lower()
+        if low.strip() in named:
+            out[str(name)] = named[low.strip()]
+            continue
         for label, words in _WORDS:
             if any(re.search(rf"\b{re.escape(w)}\b", low) for w in words):
                 out[str(name)] = label
@@ -168,8 +175,8 @@ def read_zooniverse(
     label_map : mapping, optional
         Tool label (``tool_label``, or ``"tool <n>"`` for a mark without one) ->
         ``alive``/``dead``/``unsure`` (or a class of ``classes``). Default
-        :func:`tool_label_map` of the labels found; a tool it cannot map is an error
-        naming it.
+        :func:`tool_label_map` of the labels found (a tool named like a class of
+        ``classes`` is that class); a tool it cannot map is an error naming it.
     image_key : str, optional
         A ``subject_data`` field naming the image (e.g. ``"Filename"``; its
         extension is dropped); default the subject id. A subject with several
@@ -239,7 +246,7 @@ def read_zooniverse(
             marks = by_frame.get(frame, [])
             parsed.append((image, row["user_name"], row["classification_id"], marks, line))
     tools = {t for *_, marks, _ in parsed for t, _, _ in marks}
-    mapping = dict(label_map) if label_map is not None else tool_label_map(tools)
+    mapping = dict(label_map) if label_map is not None else tool_label_map(tools, classes)
     runs = [TaskRun(image, user, run, marks, line) for image, user, run, marks, line in parsed]
     clicks = clicks_from_runs(
         runs,
