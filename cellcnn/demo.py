@@ -17,7 +17,6 @@ import logging
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from cellconsensus.demo import DemoRun
@@ -48,27 +47,6 @@ def _strategy_figure(table: pd.DataFrame):
     )
     ax.set(xlim=(0, 1), xlabel="against the truth")
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    return fig
-
-
-def _confusion_figure(confusion: list[list[int]], classes: list[str]):
-    plt = pyplot()
-    matrix = np.asarray(confusion)
-    fig, ax = plt.subplots(figsize=(3.6, 3.2))
-    ax.imshow(matrix, cmap="Blues")
-    for (i, j), n in np.ndenumerate(matrix):
-        colour = "white" if n > matrix.max() / 2 else "black"
-        ax.text(j, i, str(n), ha="center", va="center", color=colour)
-    ax.set(
-        xticks=range(len(classes)),
-        yticks=range(len(classes)),
-        xticklabels=classes,
-        yticklabels=classes,
-        xlabel="predicted by the CNN",
-        ylabel="consensus label",
-    )
-    ax.set_title("test split")
     fig.tight_layout()
     return fig
 
@@ -219,14 +197,10 @@ def demo_report(
         "test expected calibration error": f"{metrics['ece']:.3f}",
         "test cells where the CNN and the crowd disagree": f"{n_disagree} of {len(test_cells)}",
     }
-    plots = metrics.get("plots", {})
+    plots = metrics["plots"]
     cnn_figures = [
         ("curves", run_dir / "learning_curves.png", "learning curves"),
-        (
-            "confusion",
-            _confusion_figure(metrics["confusion"], metrics["classes"]),
-            "confusion matrix",
-        ),
+        ("confusion", plots["confusion"], "confusion matrix"),
     ]
     cnn_figures += [(name, plots[name], f"{name} on the test split")
                     for name in ("roc", "reliability") if name in plots]  # fmt: skip

@@ -153,6 +153,24 @@ def _plots(curves: dict, calibration: tuple, axes: tuple, out: Path, prefix: str
     return paths
 
 
+def _confusion_plot(confusion: list[list[int]], classes, path: Path) -> str:
+    """The confusion matrix drawn, counts in the cells (rows true, columns predicted)."""
+    plt = pyplot()
+    matrix = np.asarray(confusion)
+    side = 2.4 + 0.5 * len(classes)
+    fig, ax = plt.subplots(figsize=(side + 0.4, side))
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), n in np.ndenumerate(matrix):
+        colour = "white" if n > matrix.max() / 2 else "black"
+        ax.text(j, i, str(n), ha="center", va="center", color=colour)
+    ax.set(xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes,
+           yticklabels=classes, xlabel="predicted", ylabel="true (the store's label)")  # fmt: skip
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return str(path)
+
+
 def _worst(source: PatchStore, rows, truth, predicted, proba, classes, out, prefix, n=16) -> str:
     """A sheet of the ``n`` patches whose true class got the lowest probability, each
     captioned ``true as predicted P(predicted)``."""
@@ -269,7 +287,8 @@ def evaluate(
         ``pr_auc`` (two classes: the first, alive, as positive; K > 2: the
         macro mean of one-vs-rest figures, with ``roc_auc_<class>`` per class,
         and ``ece`` of the top class's probability), and the paths of the ROC
-        and reliability plots and of the worst-error sheet.
+        and reliability plots (where the split holds both outcomes), of the drawn
+        confusion matrix and of the worst-error sheet.
 
     Examples
     --------
@@ -311,14 +330,16 @@ def evaluate(
         **{f"recall_{c}": float(v) for c, v in zip(classes, recall, strict=True)},
         "confusion": metrics.confusion_matrix(truth, predicted, labels=every).tolist(),
     }
+    figures = {"confusion": _confusion_plot(result["confusion"], classes,
+                                            out / f"{prefix}confusion.png")}  # fmt: skip
     if k == 2:
         first = (truth == 0).astype(int)
         result["ece"] = expected_calibration_error(first, p)
         if len(np.unique(first)) == 2:
             result["roc_auc"] = float(metrics.roc_auc_score(first, p))
             result["pr_auc"] = float(metrics.average_precision_score(first, p))
-            result["plots"] = _plots({"": (first, p)}, (first, p),
-                                     (classes[0], f"P({classes[0]})"), out, prefix)  # fmt: skip
+            figures |= _plots({"": (first, p)}, (first, p),
+                              (classes[0], f"P({classes[0]})"), out, prefix)  # fmt: skip
     else:
         correct = (predicted == truth).astype(int)
         confidence = proba[np.arange(len(truth)), predicted]
@@ -334,8 +355,9 @@ def evaluate(
             result["roc_auc"] = float(np.mean([result[f"roc_auc_{c}"] for c in classes]))
             result["pr_auc"] = float(metrics.average_precision_score(onehot, proba))
         if curves:
-            result["plots"] = _plots(curves, (correct, confidence),
-                                     ("positive", "P(top class)"), out, prefix)  # fmt: skip
+            figures |= _plots(curves, (correct, confidence),
+                              ("positive", "P(top class)"), out, prefix)  # fmt: skip
+    result["plots"] = figures
     result["worst_errors"] = _worst(source, rows, truth, predicted, proba, classes, out, prefix)
     (out / f"{prefix}evaluation.json").write_text(json.dumps(result, indent=2))
     return result

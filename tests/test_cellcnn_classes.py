@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -127,7 +128,8 @@ def test_the_softmax_model_learns_evaluates_per_class_and_predicts(separable_cla
         assert 0 <= metrics[f"f1_{name}"] <= 1
     recall = np.diag(confusion) / confusion.sum(axis=1)
     assert np.isclose(metrics["balanced_accuracy"], recall.mean())
-    assert all(json.loads(json.dumps(metrics["plots"])).values())
+    assert set(metrics["plots"]) == {"confusion", "roc", "reliability"}
+    assert all(Path(path).is_file() for path in metrics["plots"].values())
     with pytest.raises(ValueError, match="threshold applies to two classes"):
         evaluate(out, split="test", threshold="val")
     table = predict_cells(out, cells, images)
