@@ -31,6 +31,7 @@ SUITE = [
     ("three_classes", "three_classes.py", [], True),
     ("three_classes_cnn", "three_classes_cnn.py", [], False),
     ("real_cellspotting", "real_cellspotting.py", [], False),
+    ("allocation", "allocation.py", [], False),
     ("double_clicks", "double_clicks.py", [], False),
     ("consensus_speed", "consensus_speed.py", ["--budget", "60"], True),
     ("patch_store", "patch_store.py", ["--n-patches", "10000"], False),

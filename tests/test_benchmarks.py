@@ -242,6 +242,15 @@ def test_end_to_end_smoke(ldc_images, results):
     assert by["expert labels"]["train_label_accuracy"] == 1.0 and "test ROC AUC" in out
 
 
+def test_allocation_smoke(results):
+    out = _run("allocation.py", "--quick", "--datasets", "synthetic")
+    summary = json.loads((results / "allocation.json").read_text())["summary"]
+    assert {r["policy"] for r in summary} == {"uniform", "agreement", "ours"}
+    ours = next(r for r in summary if r["policy"] == "ours")
+    assert ours["predicted_gain"] > 0 and 0 <= ours["ahead_of_agreement"] <= 1
+    assert "Ranking 2,000 images" in out
+
+
 def test_three_classes_cnn_smoke(results):
     out = _run("three_classes_cnn.py", "--quick")
     summary = json.loads((results / "three_classes_cnn.json").read_text())["summary"]

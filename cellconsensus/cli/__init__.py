@@ -1,5 +1,5 @@
-"""Command line: ``cellconsensus aggregate | annotators | compare | simulate | synthetic |
-patches | inspect | verify | export | report | run | demo``.
+"""Command line: ``cellconsensus aggregate | annotators | allocate | compare | simulate |
+synthetic | patches | inspect | verify | export | report | run | demo``.
 
 One module per command, each with ``add_parser(sub)`` and ``run(args)``;
 :mod:`.options` holds the options several commands share and :mod:`.runner`
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from .. import __version__
 from . import (
     aggregate,
+    allocate,
     annotators,
     compare,
     demo,
@@ -35,6 +36,7 @@ __all__ = ["main", "build_parser", "run_command", "COMMANDS"]
 _MODULES = (
     aggregate,
     annotators,
+    allocate,
     compare,
     simulate,
     synthetic,

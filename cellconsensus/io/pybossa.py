@@ -22,7 +22,7 @@ from ._answers import (
 )
 from ._files import atomic_write, read_csv_strings, read_json
 
-__all__ = ["read_pybossa", "write_pybossa"]
+__all__ = ["read_pybossa", "write_pybossa", "task_images"]
 
 #: Keys of a task's ``info`` that may hold the image link, in order of preference.
 LINK_KEYS: tuple[str, ...] = ("link", "url", "url_b", "url_m", "image", "image_url")
@@ -75,7 +75,24 @@ def _answer(rec: dict, field: str, source: str, record: int) -> Any:
     )
 
 
-def _task_links(tasks: str) -> dict[str, str]:
+def task_images(tasks: str | os.PathLike) -> dict[str, str]:
+    """The image of every task of a PyBossa task list (JSON or CSV): ``task id -> image id``
+    (the last path segment of ``info.link`` / ``info.url``).
+
+    Raises
+    ------
+    CellConsensusInputError
+        A task without id or image link, or a repeated task id, naming the record.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "tasks.json"
+    >>> _ = path.write_text(json.dumps([{"id": 7, "info": {"link": "http://x/img-7.png"}}]))
+    >>> task_images(path)
+    {'7': 'img-7.png'}
+    """
+    tasks = os.fspath(tasks)
     links: dict[str, str] = {}
     rows: dict[str, int] = {}
     for i, rec in enumerate(_load_records(tasks)):
@@ -175,7 +192,7 @@ def read_pybossa(
     [['img-7', '3', 'alive'], ['img-7', '3', 'dead']]
     """
     source = os.fspath(task_runs)
-    links = _task_links(os.fspath(tasks)) if tasks is not None else None
+    links = task_images(tasks) if tasks is not None else None
     records = _load_records(source)
     runs = []
     seen_ids: set[str] = set()
@@ -293,9 +310,9 @@ def write_pybossa(
     >>> tidy(back).equals(tidy(clicks))
     True
     """
-    clicks = validate_clicks(clicks, source="write_pybossa")
     if runs is None:
-        runs = clicks.attrs.get("runs")
+        runs = clicks.attrs.get("runs")  # before validating: the copy drops the attributes
+    clicks = validate_clicks(clicks, source="write_pybossa")
     if runs is None:
         runs = clicks[["image_id", "annotator_id"]]
     runs = pd.concat([runs[["image_id", "annotator_id"]], clicks[["image_id", "annotator_id"]]])

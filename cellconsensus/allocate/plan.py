@@ -1,0 +1,181 @@
+"""Where the next annotators go: a budget spread over images by expected gain.
+
+The ``k``-th extra annotator on an image is taken to remove the same share of what
+is left of its expected errors as the first one would
+(:func:`~cellconsensus.allocate.uncertainty.image_uncertainty`): gains
+``g, g r, g r^2, ...`` with ``r = 1 - g / E`` (``E`` the image's expected errors).
+The budget goes to the largest gains over all images (the greedy allocation, exact
+for such diminishing returns), found by bisecting on the smallest gain bought, so
+ranking 100,000 images takes a fraction of a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .uncertainty import CrowdRates, image_uncertainty
+
+__all__ = ["next_tasks", "allocate_budget", "NEXT_TASK_COLUMNS", "RETIRE_BELOW"]
+
+#: Columns of :func:`next_tasks`, in order.
+NEXT_TASK_COLUMNS: tuple[str, ...] = (
+    "image_id",
+    "annotators",
+    "extra",
+    "expected_gain",
+    "next_gain",
+    "expected_errors",
+    "retire",
+)
+#: An image whose next annotator would remove fewer expected errors than this, and gets
+#: none, is marked to retire.
+RETIRE_BELOW = 0.05
+
+
+def _counts(gain: np.ndarray, ratio: np.ndarray, cut: float, cap: np.ndarray) -> np.ndarray:
+    """How many terms of each sequence ``gain * ratio**j`` are at least ``cut`` (capped)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # ratio 0: one term; ratio 1: every term (up to the cap).
+        log_ratio = np.log(np.clip(ratio, 1e-300, 1.0))
+        terms = np.where(ratio > 0, 1 + np.floor(np.log(cut / gain) / log_ratio), 1.0)
+        terms = np.where(log_ratio == 0, np.inf, terms)  # a ratio of 1 (to rounding)
+    terms = np.where(gain >= cut, terms, 0.0)
+    terms = np.nan_to_num(terms, nan=0.0, posinf=np.inf, neginf=0.0)
+    return np.clip(terms, 0, cap).astype(np.int64)
+
+
+def allocate_budget(
+    gain: np.ndarray, errors: np.ndarray, budget: int, cap: int | np.ndarray | None = None
+) -> np.ndarray:
+    """Extra annotators per image: the ``budget`` largest gains of the sequences
+    ``gain * r**j`` (``r = 1 - gain / errors``), at most ``cap`` per image (a number, or
+    one per image).
+
+    Ties are broken by the order of the images (the earlier first).
+
+    Examples
+    --------
+    >>> allocate_budget(np.array([1.0, 0.5, 0.1]), np.array([2.0, 0.5, 1.0]), 3).tolist()
+    [2, 1, 0]
+    """
+    gain = np.asarray(gain, dtype=float)
+    errors = np.asarray(errors, dtype=float)
+    if budget < 0:
+        raise ValueError(f"budget must be a non-negative integer, got {budget}")
+    n = len(gain)
+    limit = np.minimum(np.broadcast_to(budget if cap is None else cap, n), budget).astype(np.int64)
+    useful = gain > 0
+    if budget == 0 or not useful.any():
+        return np.zeros(n, np.int64)
+    ratio = np.where(errors > 0, np.clip(1 - gain / np.where(errors > 0, errors, 1), 0, 1), 0)
+    tiny = np.nextafter(0, 1)
+    if _counts(gain, ratio, tiny, limit).sum() <= budget:
+        return _counts(gain, ratio, tiny, limit) * useful
+    # Bisect (in log space: gains span many decades) on the smallest gain bought.
+    low, high = np.log(1e-300), np.log(float(gain.max())) + 1.0  # nothing is bought at high
+    for _ in range(100):
+        mid = (low + high) / 2
+        if _counts(gain, ratio, np.exp(mid), limit).sum() > budget:
+            low = mid
+        else:
+            high = mid
+        if high - low <= 1e-12:
+            break
+    extra = _counts(gain, ratio, np.exp(high), limit)
+    while (left := budget - int(extra.sum())) > 0:
+        # The terms just below the cut, largest first (earlier images on ties).
+        following = np.where(extra < limit, gain * ratio**extra, 0.0)
+        order = np.lexsort((np.arange(n), -following))[:left]
+        order = order[following[order] > 0]
+        if not len(order):
+            break
+        extra[order] += 1
+    return extra
+
+
+def _caps(max_per_image, image_ids: pd.Series) -> np.ndarray | int | None:
+    """The per-image cap of :func:`next_tasks` as :func:`allocate_budget` takes it."""
+    if max_per_image is None:
+        return None
+    if isinstance(max_per_image, Mapping):
+        caps = image_ids.astype(str).map({str(k): v for k, v in max_per_image.items()})
+        caps = caps.fillna(0).to_numpy()
+        if (caps < 0).any():
+            raise ValueError("max_per_image must not be negative")
+        return caps.astype(np.int64)
+    if not isinstance(max_per_image, int | np.integer) or max_per_image < 1:
+        raise ValueError(f"max_per_image must be a positive integer, got {max_per_image!r}")
+    return int(max_per_image)
+
+
+def next_tasks(
+    result,
+    budget: int,
+    *,
+    runs: pd.DataFrame | None = None,
+    image_ids=None,
+    max_per_image: int | Mapping[str, int] | None = None,
+    retire_below: float = RETIRE_BELOW,
+    rates: CrowdRates | None = None,
+) -> pd.DataFrame:
+    """The next ``budget`` annotator runs, spread over the images where they buy most.
+
+    Parameters
+    ----------
+    result : Consensus
+        From :func:`~cellconsensus.find_consensus`.
+    budget : int
+        Annotator runs (one annotator on one image) to send.
+    runs, image_ids, rates
+        See :func:`~cellconsensus.allocate.image_uncertainty` (pass every image of the
+        project as ``image_ids`` to include those nobody has annotated).
+    max_per_image : int or mapping, optional
+        At most this many extra annotators per image (or ``image_id -> most``, e.g. the
+        volunteers left who have not seen it; an image not listed gets none).
+    retire_below : float, default :data:`RETIRE_BELOW`
+        An image that gets no extra annotator and whose next one would remove fewer
+        expected errors than this is marked ``retire``.
+
+    Returns
+    -------
+    DataFrame
+        :data:`NEXT_TASK_COLUMNS`, one row per image: ``annotators`` so far,
+        ``extra`` to send, ``expected_gain`` (expected errors those extras remove),
+        ``next_gain`` (what one more than ``extra`` would), ``expected_errors`` now,
+        ``retire``; ranked by ``extra``, then ``expected_gain`` (highest first), then
+        ``image_id``.
+
+    Examples
+    --------
+    >>> from cellconsensus import find_consensus, make_truth, simulate_crowd
+    >>> result = find_consensus(simulate_crowd(make_truth(20, seed=0), 2, seed=0))
+    >>> plan = next_tasks(result, budget=10)
+    >>> int(plan["extra"].sum())
+    10
+    """
+    if not isinstance(budget, int | np.integer) or budget < 0:
+        raise ValueError(f"budget must be a non-negative integer, got {budget!r}")
+    table = image_uncertainty(result, runs=runs, image_ids=image_ids, rates=rates)
+    gain, errors = table["gain"].to_numpy(), table["expected_errors"].to_numpy()
+    extra = allocate_budget(gain, errors, int(budget), _caps(max_per_image, table["image_id"]))
+    ratio = np.where(errors > 0, 1 - gain / np.where(errors > 0, errors, 1), 0)
+    # The sum of g r^j for j < extra, and the term after.
+    bought = np.where(ratio < 1, gain * (1 - ratio**extra) / np.where(ratio < 1, 1 - ratio, 1),
+                      gain * extra)  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "image_id": table["image_id"],
+            "annotators": table["annotators"],
+            "extra": extra,
+            "expected_gain": bought,
+            "next_gain": gain * ratio**extra,
+            "expected_errors": errors,
+        }
+    )
+    out["retire"] = (out["extra"] == 0) & (out["next_gain"] < retire_below)
+    order = np.lexsort((out["image_id"].to_numpy(), -out["expected_gain"].to_numpy(),
+                        -out["extra"].to_numpy()))  # fmt: skip
+    return out.iloc[order].reset_index(drop=True)[list(NEXT_TASK_COLUMNS)]

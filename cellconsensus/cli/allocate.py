@@ -1,0 +1,83 @@
+"""``cellconsensus allocate``: which images need another volunteer, and the files to send."""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from ..allocate import next_tasks, write_pybossa_updates, write_zooniverse_retirement
+from ..io import write_table
+from .options import add_consensus, add_input, add_strategy, read_input, run_consensus
+
+NAME = "allocate"
+
+
+def _count(text: str) -> int:
+    """A whole number of runs, 0 or more (argparse's error otherwise: exit status 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of runs (0 or more), got {text!r}"
+        )
+    return value
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        NAME,
+        help="the images where the next volunteers remove most expected errors",
+        description=(
+            "Find the consensus of INPUT, estimate per image the errors still expected "
+            "(missed cells, wrong labels, cells in doubt) and what one more volunteer "
+            "would remove, and spread BUDGET volunteer runs over the images where they "
+            "remove most. Writes the plan, PyBossa task updates (n_answers per task) and a "
+            "Zooniverse retirement / subject CSV on request."
+        ),
+    )
+    add_input(p)
+    add_strategy(p)
+    add_consensus(p)
+    p.add_argument("--budget", type=_count, required=True, help="volunteer runs to send")
+    p.add_argument("--max-per-image", type=_count, help="at most this many extra runs per image")
+    p.add_argument("--top", type=int, default=20, help="rows to print (default: 20)")
+    p.add_argument("-o", "--out", help="write the whole plan (.csv or .parquet)")
+    p.add_argument(
+        "--pybossa-updates",
+        metavar="JSON",
+        help="write {id, n_answers} per task (task ids from --tasks when given)",
+    )
+    p.add_argument("--zooniverse", metavar="CSV", help="write subject_id, retire, extras")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    clicks = read_input(args)
+    result = run_consensus(args, clicks)
+    plan = next_tasks(result, args.budget, runs=clicks.attrs.get("runs"),
+                      max_per_image=args.max_per_image)  # fmt: skip
+    sent = plan[plan["extra"] > 0]
+    print(
+        f"{len(plan)} images, {plan['expected_errors'].sum():.1f} expected errors; "
+        f"{int(sent['extra'].sum())} runs to {len(sent)} images remove "
+        f"{plan['expected_gain'].sum():.1f} of them; {int(plan['retire'].sum())} images to retire"
+    )
+    with pd.option_context(
+        "display.width", 200, "display.max_columns", 20, "display.float_format", "{:.3f}".format
+    ):
+        print(plan.head(args.top).to_string(index=False))
+    if len(plan) > args.top:
+        print(f"... {len(plan) - args.top} more image(s); -o writes them all")
+    if args.out:
+        write_table(plan, args.out)
+        print(f"wrote the plan to {args.out}")
+    if args.pybossa_updates:
+        write_pybossa_updates(plan, args.pybossa_updates, tasks=args.tasks)
+        print(f"wrote PyBossa task updates to {args.pybossa_updates}")
+    if args.zooniverse:
+        write_zooniverse_retirement(plan, args.zooniverse)
+        print(f"wrote the Zooniverse subject CSV to {args.zooniverse}")
+    return 0

@@ -1,0 +1,226 @@
+"""Where volunteers are needed: per-image uncertainty, budget allocation, exports, the loop."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cellconsensus import find_consensus, make_truth, simulate_crowd
+from cellconsensus.allocate import (
+    NEXT_TASK_COLUMNS,
+    UNCERTAINTY_COLUMNS,
+    allocate_budget,
+    crowd_rates,
+    image_uncertainty,
+    next_tasks,
+    write_pybossa_updates,
+    write_zooniverse_retirement,
+)
+from cellconsensus.allocate.simulate import POLICIES, reveal, simulate_allocation
+from cellconsensus.allocate.uncertainty import _doubt_after_click, _label_error_after_vote
+from cellconsensus.cli import main
+from cellconsensus.errors import CellConsensusInputError
+from cellconsensus.io import read_pybossa, write_pybossa
+
+SETTINGS = settings(max_examples=80, deadline=None)
+
+
+@pytest.fixture(scope="module")
+def uneven():
+    """A crowd where images got 1 to 4 of their 6 volunteers, and the full queue."""
+    truth = make_truth(60, style="brightfield", seed=0)
+    full = simulate_crowd(truth, 6, seed=0, label_noise=0.15)
+    queues = full.attrs["runs"].astype(str).copy()
+    queues["position"] = queues.groupby("image_id").cumcount()
+    images = sorted(queues["image_id"].unique())
+    revealed = pd.Series([1 + k % 4 for k in range(len(images))], index=images)
+    part = reveal(full, queues, revealed)
+    return truth, part, find_consensus(part), revealed
+
+
+def test_uncertainty_is_a_table_of_expected_errors(uneven):
+    truth, part, result, revealed = uneven
+    table = image_uncertainty(result)
+    assert tuple(table.columns) == UNCERTAINTY_COLUMNS
+    assert (table["annotators"].to_numpy() == revealed.reindex(table["image_id"]).to_numpy()).all()
+    parts = table[["expected_missed", "expected_label_errors", "cells_in_doubt"]].sum(axis=1)
+    assert np.allclose(parts, table["expected_errors"])
+    assert (table["gain"] >= 0).all() and (table["gain"] <= table["expected_errors"] + 1e-12).all()
+    # Fewer volunteers, more expected missed cells per cell found.
+    by_count = table.assign(rate=table["expected_missed"] / table["cells"].clip(lower=1))
+    means = by_count.groupby("annotators")["rate"].mean()
+    assert means.is_monotonic_decreasing and means.iloc[0] > means.iloc[-1]
+    # An image nobody annotated is expected to hold the crowd's cells, all missed.
+    more = image_uncertainty(result, image_ids=[*table["image_id"], "never-seen"])
+    never = more.set_index("image_id").loc["never-seen"]
+    assert never["annotators"] == 0 and never["cells"] == 0 and never["expected_missed"] > 1
+
+
+def test_rates_are_measured_where_two_volunteers_looked(uneven):
+    _, part, result, revealed = uneven
+    rates = crowd_rates(result, part.attrs["runs"])
+    # The simulated crowd: about 10 % of cells missed, 15 % of labels flipped.
+    assert abs(rates.new_detection - 0.9) < 0.1 and abs(rates.accuracy - 0.85) < 0.1
+    # A crowd of single volunteers says nothing of them: the neutral rates.
+    alone = part[part["image_id"].map(revealed) == 1]
+    alone.attrs["runs"] = part.attrs["runs"][part.attrs["runs"]["image_id"].map(revealed) == 1]
+    lone = crowd_rates(find_consensus(alone), alone.attrs["runs"])
+    assert lone.new_detection == 0.5 and lone.accuracy == 0.5
+
+
+@SETTINGS
+@given(
+    p=st.lists(st.floats(0.0, 1.0), min_size=2, max_size=4).filter(lambda v: sum(v) > 0.01),
+    q=st.floats(0.0, 1.0),
+)
+def test_a_vote_is_worth_its_expected_error_exactly(p, q):
+    proba = np.asarray(p)[None, :] / sum(p)
+    k = proba.shape[1]
+    after = _label_error_after_vote(proba, q)[0]
+    # By hand: every possible answer, its chance and the posterior's error.
+    likelihood = np.where(np.eye(k, dtype=bool), q, (1 - q) / (k - 1))
+    expected = 0.0
+    for v in range(k):
+        joint = proba[0] * likelihood[v]
+        if joint.sum() > 0:
+            expected += joint.sum() * (1 - joint.max() / joint.sum())
+    assert after == pytest.approx(expected, abs=1e-12)
+    before = 1 - proba.max()
+    if q >= 1 / k:  # an informative vote never raises the expected error
+        assert after <= before + 1e-12
+    if np.isclose(q, 1 / k):  # an uninformative one leaves it
+        assert after == pytest.approx(before, abs=1e-9)
+
+
+@SETTINGS
+@given(p=st.floats(0.0, 1.0), d=st.floats(0.0, 1.0), f=st.floats(0.0, 1.0))
+def test_a_click_never_adds_doubt_in_expectation(p, d, f):
+    before = min(p, 1 - p)
+    after = _doubt_after_click(np.array([p]), d, f)[0]
+    assert after <= before + 1e-12
+    if np.isclose(d, f):
+        assert after == pytest.approx(before, abs=1e-9)
+
+
+@SETTINGS
+@given(
+    gains=st.lists(
+        st.tuples(st.one_of(st.just(0.0), st.floats(1e-6, 5.0)), st.floats(0.0, 5.0)),
+        min_size=1,
+        max_size=30,
+    ),
+    budget=st.integers(0, 60),
+    cap=st.one_of(st.none(), st.integers(1, 5)),
+)
+def test_the_budget_goes_to_the_largest_gains(gains, budget, cap):
+    gain = np.array([g for g, _ in gains])
+    errors = gain + np.array([e for _, e in gains])  # a gain never exceeds the errors
+    extra = allocate_budget(gain, errors, budget, cap)
+    limit = np.full(len(gain), budget if cap is None else cap)
+    assert (extra >= 0).all() and (extra <= limit).all() and extra.sum() <= budget
+    ratio = np.where(errors > 0, 1 - gain / np.where(errors > 0, errors, 1), 0)
+    bought = [gain[i] * ratio[i] ** j for i in range(len(gain)) for j in range(extra[i])]
+    left = [gain[i] * ratio[i] ** extra[i] for i in range(len(gain)) if extra[i] < limit[i]]
+    left = [g for g in left if g > 0]
+    if bought and left:  # greedy: nothing left over beats anything bought
+        assert min(bought) >= max(left) * (1 - 1e-9)
+    if left:  # the budget is spent wherever something is left to gain
+        assert extra.sum() == budget
+    assert np.array_equal(extra, allocate_budget(gain, errors, budget, cap))
+
+
+def test_next_tasks_ranks_and_retires(uneven):
+    _, part, result, _ = uneven
+    plan = next_tasks(result, 25, runs=part.attrs["runs"])
+    assert tuple(plan.columns) == NEXT_TASK_COLUMNS and plan["extra"].sum() == 25
+    assert plan["extra"].is_monotonic_decreasing
+    assert not (plan["retire"] & (plan["extra"] > 0)).any()
+    assert (plan.loc[plan["retire"], "next_gain"] < 0.05).all()
+    capped = next_tasks(result, 25, max_per_image=1)
+    assert capped["extra"].max() == 1
+    only = next_tasks(result, 25, max_per_image={plan["image_id"].iloc[-1]: 2})
+    assert only["extra"].sum() <= 2 and set(only.loc[only["extra"] > 0, "image_id"]) <= {
+        plan["image_id"].iloc[-1]
+    }
+    with pytest.raises(ValueError, match="budget"):
+        next_tasks(result, -1)
+    with pytest.raises(ValueError, match="max_per_image"):
+        next_tasks(result, 5, max_per_image=0)
+
+
+def test_write_pybossa_writes_the_runs_without_clicks(tmp_path):
+    clicks = simulate_crowd(make_truth(4, seed=0), 2, seed=0)
+    idle = pd.DataFrame({"image_id": ["syn00000"], "annotator_id": ["idle"]})
+    clicks.attrs["runs"] = pd.concat([clicks.attrs["runs"], idle], ignore_index=True)
+    back = read_pybossa(*write_pybossa(clicks, tmp_path / "r.json", tmp_path / "t.json"))
+    assert ("syn00000", "idle") in set(back.attrs["runs"].itertuples(index=False, name=None))
+
+
+def test_exports_a_project_can_load(uneven, tmp_path):
+    _, part, result, _ = uneven
+    plan = next_tasks(result, 10, runs=part.attrs["runs"])
+    runs_path, tasks_path = write_pybossa(part, tmp_path / "runs.json", tmp_path / "tasks.json")
+    updates = json.loads(write_pybossa_updates(plan, tmp_path / "u.json", tasks=tasks_path)
+                         .read_text())  # fmt: skip
+    tasks = {str(t["id"]): t["info"]["link"].rsplit("/", 1)[-1]
+             for t in json.loads(tasks_path.read_text())}  # fmt: skip
+    asked = {tasks[u["id"]]: u["n_answers"] for u in updates}
+    expected = (plan["annotators"] + plan["extra"]).set_axis(plan["image_id"]).to_dict()
+    assert asked == expected
+    plain = json.loads(write_pybossa_updates(plan, tmp_path / "p.json").read_text())
+    assert {u["id"] for u in plain} == set(plan["image_id"])
+    with pytest.raises(CellConsensusInputError, match="have no task"):
+        write_pybossa_updates(plan.assign(image_id="elsewhere"), tmp_path / "x.json",
+                              tasks=tasks_path)  # fmt: skip
+    twice = json.loads(tasks_path.read_text())
+    twice.append({**twice[0], "id": 999})
+    (tmp_path / "twice.json").write_text(json.dumps(twice))
+    with pytest.raises(CellConsensusInputError, match="shown by tasks"):
+        write_pybossa_updates(plan, tmp_path / "y.json", tasks=tmp_path / "twice.json")
+    back = pd.read_csv(
+        write_zooniverse_retirement(plan, tmp_path / "z.csv"), dtype={"subject_id": str}
+    )
+    assert list(back.columns) == ["subject_id", "retire", "extra_classifications", "expected_gain"]
+    assert back["retire"].tolist() == plan["retire"].tolist()
+    assert back["extra_classifications"].sum() == 10
+    with pytest.raises(CellConsensusInputError, match="not a next_tasks plan"):
+        write_zooniverse_retirement(pd.DataFrame({"x": [1]}), tmp_path / "bad.csv")
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_the_loop_spends_its_batches_and_ends(policy):
+    truth = make_truth(12, style="brightfield", seed=1)
+    rounds = simulate_allocation(truth, policy, start=1, pool=3, batch=5, seed=0)
+    spent = rounds["runs"].diff().dropna()
+    assert (spent <= 5).all() and (spent >= 0).all()
+    assert rounds["clicks"].is_monotonic_increasing
+    if policy != "agreement":  # the others reveal every queue in the end
+        assert rounds["runs"].iloc[-1] == 3 * 12
+    if policy == "ours":
+        assert rounds["predicted_gain"].iloc[:-1].notna().all()
+    again = simulate_allocation(truth, policy, start=1, pool=3, batch=5, seed=0)
+    pd.testing.assert_frame_equal(rounds, again)
+    with pytest.raises(ValueError, match="policy"):
+        simulate_allocation(truth, "random")
+
+
+def test_the_command_line_writes_the_plan_and_the_updates(tmp_path, capsys):
+    truth = make_truth(10, seed=0)
+    clicks = simulate_crowd(truth, 2, seed=0)
+    runs_path, tasks_path = write_pybossa(clicks, tmp_path / "runs.json", tmp_path / "tasks.json")
+    code = main(["allocate", str(runs_path), "--tasks", str(tasks_path), "--budget", "6",
+                 "-o", str(tmp_path / "plan.csv"), "--pybossa-updates", str(tmp_path / "u.json"),
+                 "--zooniverse", str(tmp_path / "z.csv")])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "6 runs to" in out and "expected errors" in out
+    plan = pd.read_csv(tmp_path / "plan.csv")
+    assert plan["extra"].sum() == 6 and (tmp_path / "u.json").exists()
+    with pytest.raises(SystemExit) as bad:
+        main(["allocate", str(runs_path), "--budget", "-3"])
+    assert bad.value.code == 2 and "0 or more" in capsys.readouterr().err
