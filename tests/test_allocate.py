@@ -22,7 +22,11 @@ from cellconsensus.allocate import (
     write_zooniverse_retirement,
 )
 from cellconsensus.allocate.simulate import POLICIES, reveal, simulate_allocation
-from cellconsensus.allocate.uncertainty import _doubt_after_click, _label_error_after_vote
+from cellconsensus.allocate.uncertainty import (
+    _doubt_after_click,
+    _label_error_after_vote,
+    expected_missed,
+)
 from cellconsensus.cli import main
 from cellconsensus.errors import CellConsensusInputError
 from cellconsensus.io import read_pybossa, write_pybossa
@@ -59,6 +63,30 @@ def test_uncertainty_is_a_table_of_expected_errors(uneven):
     more = image_uncertainty(result, image_ids=[*table["image_id"], "never-seen"])
     never = more.set_index("image_id").loc["never-seen"]
     assert never["annotators"] == 0 and never["cells"] == 0 and never["expected_missed"] > 1
+
+
+@SETTINGS
+@given(
+    found=st.lists(st.integers(0, 20), min_size=2, max_size=30),
+    miss=st.floats(0.01, 0.9),
+)
+def test_missed_cells_shrink_toward_the_crowd(found, miss):
+    found = np.asarray(found, dtype=float)
+    m = np.full(len(found), miss)
+    seen = np.ones(len(found), bool)
+    missed = expected_missed(found, m, seen)
+    assert (missed >= 0).all()
+    # More found, more missed (the same image's rate); a volunteer who found nothing
+    # on a crowd that finds cells elsewhere still leaves some to find.
+    order = np.argsort(found, kind="stable")
+    assert np.all(np.diff(missed[order]) >= -1e-12)
+    if found.sum() > 0:
+        assert missed[found == found.min()].min() > 0
+    # Fewer misses, fewer missed cells.
+    assert (expected_missed(found, m / 2, seen) <= missed + 1e-12).all()
+    # An image nobody saw holds the crowd's mean.
+    unseen = expected_missed(np.r_[found, 0.0], np.r_[m, 1.0], np.r_[seen, False])
+    assert unseen[-1] == pytest.approx((found / (1 - miss)).mean())
 
 
 def test_rates_are_measured_where_two_volunteers_looked(uneven):

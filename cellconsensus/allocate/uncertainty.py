@@ -8,11 +8,12 @@ label, a cell kept that is not real (or one dropped that is).
   ``d_a`` (:func:`crowd_rates`: measured where others looked too; the crowd's
   median for an annotator without one). A true cell escapes all of an image's annotators
   with probability ``m = prod (1 - d_a)``, so the ``n`` cells found stand for
-  ``n / (1 - m)`` true ones. On an image of a single volunteer the support rule
-  may drop what they found, so there their ``c`` clicks (on cells and on dropped
-  candidates) stand for ``c / d`` true cells when that is more. The estimate less
-  the ``n`` found is the expected number still missed. An image nobody has looked
-  at is expected to hold the crowd's mean number of cells per image, all missed.
+  ``n / (1 - m)`` true ones (on an image of a single volunteer, whose cells the
+  support rule may drop, their clicks count as found). Shrunk toward the crowd's
+  cells per image (:func:`expected_missed`: Poisson counts with Gamma-distributed
+  rates), ``m (alpha + n) / (beta + 1 - m)`` are expected still missed: an image
+  where a lone volunteer found nothing is not an image without cells. An image
+  nobody has looked at is expected to hold the crowd's mean number of cells.
 - **Label errors.** A cell's chance of the wrong label is ``1 - max_c p_c`` (its
   class probabilities).
 - **Cells in doubt.** ``min(p_real, 1 - p_real)`` where the annotator model gave a
@@ -39,7 +40,13 @@ import pandas as pd
 from ..cell_model_em import STRAY_LEVEL
 from ..tables import cells_vocabulary, class_proba
 
-__all__ = ["CrowdRates", "crowd_rates", "image_uncertainty", "UNCERTAINTY_COLUMNS"]
+__all__ = [
+    "CrowdRates",
+    "crowd_rates",
+    "expected_missed",
+    "image_uncertainty",
+    "UNCERTAINTY_COLUMNS",
+]
 
 #: Columns of :func:`image_uncertainty`, in order.
 UNCERTAINTY_COLUMNS: tuple[str, ...] = (
@@ -156,6 +163,40 @@ def _doubt_after_click(p_real: np.ndarray, detection: float, stray: float) -> np
     return clicked + missed
 
 
+def expected_missed(found: np.ndarray, miss: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Expected true cells still missed per image, from the cells found and the chance
+    ``miss`` that all of its volunteers miss a cell (empirical Bayes).
+
+    Each image's true cells are Poisson with its own rate, the rates Gamma across
+    images (shape and rate fitted by moments on the images ``seen``); the cells found
+    are then Poisson with the rate times ``1 - miss``, so the missed ones have the
+    expectation ``miss (alpha + found) / (beta + 1 - miss)``: the image's own count
+    where it says much, the crowd's where it says little (an image where a lone
+    volunteer found nothing is not an image without cells). An image nobody has seen
+    (``miss`` 1) is expected to hold the crowd's mean.
+
+    Examples
+    --------
+    >>> expected_missed(np.array([4.0, 0.0, 0.0]), np.array([0.1, 0.1, 1.0]),
+    ...                 np.array([True, True, False])).round(2).tolist()
+    [0.33, 0.11, 2.22]
+    """
+    found = np.asarray(found, dtype=float)
+    miss = np.clip(np.asarray(miss, dtype=float), 0.0, 1.0)
+    seen = np.asarray(seen, dtype=bool) & (miss < 1.0)
+    if not seen.any():
+        return np.zeros(len(found))
+    exposure = 1.0 - miss[seen]
+    rates = found[seen] / exposure
+    mean = float(rates.mean())
+    # The spread of the rates beyond the Poisson noise of each count.
+    spread = float(rates.var() - np.mean(mean / exposure))
+    spread = max(spread, 0.01 * mean, 1e-9)
+    beta = mean / spread if mean > 0 else 1.0
+    alpha = mean * beta
+    return miss * (alpha + found) / (beta + 1.0 - miss)
+
+
 def image_uncertainty(
     result, *, runs: pd.DataFrame | None = None, image_ids=None, rates: CrowdRates | None = None
 ) -> pd.DataFrame:
@@ -205,16 +246,14 @@ def image_uncertainty(
     table["cells"] = pd.Series(cell_image).value_counts().reindex(ids, fill_value=0)
     m = miss.reindex(ids).fillna(1.0).to_numpy()
     seen = table["annotators"].to_numpy() > 0
-    # True cells: from the cells found and the detection rates; on a lone volunteer's
-    # image also from their clicks (the support rule may have dropped their cells).
+    # Cells found; on a lone volunteer's image their clicks (the support rule may have
+    # dropped their cells).
     a = result.assignments
     counted = a[a["status"].isin(["cell", "filtered"])]
     clicks = counted["image_id"].astype(str).value_counts().reindex(ids, fill_value=0)
     lone = table["annotators"].to_numpy() == 1
-    from_clicks = np.where(lone, clicks.to_numpy() / np.maximum(1 - m, 1e-9), 0.0)
-    true_cells = np.maximum(table["cells"] / np.maximum(1 - m, 1e-9), from_clicks)
-    per_image = true_cells[seen].mean() if seen.any() else 0.0
-    missed = np.where(seen, np.maximum(true_cells - table["cells"], 0.0), per_image)
+    found = np.where(lone, np.maximum(table["cells"], clicks), table["cells"]).astype(float)
+    missed = expected_missed(found, m, seen)
     table["expected_missed"] = missed
 
     d, q = rates.new_detection, rates.accuracy
