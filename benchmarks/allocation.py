@@ -17,6 +17,8 @@ Reported, medians over seeds:
 
 - the clicks each policy needs to reach the detection F1 and label accuracy that
   uniform redundancy reaches at 5 volunteers per image, and the saving against it;
+  the same for its number of errors (missed cells, extra cells and wrong labels
+  together);
 - the errors (missed cells, extra cells, wrong labels) each policy leaves at a
   quarter, half and three quarters of those clicks, and how often ours is ahead
   of retirement by agreement over the whole budget curve;
@@ -86,10 +88,14 @@ def measure(curves: dict[str, pd.DataFrame], n_images: int) -> list[dict]:
         reached = curve[(curve["f1"] >= reference["f1"])
                         & (curve["label_accuracy"] >= reference["label_accuracy"])]  # fmt: skip
         clicks = float(reached["clicks"].iloc[0]) if len(reached) else float("nan")
+        fewer = curve[curve["errors"] <= reference["errors"]]
+        to_errors = float(fewer["clicks"].iloc[0]) if len(fewer) else float("nan")
         row = {"policy": policy, "reference_clicks": float(reference["clicks"]),
                "reference_f1": float(reference["f1"]),
                "reference_label_accuracy": float(reference["label_accuracy"]),
                "clicks_to_reach": clicks, "saving": 1 - clicks / float(reference["clicks"]),
+               "reference_errors": float(reference["errors"]), "clicks_to_errors": to_errors,
+               "errors_saving": 1 - to_errors / float(reference["clicks"]),
                **{f"errors_{q}": errors_at(curve, q / 100 * reference["clicks"])
                   for q in (25, 50, 75, 100)}}  # fmt: skip
         if policy == "ours":
@@ -153,7 +159,8 @@ def markdown(summary: list[dict], timing: dict, example: dict | None) -> str:
     columns = {
         "dataset": "data", "policy": "policy", "reference_clicks:.0f": "uniform-5 clicks",
         "clicks_to_reach:.0f": "clicks to reach uniform-5's F1 and label accuracy",
-        "saving:.1%": "saving", "errors_25:.1f": "errors at 25 %",
+        "saving:.1%": "saving", "clicks_to_errors:.0f": "clicks to as few errors",
+        "errors_saving:.1%": "saving ", "errors_25:.1f": "errors at 25 %",
         "errors_50:.1f": "errors at 50 %", "errors_75:.1f": "errors at 75 %",
         "errors_100:.1f": "errors at 100 %",
     }  # fmt: skip

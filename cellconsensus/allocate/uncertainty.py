@@ -86,6 +86,49 @@ class CrowdRates:
     stray: float = STRAY_LEVEL
 
 
+@dataclass(frozen=True)
+class _Crowd:
+    """Who worked where, coded: images and annotators as sorted indexes, every distinct
+    (image, annotator) run, and the image of every cell and click."""
+
+    images: pd.Index
+    annotators: pd.Index
+    run_image: np.ndarray
+    run_annotator: np.ndarray
+    cell_image: np.ndarray
+    click_image: np.ndarray
+    click_annotator: np.ndarray
+
+    @property
+    def annotators_per_image(self) -> np.ndarray:
+        return np.bincount(self.run_image, minlength=len(self.images))
+
+    @property
+    def cells_per_image(self) -> np.ndarray:
+        return np.bincount(self.cell_image, minlength=len(self.images))
+
+
+def _crowd(result, runs: pd.DataFrame | None, image_ids=()) -> _Crowd:
+    """Code the clicks, the runs (default: the consensus's own, if it kept them) and the
+    cells of a consensus; ``image_ids`` adds images nobody worked on."""
+    clicks = result.assignments
+    runs = runs if runs is not None else getattr(result, "runs", None)
+    listed = [clicks[["image_id", "annotator_id"]]]
+    if runs is not None:
+        listed.append(runs[["image_id", "annotator_id"]])
+    both = pd.concat(listed, ignore_index=True).astype(str)
+    extra = pd.Series([str(i) for i in image_ids or ()], dtype=both["image_id"].dtype)
+    image_code, images = pd.factorize(pd.concat([both["image_id"], extra], ignore_index=True),
+                                      sort=True)  # fmt: skip
+    annotator_code, annotators = pd.factorize(both["annotator_id"], sort=True)
+    image_code = image_code[: len(both)]
+    key = np.unique(image_code.astype(np.int64) * max(len(annotators), 1) + annotator_code)
+    cell_image = images.get_indexer(result.cells["image_id"].astype(str))
+    return _Crowd(pd.Index(images), pd.Index(annotators), key // max(len(annotators), 1),
+                  key % max(len(annotators), 1), cell_image, image_code[: len(clicks)],
+                  annotator_code[: len(clicks)])  # fmt: skip
+
+
 def crowd_rates(result, runs: pd.DataFrame | None = None) -> CrowdRates:
     """The rates of :class:`CrowdRates`, measured on the images two volunteers or more
     annotated (on an image of one volunteer, that volunteer found every cell and gave
@@ -103,46 +146,39 @@ def crowd_rates(result, runs: pd.DataFrame | None = None) -> CrowdRates:
     >>> 0.8 < rates.new_detection <= 1.0 and 0.8 < rates.accuracy <= 1.0
     True
     """
-    pairs = _annotators_per_image(result, runs)
-    n_annotators = pairs.groupby("image_id").size()
-    shared = pairs[pairs["image_id"].map(n_annotators) >= 2]
-    cells = result.cells
-    cell_image = cells["image_id"].astype(str)
-    per_image = cell_image.value_counts()
-    on_image = shared["image_id"].map(per_image).fillna(0).astype(float)
-    seen = on_image.groupby(shared["annotator_id"]).sum()
-    votes_table = result.assignments
-    votes_table = votes_table[(votes_table["status"] == "cell")
-                              & votes_table["image_id"].astype(str).isin(set(shared["image_id"]))]  # fmt: skip
-    votes = votes_table.groupby(votes_table["annotator_id"].astype(str)).size()
-    measured = seen[seen >= 1]
-    found = votes.reindex(measured.index, fill_value=0).astype(float)
-    detection = (found / measured).clip(MIN_DETECTION, 1.0)
-    median = float(detection.median()) if len(detection) else 0.5
-    everyone = pd.Index(sorted(set(pairs["annotator_id"])))
-    detection = detection.reindex(everyone).fillna(median)
+    return _rates(result, _crowd(result, runs))
+
+
+def _rates(result, crowd: _Crowd) -> CrowdRates:
+    n_annotators = len(crowd.annotators)
+    shared_image = crowd.annotators_per_image >= 2
+    shared_run = shared_image[crowd.run_image]
+    seen = np.bincount(crowd.run_annotator[shared_run], minlength=n_annotators,
+                       weights=crowd.cells_per_image[crowd.run_image[shared_run]])  # fmt: skip
+    clicks = result.assignments
+    voted = (clicks["status"] == "cell").to_numpy() & shared_image[crowd.click_image]
+    votes = np.bincount(crowd.click_annotator[voted], minlength=n_annotators)
+    measured = seen >= 1
+    detection = np.clip(votes / np.where(measured, seen, 1.0), MIN_DETECTION, 1.0)
+    median = float(np.median(detection[measured])) if measured.any() else 0.5
+    detection = pd.Series(np.where(measured, detection, median), index=crowd.annotators)
     accuracy = 0.5
-    if len(votes_table) and len(cells):
+    cells = result.cells
+    if voted.any() and len(cells):
         vocabulary = cells_vocabulary(cells)
-        answer = vocabulary.codes(votes_table["label"])
-        decided = (answer >= 0) & (answer < vocabulary.n_classes)
-        key = pd.MultiIndex.from_arrays([cell_image, cells["cell_id"]])
-        row = key.get_indexer(pd.MultiIndex.from_arrays(
-            [votes_table["image_id"].astype(str), votes_table["cell_id"]]))  # fmt: skip
-        decided &= row >= 0
+        answer = vocabulary.codes(clicks["label"])[voted]
+        # The row of each vote's cell: (image code, cell id) as one integer key.
+        width = int(max(cells["cell_id"].max(), clicks["cell_id"].max())) + 1
+        cell_key = pd.Index(crowd.cell_image.astype(np.int64) * width + cells["cell_id"].to_numpy())
+        vote_key = (
+            crowd.click_image[voted].astype(np.int64) * width + clicks["cell_id"].to_numpy()[voted]
+        )
+        row = cell_key.get_indexer(vote_key)
+        decided = (answer >= 0) & (answer < vocabulary.n_classes) & (row >= 0)
         if decided.any():
             proba = class_proba(cells, vocabulary)
             accuracy = float(proba[row[decided], answer[decided]].mean())
     return CrowdRates(detection, median, accuracy)
-
-
-def _annotators_per_image(result, runs: pd.DataFrame | None) -> pd.DataFrame:
-    """``image_id -> annotator_id`` pairs: every run (clicked or not) that worked on an image."""
-    pairs = result.assignments[["image_id", "annotator_id"]]
-    runs = runs if runs is not None else getattr(result, "runs", None)
-    if runs is not None:
-        pairs = pd.concat([pairs, runs[["image_id", "annotator_id"]]], ignore_index=True)
-    return pairs.astype(str).drop_duplicates()
 
 
 def _label_error_after_vote(proba: np.ndarray, accuracy: float) -> np.ndarray:
@@ -233,46 +269,54 @@ def image_uncertainty(
     >>> bool((table["gain"] <= table["expected_errors"] + 1e-12).all())
     True
     """
-    rates = rates or crowd_rates(result, runs)
-    pairs = _annotators_per_image(result, runs)
-    detection = pairs["annotator_id"].map(rates.detection).fillna(rates.new_detection)
-    log_miss = np.log1p(-detection.clip(upper=1 - 1e-9).to_numpy())
-    miss = np.exp(pd.Series(log_miss).groupby(pairs["image_id"].to_numpy()).sum())
-    ids = sorted(set(pairs["image_id"]) | {str(i) for i in (image_ids or [])})
-    table = pd.DataFrame(index=pd.Index(ids, name="image_id"))
-    table["annotators"] = pairs.groupby("image_id").size().reindex(ids, fill_value=0)
-    cells = result.cells
-    cell_image = cells["image_id"].astype(str).to_numpy()
-    table["cells"] = pd.Series(cell_image).value_counts().reindex(ids, fill_value=0)
-    m = miss.reindex(ids).fillna(1.0).to_numpy()
-    seen = table["annotators"].to_numpy() > 0
+    crowd = _crowd(result, runs, image_ids)
+    rates = rates or _rates(result, crowd)
+    n_images = len(crowd.images)
+    detection = rates.detection.reindex(crowd.annotators).fillna(rates.new_detection)
+    log_miss = np.log1p(-np.clip(detection.to_numpy()[crowd.run_annotator], 0.0, 1 - 1e-9))
+    m = np.exp(np.bincount(crowd.run_image, weights=log_miss, minlength=n_images))
+    annotators = crowd.annotators_per_image
+    seen = annotators > 0
+    m = np.where(seen, m, 1.0)
+    n_cells = crowd.cells_per_image
     # Cells found; on a lone volunteer's image their clicks (the support rule may have
     # dropped their cells).
-    a = result.assignments
-    counted = a[a["status"].isin(["cell", "filtered"])]
-    clicks = counted["image_id"].astype(str).value_counts().reindex(ids, fill_value=0)
-    lone = table["annotators"].to_numpy() == 1
-    found = np.where(lone, np.maximum(table["cells"], clicks), table["cells"]).astype(float)
+    counted = result.assignments["status"].isin(["cell", "filtered"]).to_numpy()
+    clicks = np.bincount(crowd.click_image[counted], minlength=n_images)
+    found = np.where(annotators == 1, np.maximum(n_cells, clicks), n_cells).astype(float)
     missed = expected_missed(found, m, seen)
-    table["expected_missed"] = missed
+    cells = result.cells
 
     d, q = rates.new_detection, rates.accuracy
     if len(cells):
         proba = class_proba(cells, cells_vocabulary(cells))
         error = 1.0 - proba.max(axis=1)
         error_after = d * _label_error_after_vote(proba, q) + (1 - d) * error
+        # No posterior (a lone volunteer's cells, the support threshold): no doubt counted.
         p_real = cells["p_real"].to_numpy(float) if "p_real" in cells else np.ones(len(cells))
+        p_real = np.where(np.isfinite(p_real), p_real, 1.0)
         doubt = np.minimum(p_real, 1 - p_real)
         doubt_after = _doubt_after_click(p_real, d, rates.stray)
     else:
         error = error_after = doubt = doubt_after = np.zeros(0)
-    by_image = pd.DataFrame({"image_id": cell_image, "error": error, "error_after": error_after,
-                             "doubt": doubt, "doubt_after": doubt_after}).groupby("image_id").sum()  # fmt: skip
-    by_image = by_image.reindex(ids, fill_value=0.0)
-    table["expected_label_errors"] = by_image["error"]
-    table["cells_in_doubt"] = by_image["doubt"]
-    table["expected_errors"] = missed + by_image["error"] + by_image["doubt"]
-    gain = (missed * d + (by_image["error"] - by_image["error_after"])
-            + (by_image["doubt"] - by_image["doubt_after"]))  # fmt: skip
-    table["gain"] = np.clip(gain, 0.0, table["expected_errors"])
-    return table.reset_index()[list(UNCERTAINTY_COLUMNS)]
+
+    def per_image(values: np.ndarray) -> np.ndarray:
+        return np.bincount(crowd.cell_image, weights=values, minlength=n_images)
+
+    label_errors, doubt_sum = per_image(error), per_image(doubt)
+    expected = missed + label_errors + doubt_sum
+    gain = (missed * d + (label_errors - per_image(error_after))
+            + (doubt_sum - per_image(doubt_after)))  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "image_id": np.asarray(crowd.images, dtype=object),
+            "annotators": annotators,
+            "cells": n_cells,
+            "expected_missed": missed,
+            "expected_label_errors": label_errors,
+            "cells_in_doubt": doubt_sum,
+            "expected_errors": expected,
+            "gain": np.clip(gain, 0.0, expected),
+        }
+    )
+    return table[list(UNCERTAINTY_COLUMNS)]
