@@ -160,7 +160,7 @@ def markdown(summary: list[dict], timing: dict, example: dict | None) -> str:
         "dataset": "data", "policy": "policy", "reference_clicks:.0f": "uniform-5 clicks",
         "clicks_to_reach:.0f": "clicks to reach uniform-5's F1 and label accuracy",
         "saving:.1%": "saving", "clicks_to_errors:.0f": "clicks to as few errors",
-        "errors_saving:.1%": "saving ", "errors_25:.1f": "errors at 25 %",
+        "errors_saving:.1%": "saving (errors)", "errors_25:.1f": "errors at 25 %",
         "errors_50:.1f": "errors at 50 %", "errors_75:.1f": "errors at 75 %",
         "errors_100:.1f": "errors at 100 %",
     }  # fmt: skip
