@@ -26,6 +26,9 @@ Reported, medians over seeds:
   summed, beside the errors the batches actually removed;
 - the time :func:`cellconsensus.allocate.next_tasks` takes to rank 100,000 images
   (the consensus itself not counted);
+- the retire flag: with 3 volunteers per image, the share of images each threshold
+  (on the next volunteer's expected gain) retires and how many of them still hold
+  an error;
 - the worked example: the real Cell Spotting export
   (``../shared/data/cellspotting/runs/task_runs_1000.csv``), its consensus with the
   defaults, and where a budget of 100 more runs would go.
@@ -48,6 +51,7 @@ from cellconsensus import (
 )
 from cellconsensus.allocate import next_tasks
 from cellconsensus.allocate.simulate import POLICIES, simulate_allocation
+from cellconsensus.report.rankings import errors_per_image
 
 POOL = 8
 REFERENCE = 5  # uniform redundancy the issue measures against
@@ -109,6 +113,29 @@ def measure(curves: dict[str, pd.DataFrame], n_images: int) -> list[dict]:
     return rows
 
 
+#: Retirement thresholds measured (expected errors the next volunteer would remove).
+THRESHOLDS = (0.01, 0.02, 0.05, 0.1, 0.2)
+
+
+def retirement(truth: pd.DataFrame, seed: int, volunteers: int = 3) -> list[dict]:
+    """How safe the retire flag is: with ``volunteers`` per image, the images each
+    threshold retires and how many of them still hold an error against the truth."""
+    clicks = simulate_crowd(truth, volunteers, seed=seed, **CROWD)
+    result = find_consensus(clicks)
+    plan = next_tasks(result, 0, runs=clicks.attrs["runs"]).set_index("image_id")
+    errors = errors_per_image(result.cells, truth).set_index("image_id")["errors"]
+    errors = errors.reindex(plan.index, fill_value=0)
+    rows = []
+    for threshold in THRESHOLDS:
+        retired = plan["next_gain"] < threshold
+        rows.append({"threshold": threshold, "retired": float(retired.mean()),
+                     "retired_with_errors": float((errors[retired] > 0).mean())
+                     if retired.any() else 0.0,
+                     "errors_in_retired": int(errors[retired].sum()),
+                     "errors": int(errors.sum())})  # fmt: skip
+    return rows
+
+
 def ranking_time(n_images: int) -> dict:
     """Seconds for next_tasks on a consensus of ``n_images`` images (3 volunteers each)."""
     clicks = simulate_crowd(make_truth(n_images, style="brightfield", seed=1), 3, seed=1)
@@ -155,7 +182,9 @@ def summarise(rows: list[dict]) -> list[dict]:
     return out
 
 
-def markdown(summary: list[dict], timing: dict, example: dict | None) -> str:
+def markdown(
+    summary: list[dict], timing: dict, example: dict | None, retire: list[dict] | None = None
+) -> str:
     columns = {
         "dataset": "data", "policy": "policy", "reference_clicks:.0f": "uniform-5 clicks",
         "clicks_to_reach:.0f": "clicks to reach uniform-5's F1 and label accuracy",
@@ -175,6 +204,14 @@ def markdown(summary: list[dict], timing: dict, example: dict | None) -> str:
         parts.append("Our predicted gain (expected errors the batches remove, summed over the "
                      "loop) beside the errors they removed:\n\n"
                      + markdown_table(ours, calibration))  # fmt: skip
+    if retire:
+        parts.append("The retire flag with 3 volunteers per image (median over data sets and "
+                     "seeds): the images each threshold on the next volunteer's expected gain "
+                     "retires, and how many of those still hold an error:\n\n"
+                     + markdown_table(retire, {"threshold": "threshold", "retired:.1%": "retired",
+                                               "retired_with_errors:.1%": "retired with an error",
+                                               "errors_in_retired:.1f": "errors in them",
+                                               "errors:.1f": "errors in all"}))  # fmt: skip
     parts.append(f"Ranking {timing['images']:,} images ({timing['clicks']:,} clicks; "
                  f"`next_tasks`, the consensus not counted): {timing['seconds']:.2f} s.")  # fmt: skip
     if example:
@@ -205,10 +242,11 @@ def main() -> None:
         (1, 30, 2_000) if args.quick else (args.seeds, args.images, args.rank_images)
     )
     start = time.perf_counter()
-    rows, curves_out = [], {}
+    rows, curves_out, retire_runs = [], {}, []
     for name, truth in truths(args.datasets, n_images).items():
         n = truth["image_id"].nunique()
         for seed in range(seeds):
+            retire_runs += [{"dataset": name, "seed": seed, **r} for r in retirement(truth, seed)]
             curves = run(truth, seed)
             for row in measure(curves, n):
                 rows.append({"dataset": name, "seed": seed, **row})
@@ -221,11 +259,15 @@ def main() -> None:
     timing = ranking_time(rank)
     example = real_example()
     summary = summarise(rows)
-    text = markdown(summary, timing, example)
+    retire = [{"threshold": t, **{c: float(g[c].median()) for c in
+                                  ("retired", "retired_with_errors", "errors_in_retired", "errors")}}
+              for t, g in pd.DataFrame(retire_runs).groupby("threshold")]  # fmt: skip
+    text = markdown(summary, timing, example, retire)
     print(text)
     payload = {"seeds": list(range(seeds)), "n_images": n_images, "pool": POOL, "crowd": CROWD,
                "seconds": time.perf_counter() - start, "summary": summary, "runs": rows,
-               "curves": curves_out, "ranking": timing, "example": example}  # fmt: skip
+               "curves": curves_out, "ranking": timing, "example": example,
+               "retirement": retire, "retirement_runs": retire_runs}  # fmt: skip
     print("wrote", write_result("allocation", payload, text))
 
 

@@ -13,7 +13,11 @@ label, a cell kept that is not real (or one dropped that is).
   cells per image (:func:`expected_missed`: Poisson counts with Gamma-distributed
   rates), ``m (alpha + n) / (beta + 1 - m)`` are expected still missed: an image
   where a lone volunteer found nothing is not an image without cells. An image
-  nobody has looked at is expected to hold the crowd's mean number of cells.
+  nobody has looked at is expected to hold the crowd's mean number of cells. A
+  click in no cell on an image two volunteers or more saw is a stray, or a cell
+  only one of them found (the consensus needs two): it counts as a missed cell
+  with the odds of one clicker among the ``k`` volunteers, ``d (1 - d)^(k-1)``
+  against a stray's ``f (1 - f)^(k-1)`` (``f`` below).
 - **Label errors.** A cell's chance of the wrong label is ``1 - max_c p_c`` (its
   class probabilities).
 - **Cells in doubt.** ``min(p_real, 1 - p_real)`` where the annotator model gave a
@@ -286,8 +290,16 @@ def image_uncertainty(
     found = np.where(annotators == 1, np.maximum(n_cells, clicks), n_cells).astype(float)
     missed = expected_missed(found, m, seen)
     cells = result.cells
-
     d, q = rates.new_detection, rates.accuracy
+    # A click in no cell where others looked: a stray, or a cell only one volunteer found
+    # (the consensus needs two). Real with the odds of one clicker among k of them.
+    single = result.assignments["status"].isin(["noise", "filtered"]).to_numpy()
+    alone = np.bincount(crowd.click_image[single], minlength=n_images).astype(float)
+    k = np.maximum(annotators - 1, 0)
+    real = d * (1 - d) ** k
+    stray = rates.stray * (1 - rates.stray) ** k
+    unconfirmed = np.where(annotators >= 2, alone * real / np.maximum(real + stray, 1e-300), 0.0)
+    missed = missed + unconfirmed
     if len(cells):
         proba = class_proba(cells, cells_vocabulary(cells))
         error = 1.0 - proba.max(axis=1)
@@ -305,6 +317,8 @@ def image_uncertainty(
 
     label_errors, doubt_sum = per_image(error), per_image(doubt)
     expected = missed + label_errors + doubt_sum
+    # A missed cell is found by the next volunteer with probability d; an unconfirmed one
+    # is confirmed by them with the same.
     gain = (missed * d + (label_errors - per_image(error_after))
             + (doubt_sum - per_image(doubt_after)))  # fmt: skip
     table = pd.DataFrame(
