@@ -13,19 +13,20 @@ label, a cell kept that is not real (or one dropped that is).
   cells per image (:func:`expected_missed`: Poisson counts with Gamma-distributed
   rates), ``m (alpha + n) / (beta + 1 - m)`` are expected still missed: an image
   where a lone volunteer found nothing is not an image without cells. An image
-  nobody has looked at is expected to hold the crowd's mean number of cells. A
-  click in no cell on an image two volunteers or more saw is a stray, or a cell
-  only one of them found (the consensus needs two): it counts as a missed cell
-  with the odds of one clicker among the ``k`` volunteers, ``d (1 - d)^(k-1)``
-  against a stray's ``f (1 - f)^(k-1)`` (``f`` below).
+  nobody has looked at is expected to hold the crowd's mean number of cells. The
+  clicks in no cell on an image two volunteers or more saw are strays, or cells
+  only one of them found (the consensus needs two): each counts as a missed,
+  *unconfirmed* cell with the odds of one clicker among the ``k`` volunteers,
+  ``d (1 - d)^(k-1)`` against a stray's ``f (1 - f)^(k-1)`` (``f`` below).
 - **Label errors.** A cell's chance of the wrong label is ``1 - max_c p_c`` (its
   class probabilities).
 - **Cells in doubt.** ``min(p_real, 1 - p_real)`` where the annotator model gave a
   posterior that the cell is real (``support_rule="model"``).
 
 One more annotator, with the crowd's median detection rate ``d`` and mean label
-accuracy ``q`` (a wrong answer any other class), finds a missed cell with
-probability ``d``; their vote on a cell they click leaves an expected label error
+accuracy ``q`` (a wrong answer any other class), confirms an unconfirmed cell with
+probability ``d`` (a cell nobody clicked needs two more: ``d^2`` over two
+volunteers, half of it counted for each); their vote on a cell they click leaves an expected label error
 of ``1 - sum_v max_c p_c L(v | c)`` (exact: the expectation over their possible
 answers of the posterior's error); their click or its absence leaves
 ``min(p d, (1 - p) f) + min(p (1 - d), (1 - p)(1 - f))`` of doubt about a cell
@@ -203,6 +204,18 @@ def _doubt_after_click(p_real: np.ndarray, detection: float, stray: float) -> np
     return clicked + missed
 
 
+def _unconfirmed(
+    alone: np.ndarray, annotators: np.ndarray, detection: float, stray: float
+) -> np.ndarray:
+    """Expected real cells among the clicks in no cell (``alone``) of images two volunteers
+    or more saw: each is real with the odds of one clicker among ``k``,
+    ``d (1 - d)^(k-1)``, against a stray's, ``f (1 - f)^(k-1)``."""
+    k = np.maximum(annotators - 1, 0)
+    real = detection * (1 - detection) ** k
+    false = stray * (1 - stray) ** k
+    return np.where(annotators >= 2, alone * real / np.maximum(real + false, 1e-300), 0.0)
+
+
 def expected_missed(found: np.ndarray, miss: np.ndarray, seen: np.ndarray) -> np.ndarray:
     """Expected true cells still missed per image, from the cells found and the chance
     ``miss`` that all of its volunteers miss a cell (empirical Bayes).
@@ -295,11 +308,9 @@ def image_uncertainty(
     # (the consensus needs two). Real with the odds of one clicker among k of them.
     single = result.assignments["status"].isin(["noise", "filtered"]).to_numpy()
     alone = np.bincount(crowd.click_image[single], minlength=n_images).astype(float)
-    k = np.maximum(annotators - 1, 0)
-    real = d * (1 - d) ** k
-    stray = rates.stray * (1 - rates.stray) ** k
-    unconfirmed = np.where(annotators >= 2, alone * real / np.maximum(real + stray, 1e-300), 0.0)
-    missed = missed + unconfirmed
+    unconfirmed = _unconfirmed(alone, annotators, d, rates.stray)
+    unfound = missed  # no volunteer clicked them
+    missed = unfound + unconfirmed
     if len(cells):
         proba = class_proba(cells, cells_vocabulary(cells))
         error = 1.0 - proba.max(axis=1)
@@ -317,9 +328,10 @@ def image_uncertainty(
 
     label_errors, doubt_sum = per_image(error), per_image(doubt)
     expected = missed + label_errors + doubt_sum
-    # A missed cell is found by the next volunteer with probability d; an unconfirmed one
-    # is confirmed by them with the same.
-    gain = (missed * d + (label_errors - per_image(error_after))
+    # The consensus keeps a cell two volunteers clicked: the next one confirms an
+    # unconfirmed cell with probability d; a cell nobody clicked needs two more (d^2 over
+    # two volunteers, half of it each).
+    gain = (unconfirmed * d + unfound * d * d / 2 + (label_errors - per_image(error_after))
             + (doubt_sum - per_image(doubt_after)))  # fmt: skip
     table = pd.DataFrame(
         {
