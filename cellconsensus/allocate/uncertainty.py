@@ -6,8 +6,8 @@ label, a cell kept that is not real (or one dropped that is).
 
 - **Missed cells.** Each annotator ``a`` finds a cell with their detection rate
   ``d_a`` (:func:`crowd_rates`: measured where others looked too; the crowd's
-  median for an annotator without one). A true cell escapes all of an image's annotators
-  with probability ``m = prod (1 - d_a)``, so the ``n`` cells found stand for
+  median for an annotator without one). A true cell escapes all of an image's
+  annotators with probability ``m = prod (1 - d_a)``, so the ``n`` cells found stand for
   ``n / (1 - m)`` true ones (on an image of a single volunteer, whose cells the
   support rule may drop, their clicks count as found). Shrunk toward the crowd's
   cells per image (:func:`expected_missed`: Poisson counts with Gamma-distributed
@@ -26,9 +26,10 @@ label, a cell kept that is not real (or one dropped that is).
 One more annotator, with the crowd's median detection rate ``d`` and mean label
 accuracy ``q`` (a wrong answer any other class), confirms an unconfirmed cell with
 probability ``d`` (a cell nobody clicked needs two more: ``d^2`` over two
-volunteers, half of it counted for each); their vote on a cell they click leaves an expected label error
-of ``1 - sum_v max_c p_c L(v | c)`` (exact: the expectation over their possible
-answers of the posterior's error); their click or its absence leaves
+volunteers, half of it counted for each); their vote on a cell they click leaves
+an expected label error of ``1 - sum_v max_c p_c L(v | c)`` (exact: the
+expectation over their possible answers of the posterior's error); their click or
+its absence leaves
 ``min(p d, (1 - p) f) + min(p (1 - d), (1 - p)(1 - f))`` of doubt about a cell
 being real, ``f`` the stray-click level of the annotator model
 (:data:`~cellconsensus.cell_model_em.STRAY_LEVEL`). The expected *gain* of one
