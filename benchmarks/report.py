@@ -334,21 +334,42 @@ def reliability_plot(data: dict, path: Path) -> bool:
 
 #: Plots drawn here from a result's JSON: name -> [(file, function), ...].
 def allocation_plot(data: dict, path: Path) -> bool:
-    """Errors against clicks spent, per policy (the first seed of each data set)."""
+    """The budget curves (F1, label accuracy and errors against clicks spent, per policy;
+    the first seed of each data set) and our predicted gain against the realised one,
+    batch by batch (every seed)."""
     curves = data.get("curves") or {}
     firsts = {key.split("/")[0]: value for key, value in reversed(list(curves.items()))}
     if not firsts:
         return False
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(firsts), figsize=(5 * len(firsts), 3.8), squeeze=False)
-    for ax, (name, policies) in zip(axes[0], sorted(firsts.items()), strict=True):
-        for policy, curve in policies.items():
-            style = "-" if policy == "ours" else "--"
-            ax.plot(curve["clicks"], curve["errors"], style, label=policy)
-        ax.set(title=name, xlabel="clicks spent", ylabel="errors (missed, extra, wrong label)")
-        ax.legend(fontsize=8)
+    names = sorted(firsts)
+    fig, axes = plt.subplots(len(names), 4, figsize=(17, 3.6 * len(names)), squeeze=False)
+    for row, name in zip(axes, names, strict=True):
+        for ax, (key, label) in zip(row[:3], (("f1", "detection F1"),
+                                              ("label_accuracy", "label accuracy"),
+                                              ("errors", "errors (missed, extra, wrong label)")),
+                                    strict=True):  # fmt: skip
+            for policy, curve in firsts[name].items():
+                ax.plot(curve["clicks"], curve[key], "-" if policy == "ours" else "--",
+                        label=policy)  # fmt: skip
+            ax.set(title=f"{name}: {label}", xlabel="clicks spent", ylabel=label)
+            if key != "errors":
+                ax.set_ylim(max(0.0, ax.get_ylim()[0]), 1.0)
+            ax.legend(fontsize=8)
+        ax = row[3]
+        pairs = [(p, r) for key, policies in curves.items() if key.startswith(f"{name}/")
+                 for p, r in zip(policies["ours"].get("predicted_gain", []),
+                                 policies["ours"].get("realised_gain", []), strict=False)
+                 if p is not None and r is not None]  # fmt: skip
+        if pairs:
+            predicted, realised = np.array(pairs).T
+            ax.scatter(predicted, realised, s=10, alpha=0.6)
+            top = max(predicted.max(), realised.max(), 1.0)
+            ax.plot([0, top], [0, top], ":", color="grey")
+        ax.set(title=f"{name}: ours, batch by batch", xlabel="predicted errors removed",
+               ylabel="errors removed")  # fmt: skip
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
     return True
 
