@@ -51,12 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("model_dir", help="a folder written by 'cellcnn train'")
     ev.add_argument("--store", help="default: the store the model was trained on")
     ev.add_argument("--split", default="test")
+    _add_prediction_options(ev)
 
     pr = sub.add_parser("predict", help="classify cells at given positions in images")
     pr.add_argument("model_dir", help="a folder written by 'cellcnn train'")
     pr.add_argument("--cells", required=True, help="table with image_id, x, y (.csv/.parquet)")
     pr.add_argument("--images", required=True, help="folder of the images")
     pr.add_argument("-o", "--out", required=True, help="table to write (.csv or .parquet)")
+    _add_prediction_options(pr)
     de = sub.add_parser(
         "demo", help="train on the store `cellconsensus demo` wrote and write an HTML report"
     )
@@ -69,6 +71,24 @@ def build_parser() -> argparse.ArgumentParser:
     from cellconsensus.cli.runner import show_defaults
 
     return show_defaults(parser)
+
+
+def _add_prediction_options(p) -> None:
+    """``--tta`` / ``--threshold``: override the setting the run chose on its validation split."""
+    p.add_argument(
+        "--tta",
+        choices=["on", "off"],
+        help="test-time augmentation (default: the run's own choice, made on its val split)",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        help="P(first class) above which a cell is called that class (default: the run's own)",
+    )
+
+
+def _prediction_options(args) -> dict:
+    return {"tta": None if args.tta is None else args.tta == "on", "threshold": args.threshold}
 
 
 def _cmd_train(args) -> int:
@@ -101,7 +121,8 @@ def _cmd_train(args) -> int:
 def _cmd_evaluate(args) -> int:
     from .evaluate import evaluate
 
-    result = evaluate(args.model_dir, args.store, args.split, progress=True)
+    result = evaluate(args.model_dir, args.store, args.split, progress=True,
+                      **_prediction_options(args))  # fmt: skip
     shown = {k: v for k, v in result.items() if k not in ("plots", "worst_errors")}
     print(json.dumps(shown, indent=2))
     print(f"plots: {result.get('plots', {})}; worst errors: {result['worst_errors']}")
@@ -115,7 +136,8 @@ def _cmd_predict(args) -> int:
 
     cells = read_table(args.cells)
     cells["image_id"] = cells["image_id"].astype(str)
-    out = predict_cells(args.model_dir, cells, args.images, progress=True)
+    out = predict_cells(args.model_dir, cells, args.images, progress=True,
+                        **_prediction_options(args))  # fmt: skip
     write_table(out, args.out)
     counts = out["label_cnn"].value_counts(dropna=False).to_dict()
     print(f"classified {len(out)} cells: {counts} -> {args.out}")

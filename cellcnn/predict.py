@@ -14,7 +14,7 @@ from cellconsensus.images import as_image_source, normalise_image, read_image
 from cellconsensus.patches import crop
 
 from .classes import labels_of, n_outputs, probability_columns, run_vocabulary
-from .evaluate import PREDICT_BATCH, load_model, predict_patches
+from .evaluate import PREDICT_BATCH, load_model, predict_patches, prediction_setting
 
 __all__ = ["predict", "predict_cells", "training_crops"]
 
@@ -94,7 +94,8 @@ def predict(
     points: pd.DataFrame | np.ndarray,
     *,
     batch_size: int = PREDICT_BATCH,
-    threshold: float = 0.5,
+    threshold: float | None = None,
+    tta: bool | None = None,
 ) -> pd.DataFrame:
     """Class probabilities and a label for cells at ``points`` in one image.
 
@@ -112,9 +113,13 @@ def predict(
         Columns ``x, y``, or an ``(n, 2)`` array, in image pixels.
     batch_size : int, default :data:`~cellcnn.evaluate.PREDICT_BATCH` (64)
         Patches per forward pass.
-    threshold : float, default 0.5
+    threshold : float, optional
         P(alive) above which the label is ``alive`` (for another pair of classes: the
         first class's probability); a model of K > 2 classes takes the most probable.
+        Default: the run's own choice, made on the validation split when it was trained
+        (:func:`cellcnn.evaluate.tune_prediction`; 0.5 for runs from before).
+    tta : bool, optional
+        Average over the eight symmetries of the square; default: the run's own choice.
 
     Returns
     -------
@@ -136,8 +141,9 @@ def predict(
     """
     xy = _points(points)
     net, run = load_model(model_dir)
+    tta, threshold = prediction_setting(run, tta, threshold)
     pixels = read_image(image) if not isinstance(image, np.ndarray) else normalise_image(image)
-    p = _classify(net, run, pixels, xy[:, 0], xy[:, 1], batch_size)
+    p = _classify(net, run, pixels, xy[:, 0], xy[:, 1], batch_size, tta)
     vocabulary = run_vocabulary(run)
     return pd.DataFrame(
         {
@@ -156,7 +162,8 @@ def predict_cells(
     images,
     *,
     batch_size: int = PREDICT_BATCH,
-    threshold: float = 0.5,
+    threshold: float | None = None,
+    tta: bool | None = None,
     progress: bool = False,
 ) -> pd.DataFrame:
     """Classify every cell of a Cells (or truth) table in its image.
@@ -169,7 +176,7 @@ def predict_cells(
         ``image_id, x, y`` (e.g. ``find_consensus(...).cells``).
     images : folder, mapping or ImageSource
         Where the pixels come from (:func:`cellconsensus.images.as_image_source`).
-    batch_size, threshold
+    batch_size, threshold, tta
         See :func:`predict`.
     progress : bool, default False
         A progress bar over the images.
@@ -189,6 +196,7 @@ def predict_cells(
         raise CellConsensusInputError("cells lack column image_id")
     xy = _points(cells)
     net, run = load_model(model_dir)
+    tta, threshold = prediction_setting(run, tta, threshold)
     source = as_image_source(images)
     out = cells.copy()
     vocabulary = run_vocabulary(run)
@@ -202,7 +210,7 @@ def predict_cells(
         pixels, _ = source.load(str(image_id))
         rows = index.to_numpy()
         x, y = xy[rows, 0], xy[rows, 1]
-        p[rows] = _classify(net, run, pixels, x, y, batch_size)
+        p[rows] = _classify(net, run, pixels, x, y, batch_size, tta)
         outside[rows] = _outside(pixels, x, y)
     for name, values in probability_columns(vocabulary, p, "_cnn").items():
         out[name] = values

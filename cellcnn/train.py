@@ -3,7 +3,8 @@
 ``train(store, size, model="compact", epochs=..., out_dir=...)`` writes::
 
     out_dir/
-      run.json                every setting, the environment and the store's provenance
+      run.json                every setting, the environment, the store's provenance and
+                              how the model predicts best (TTA, threshold: chosen on val)
       model.keras             the best model (highest validation ROC AUC; ties: lowest loss)
       log.csv                 one row per epoch (loss, accuracy, AUC, learning rate)
       learning_curves.png     loss and AUC by epoch, training and validation
@@ -37,6 +38,7 @@ import tensorflow as tf
 from . import __version__
 from .classes import n_outputs
 from .data import channel_stats, check_training, make_dataset, targets, weight_keys
+from .evaluate import load_model, tune_prediction
 from .models import build_model
 from .multiworker import cluster_role, per_worker_input
 from .store import PatchStore
@@ -353,5 +355,12 @@ def train(
     (out / "run.json").write_text(json.dumps(run, indent=2, default=str))
     if log:
         plot_learning_curves(log, out / "learning_curves.png")
+    if chief and (out / "model.keras").is_file():
+        # How the best model predicts best, chosen on the validation split: what predict,
+        # predict_cells and evaluate use unless told otherwise.
+        best_net, _ = load_model(out)
+        run["prediction"] = tune_prediction(best_net, source, vocabulary.n_classes)
+        logger.info("prediction setting chosen on val: %s", run["prediction"])
+        (out / "run.json").write_text(json.dumps(run, indent=2, default=str))
     keras.mixed_precision.set_global_policy("float32")
     return TrainResult(out, {k: list(v) for k, v in history.history.items()}, best, run)

@@ -189,6 +189,9 @@ def test_cli_train_evaluate_predict(separable, tmp_path, capsys):
     assert "best validation ROC AUC" in capsys.readouterr().out
     assert cnn_main(["evaluate", str(out)]) == 0
     assert '"balanced_accuracy"' in capsys.readouterr().out
+    assert cnn_main(["evaluate", str(out), "--tta", "off", "--threshold", "0.5"]) == 0
+    shown = capsys.readouterr().out
+    assert '"tta": false' in shown and '"threshold": 0.5' in shown
     folder = tmp_path / "images"
     folder.mkdir()
     from PIL import Image
@@ -213,6 +216,39 @@ def test_cli_train_evaluate_predict(separable, tmp_path, capsys):
     )
     assert len(pd.read_csv(tmp_path / "p.csv")) == len(cells)
     assert cnn_main(["evaluate", str(tmp_path / "nowhere")]) == 2
+
+
+def test_a_run_predicts_at_the_setting_chosen_on_val(separable, tiny_run, tmp_path):
+    """train chooses TTA and the threshold on the validation split and records them;
+    evaluate, predict and predict_cells use them unless told otherwise."""
+    _, cells, images = separable
+    run = json.loads((tiny_run / "run.json").read_text())
+    chosen = run["prediction"]
+    assert chosen["chosen_on"] == "val" and isinstance(chosen["tta"], bool)
+    assert 0 < chosen["threshold"] < 1 and 0 <= chosen["val_balanced_accuracy"] <= 1
+    default = evaluate(tiny_run, split="test", out_dir=tmp_path)
+    assert default["tta"] == chosen["tta"]
+    assert default["threshold"] == pytest.approx(chosen["threshold"])
+    plain = evaluate(tiny_run, split="test", tta=False, threshold=0.5, out_dir=tmp_path)
+    assert not plain["tta"] and plain["threshold"] == 0.5
+    mine = cells[cells["image_id"].isin(list(cells["image_id"].unique()[:3]))]
+    table = predict_cells(tiny_run, mine, images)
+    explicit = predict_cells(
+        tiny_run, mine, images, tta=chosen["tta"], threshold=chosen["threshold"]
+    )
+    pd.testing.assert_frame_equal(table, explicit)
+    cut = predict_cells(tiny_run, mine, images, tta=chosen["tta"], threshold=0.999)
+    assert (cut["label_cnn"] == "dead").all()  # a threshold given wins
+    # A run from before the choice existed predicts as it always did: no TTA, 0.5.
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "model.keras").write_bytes((tiny_run / "model.keras").read_bytes())
+    (legacy / "run.json").write_text(
+        json.dumps({k: v for k, v in run.items() if k != "prediction"})
+    )
+    old = predict_cells(legacy, mine, images)
+    again = predict_cells(tiny_run, mine, images, tta=False, threshold=0.5)
+    pd.testing.assert_frame_equal(old, again)
 
 
 def _variant(tmp_path, cells, images, name, split=None):

@@ -116,6 +116,7 @@ def test_the_softmax_model_learns_evaluates_per_class_and_predicts(separable_cla
                    verbose=0)  # fmt: skip
     run = json.loads((out / "run.json").read_text())
     assert run["classes"] == list(BLOB_CLASSES) and run["outputs"] == 3
+    assert run["prediction"]["threshold"] is None  # K classes: the most probable one
     assert run_vocabulary(run).classes == BLOB_CLASSES
     assert result.best_val_auc > 0.95
     metrics = evaluate(out, split="test")
