@@ -113,8 +113,9 @@ def main() -> None:
                 batch_size=args.batch_size,
                 verbose=2,
             )
-            metrics = evaluate(out, split="test")
-            with_tta = evaluate(out, split="test", tta=True)
+            # The plain figures as they were measured: no TTA, threshold 0.5.
+            metrics = evaluate(out, split="test", tta=False, threshold=0.5)
+            with_tta = evaluate(out, split="test", tta=True, threshold=0.5)
             tuned = evaluate(out, split="test", tta=True, threshold="val")
             row = {
                 "model": model,

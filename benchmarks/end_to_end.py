@@ -100,8 +100,8 @@ def run(name, cells, truth, split, folder, work: Path, args, target="hard") -> d
         verbose=0,
     )
     seconds = time.perf_counter() - start
-    plain = evaluate(out, split="test")
-    tuned = evaluate(out, split="test", threshold="val")
+    plain = evaluate(out, split="test", tta=False, threshold=0.5)
+    tuned = evaluate(out, split="test", tta=False, threshold="val")
     trained = cells[cells["split"] == "train"]
     train_images = list(split.index[split == "train"])
     agreement = score(trained, truth, image_ids=train_images)

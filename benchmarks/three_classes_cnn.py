@@ -65,7 +65,7 @@ def classifier(data: dict, seeds: int, epochs: int, work: Path) -> list[dict]:
             result = train(store, SIZE, "compact", out_dir=out, epochs=epochs, patience=6,
                            target=target, seed=seed, verbose=0)  # fmt: skip
             seconds = time.perf_counter() - start
-            m = evaluate(out, split="test")
+            m = evaluate(out, split="test", tta=False, threshold=0.5)  # as measured: plain
             row = {"classes": k, "seed": seed, "target": target, "n_test": m["n"],
                    "n_train": result.run["n_train"], "balanced_accuracy": m["balanced_accuracy"],
                    "accuracy": m["accuracy"], "roc_auc": m.get("roc_auc"),
