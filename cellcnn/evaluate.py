@@ -13,10 +13,10 @@ from sklearn import metrics
 from tqdm.auto import tqdm
 
 from cellconsensus.errors import CellConsensusInputError
-from cellconsensus.plot import pyplot
 
 from .classes import class_proba, run_vocabulary
 from .data import make_dataset
+from .evaluation_plots import confusion_plot, roc_reliability_plots, worst_errors_sheet
 from .models import CUSTOM_OBJECTS
 from .store import PatchStore
 
@@ -114,89 +114,6 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
         if inside.any():
             error += inside.mean() * abs(y[inside].mean() - p[inside].mean())
     return float(error)
-
-
-def _plots(curves: dict, calibration: tuple, axes: tuple, out: Path, prefix: str) -> dict:
-    """ROC curves (``name -> (y, p)``, one per class one-vs-rest for K classes) and the
-    reliability of ``calibration`` (outcomes, predicted probabilities); ``axes`` names
-    the positive outcome and the predicted probability."""
-    plt = pyplot()
-    outcome, predicted = axes
-    paths = {}
-    fig, ax = plt.subplots(figsize=(4, 4))
-    for name, (y, p) in curves.items():
-        fpr, tpr, _ = metrics.roc_curve(y, p)
-        ax.plot(fpr, tpr, label=f"{name}AUC {metrics.roc_auc_score(y, p):.3f}")
-    ax.plot([0, 1], [0, 1], ":", color="grey")
-    ax.set(xlabel=f"false {outcome} rate", ylabel=f"true {outcome} rate", title="ROC")
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    paths["roc"] = str(out / f"{prefix}roc.png")
-    fig.savefig(paths["roc"], dpi=100)
-    plt.close(fig)
-
-    y, p = calibration
-    edges = np.linspace(0, 1, 11)
-    which = np.clip(np.digitize(p, edges[1:-1]), 0, 9)
-    centres, observed = [], []
-    for b in range(10):
-        if (which == b).any():
-            centres.append(p[which == b].mean())
-            observed.append(y[which == b].mean())
-    fig, ax = plt.subplots(figsize=(4, 4))
-    ax.plot([0, 1], [0, 1], ":", color="grey")
-    ax.plot(centres, observed, "o-")
-    ax.set(xlabel=f"predicted {predicted}", ylabel=f"observed fraction {outcome}",
-           title="reliability")  # fmt: skip
-    fig.tight_layout()
-    paths["reliability"] = str(out / f"{prefix}reliability.png")
-    fig.savefig(paths["reliability"], dpi=100)
-    plt.close(fig)
-    return paths
-
-
-def _confusion_plot(confusion: list[list[int]], classes, path: Path) -> str:
-    """The confusion matrix drawn, counts in the cells (rows true, columns predicted)."""
-    plt = pyplot()
-    matrix = np.asarray(confusion)
-    side = 2.4 + 0.5 * len(classes)
-    fig, ax = plt.subplots(figsize=(side + 0.4, side))
-    ax.imshow(matrix, cmap="Blues")
-    for (i, j), n in np.ndenumerate(matrix):
-        colour = "white" if n > matrix.max() / 2 else "black"
-        ax.text(j, i, str(n), ha="center", va="center", color=colour)
-    ax.set(xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes,
-           yticklabels=classes, xlabel="predicted", ylabel="true (the store's label)")  # fmt: skip
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return str(path)
-
-
-def _worst(source: PatchStore, rows, truth, predicted, proba, classes, out, prefix, n=16) -> str:
-    """A sheet of the ``n`` patches whose true class got the lowest probability, each
-    captioned ``true as predicted P(predicted)``."""
-    from PIL import Image, ImageDraw
-
-    error = 1.0 - proba[np.arange(len(truth)), truth]
-    worst = np.argsort(-error, kind="stable")[:n]
-    side = source.size
-    scale = max(1, -(-64 // side))
-    tile = side * scale
-    width = max(tile, 6 * max(len(c) for c in classes) + 40)
-    sheet = Image.new("RGB", (n * (width + 4) + 4, tile + 34), "white")
-    draw = ImageDraw.Draw(sheet)
-    for k, i in enumerate(worst):
-        row = int(rows[i])
-        patch = source.read(row, row + 1)[0]
-        image = Image.fromarray(patch[..., 0] if patch.shape[2] == 1 else patch)
-        x = 4 + k * (width + 4)
-        sheet.paste(image.resize((tile, tile), Image.Resampling.NEAREST), (x, 4))
-        named = f"{classes[truth[i]]} as {classes[predicted[i]]}"
-        draw.text((x, tile + 6), f"{named}\n{proba[i, predicted[i]]:.2f}", fill="black")
-    path = out / f"{prefix}worst_errors.png"
-    sheet.save(path)
-    return str(path)
 
 
 def _predictions(
@@ -393,7 +310,7 @@ def evaluate(
         **{f"recall_{c}": float(v) for c, v in zip(classes, recall, strict=True)},
         "confusion": metrics.confusion_matrix(truth, predicted, labels=every).tolist(),
     }
-    figures = {"confusion": _confusion_plot(result["confusion"], classes,
+    figures = {"confusion": confusion_plot(result["confusion"], classes,
                                             out / f"{prefix}confusion.png")}  # fmt: skip
     if k == 2:
         first = (truth == 0).astype(int)
@@ -401,7 +318,7 @@ def evaluate(
         if len(np.unique(first)) == 2:
             result["roc_auc"] = float(metrics.roc_auc_score(first, p))
             result["pr_auc"] = float(metrics.average_precision_score(first, p))
-            figures |= _plots({"": (first, p)}, (first, p),
+            figures |= roc_reliability_plots({"": (first, p)}, (first, p),
                               (classes[0], f"P({classes[0]})"), out, prefix)  # fmt: skip
     else:
         correct = (predicted == truth).astype(int)
@@ -418,9 +335,11 @@ def evaluate(
             result["roc_auc"] = float(np.mean([result[f"roc_auc_{c}"] for c in classes]))
             result["pr_auc"] = float(metrics.average_precision_score(onehot, proba))
         if curves:
-            figures |= _plots(curves, (correct, confidence),
+            figures |= roc_reliability_plots(curves, (correct, confidence),
                               ("positive", "P(top class)"), out, prefix)  # fmt: skip
     result["plots"] = figures
-    result["worst_errors"] = _worst(source, rows, truth, predicted, proba, classes, out, prefix)
+    result["worst_errors"] = worst_errors_sheet(
+        source, rows, truth, predicted, proba, classes, out, prefix
+    )
     (out / f"{prefix}evaluation.json").write_text(json.dumps(result, indent=2))
     return result

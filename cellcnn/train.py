@@ -37,11 +37,12 @@ import tensorflow as tf
 
 from . import __version__
 from .classes import n_outputs
-from .data import channel_stats, check_training, make_dataset, targets, weight_keys
+from .data import channel_stats, make_dataset
 from .evaluate import load_model, tune_prediction
 from .models import build_model
 from .multiworker import cluster_role, per_worker_input
 from .store import PatchStore
+from .targets import check_training, targets, weight_keys
 from .training_log import plot_learning_curves, read_log
 
 __all__ = ["train", "TrainResult", "class_weights"]
@@ -74,7 +75,7 @@ class TrainResult:
 def class_weights(y: np.ndarray) -> dict[int, float]:
     """Balanced class weights ``n / (K * n_class)``, keyed as Keras keys them: by the
     target (0 or 1) for two classes' ``(n,)`` targets, by the class index for ``(n, K)``
-    ones (:func:`cellcnn.data.weight_keys`).
+    ones (:func:`cellcnn.targets.weight_keys`).
 
     Examples
     --------
@@ -150,7 +151,7 @@ def train(
     learning_rate : float, default 1e-3
         Adam's initial learning rate.
     target, unsure, sample_weight
-        See :mod:`cellcnn.data`.
+        See :mod:`cellcnn.targets`.
     balance_classes : bool, default True
         Weight samples by balanced class weights computed on the training split.
     augment : bool, default True

@@ -87,7 +87,7 @@ def test_a_missing_class_warns_and_a_single_class_is_refused(separable_classes, 
     write_patches(no_pair, images, tmp_path / "two.zarr", [24], chunk_size=32, seed=0)
     source = PatchStore(tmp_path / "two.zarr", 24)
     assert source.vocabulary.classes == BLOB_CLASSES  # the p_ columns keep the label set
-    with caplog.at_level(logging.WARNING, logger="cellcnn.data"):
+    with caplog.at_level(logging.WARNING, logger="cellcnn.targets"):
         check_training(source)
     assert "no pair cell" in caplog.text
     one = cells[cells["label"] == "dark"]
