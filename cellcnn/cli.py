@@ -1,4 +1,4 @@
-"""Command line: ``cellcnn train | evaluate | predict``."""
+"""Command line: ``cellcnn train | evaluate | predict | train-detector | detect | demo``."""
 
 from __future__ import annotations
 
@@ -55,10 +55,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("predict", help="classify cells at given positions in images")
     pr.add_argument("model_dir", help="a folder written by 'cellcnn train'")
-    pr.add_argument("--cells", required=True, help="table with image_id, x, y (.csv/.parquet)")
+    pr.add_argument("--cells", help="table with image_id, x, y (.csv/.parquet)")
+    pr.add_argument(
+        "--detector",
+        help="without --cells: a detector folder ('cellcnn train-detector') finds the cells first",
+    )
     pr.add_argument("--images", required=True, help="folder of the images")
     pr.add_argument("-o", "--out", required=True, help="table to write (.csv or .parquet)")
     _add_prediction_options(pr)
+
+    td = sub.add_parser(
+        "train-detector", help="learn to find (and classify) cells on whole images, no clicks"
+    )
+    td.add_argument(
+        "cells",
+        help="expert or consensus cells: a Cells/truth table (.csv/.parquet) or a folder of "
+        "Pascal VOC XML files",
+    )
+    td.add_argument("--images", required=True, help="folder of the images")
+    td.add_argument("--out", required=True, help="output folder of the detector")
+    td.add_argument("--groups", choices=["image", "lookalike"], default="image",
+                    help="split by image, or keep look-alike images in one split")  # fmt: skip
+    td.add_argument("--cell-size", type=float, help="cell diameter in px (default: measured)")
+    td.add_argument("--epochs", type=int, default=30)
+    td.add_argument("--seed", type=int, default=0)
+
+    dt = sub.add_parser("detect", help="find and classify cells on images with a detector")
+    dt.add_argument("detector", help="a folder written by 'cellcnn train-detector'")
+    dt.add_argument("--images", required=True, help="folder of the images")
+    dt.add_argument("-o", "--out", required=True, help="Cells table to write (.csv or .parquet)")
+    dt.add_argument("--threshold", type=float, help="lowest peak kept (default: the detector's)")
+    dt.add_argument("--classifier", help="classify the cells found with this 'cellcnn train' run")
+    dt.add_argument("--draw", help="folder of PNGs: every image with its detections drawn")
     de = sub.add_parser(
         "demo", help="train on the store `cellconsensus demo` wrote and write an HTML report"
     )
@@ -130,17 +158,74 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_predict(args) -> int:
+    from cellconsensus.errors import CellConsensusInputError
     from cellconsensus.io import read_table, write_table
 
     from .predict import predict_cells
 
-    cells = read_table(args.cells)
-    cells["image_id"] = cells["image_id"].astype(str)
+    if (args.cells is None) == (args.detector is None):
+        both = "not both" if args.cells else "one of them"
+        raise CellConsensusInputError(
+            f"give --cells (positions to classify) or --detector (find the cells first), {both}"
+        )
+    if args.cells is not None:
+        cells = read_table(args.cells)
+        cells["image_id"] = cells["image_id"].astype(str)
+    else:
+        from .detect import detect
+
+        cells = detect(args.detector, args.images, progress=True)
+        print(f"found {len(cells)} cells on {len(cells.attrs['image_ids'])} images")
     out = predict_cells(args.model_dir, cells, args.images, progress=True,
                         **_prediction_options(args))  # fmt: skip
     write_table(out, args.out)
     counts = out["label_cnn"].value_counts(dropna=False).to_dict()
     print(f"classified {len(out)} cells: {counts} -> {args.out}")
+    return 0
+
+
+def _read_cells_or_truth(path: str):
+    """A folder of VOC XML, a Cells table (with class probabilities) or a truth table."""
+    from pathlib import Path
+
+    from cellconsensus.io import read_cells, read_table, read_truth, read_voc
+
+    if Path(path).is_dir():
+        return read_voc(path)
+    columns = read_table(path).columns
+    has_proba = any(str(c).startswith("p_") and c != "p_real" for c in columns)
+    return read_cells(path) if has_proba else read_truth(path)
+
+
+def _cmd_train_detector(args) -> int:
+    from .detect import train_detector
+
+    cells = _read_cells_or_truth(args.cells)
+    print(f"training a detector on {len(cells)} cells ({args.epochs} epochs) ...")
+    result = train_detector(cells, args.images, args.out, groups=args.groups,
+                            cell_size=args.cell_size, epochs=args.epochs, seed=args.seed,
+                            verbose=1 if sys.stdout.isatty() else 2)  # fmt: skip
+    v = result.validation
+    print(f"validation: F1 {v['f1']:.3f} (precision {v['precision']:.3f}, recall "
+          f"{v['recall']:.3f}), balanced label accuracy {v['balanced_label_accuracy']:.3f} at "
+          f"threshold {result.record['threshold']:.2f}; detector in {result.out_dir}")  # fmt: skip
+    return 0
+
+
+def _cmd_detect(args) -> int:
+    from cellconsensus.io import write_table
+
+    from .detect import detect, draw_detections
+
+    cells = detect(args.detector, args.images, threshold=args.threshold,
+                   classifier=args.classifier, progress=True)  # fmt: skip
+    write_table(cells, args.out)
+    counts = cells["label"].value_counts(dropna=False).to_dict()
+    print(f"found {len(cells)} cells on {len(cells.attrs['image_ids'])} images: {counts} -> "
+          f"{args.out}")  # fmt: skip
+    if args.draw:
+        written = draw_detections(cells, args.images, args.draw)
+        print(f"drew {len(written)} images -> {args.draw}")
     return 0
 
 
@@ -158,6 +243,8 @@ COMMANDS = {
     "train": _cmd_train,
     "evaluate": _cmd_evaluate,
     "predict": _cmd_predict,
+    "train-detector": _cmd_train_detector,
+    "detect": _cmd_detect,
     "demo": _cmd_demo,
 }
 

@@ -1,0 +1,211 @@
+"""Find and classify cells on whole images with a trained detector.
+
+:func:`detect` runs the detector (:mod:`cellcnn.detect.network`) over every image,
+tile by tile (:mod:`cellcnn.detect.tiles`), finds the centre map's peaks
+(:func:`~cellcnn.detect.peaks.find_peaks`) and reads the class maps there; with a
+patch classifier (``classifier=``, a :func:`cellcnn.train.train` run) the cells
+found are classified by it instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from cellconsensus.errors import CellConsensusInputError
+from cellconsensus.images import as_image_source
+from cellconsensus.tables import Vocabulary
+
+from ..classes import labels_of, probability_columns, run_vocabulary
+from .network import DETECTOR_OBJECTS
+from .peaks import find_peaks
+from .tiles import tile_grid
+
+__all__ = ["detect", "load_detector", "predict_maps", "cells_from_maps", "DETECTOR_FILES"]
+
+#: The files of a detector folder: the network and its record.
+DETECTOR_FILES = ("detector.keras", "detector.json")
+#: Tiles per forward pass.
+DETECT_BATCH = 8
+
+
+def load_detector(model_dir: str | os.PathLike) -> tuple[keras.Model, dict]:
+    """The network and the record (``detector.json``) of a detector folder.
+
+    Raises
+    ------
+    CellConsensusInputError
+        Naming the file: a missing file (not a finished detector), a record that is not
+        JSON, a network Keras cannot load.
+    """
+    folder = Path(model_dir)
+    path, record = (folder / name for name in DETECTOR_FILES)
+    for needed in (path, record):
+        if not needed.is_file():
+            raise CellConsensusInputError(
+                f"{needed.name} missing: not a finished cellcnn detector", source=str(folder)
+            )
+    try:
+        meta = json.loads(record.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CellConsensusInputError(f"not a readable detector record: {exc}",
+                                      source=str(record)) from None  # fmt: skip
+    try:
+        net = keras.saving.load_model(path, custom_objects=DETECTOR_OBJECTS, compile=False)
+    except Exception as exc:  # Keras raises anything from a damaged file: name the file
+        raise CellConsensusInputError(
+            f"cannot load the detector ({type(exc).__name__}: {str(exc)[:200]})", source=str(path)
+        ) from None
+    return net, meta
+
+
+def predict_maps(
+    net: keras.Model,
+    images: Iterable[np.ndarray],
+    *,
+    margin: int = 32,
+    max_tile: int = 768,
+    batch_size: int = DETECT_BATCH,
+) -> Iterator[np.ndarray]:
+    """The ``(H, W, 1 + K)`` maps of every image, in order, tiles batched across images of
+    one tile size (memory: one batch of tiles and the images waiting for it)."""
+    pending: list[tuple] = []  # (grid, tiles) of images not yet given back
+
+    def flush(tiles_of: list[tuple]) -> list[np.ndarray]:
+        tiles = np.concatenate([t for _, t in tiles_of])
+        outputs = np.concatenate([np.asarray(net(tiles[a : a + batch_size], training=False))
+                                  for a in range(0, len(tiles), batch_size)])  # fmt: skip
+        maps, start = [], 0
+        for grid, t in tiles_of:
+            maps.append(grid.stitch(outputs[start : start + len(t)]))
+            start += len(t)
+        return maps
+
+    for image in images:
+        grid = tile_grid(image.shape, margin=margin, max_tile=max_tile)
+        if pending and (pending[0][0].tile != grid.tile
+                        or sum(len(t) for _, t in pending) >= batch_size):  # fmt: skip
+            yield from flush(pending)
+            pending = []
+        pending.append((grid, grid.tiles(image)))
+    if pending:
+        yield from flush(pending)
+
+
+def cells_from_maps(
+    maps: np.ndarray,
+    vocabulary: Vocabulary,
+    *,
+    threshold: float,
+    min_distance: float,
+) -> pd.DataFrame:
+    """Cells of one image's maps: ``x, y``, class probabilities (Cells-table columns),
+    ``label`` (the most probable class) and ``score`` (the centre map's peak)."""
+    x, y, score = find_peaks(maps[..., 0], threshold=threshold, min_distance=min_distance)
+    rows = np.clip(np.floor(y).astype(int), 0, maps.shape[0] - 1)
+    cols = np.clip(np.floor(x).astype(int), 0, maps.shape[1] - 1)
+    proba = maps[rows, cols, 1:].astype(float).reshape(len(x), maps.shape[-1] - 1)
+    return pd.DataFrame({"x": x, "y": y, **probability_columns(vocabulary, proba),
+                         "label": labels_of(vocabulary, proba), "score": score})  # fmt: skip
+
+
+def _classify(table: pd.DataFrame, classifier, source, vocabulary, names: list[str]) -> None:
+    """Replace the detector's class columns of ``table`` by a patch classifier's."""
+    from ..evaluate import load_model
+    from ..predict import predict_cells
+
+    if run_vocabulary(load_model(classifier)[1]).classes != vocabulary.classes:
+        raise CellConsensusInputError(
+            f"the classifier's classes differ from the detector's {vocabulary.classes}",
+            source=str(classifier),
+        )
+    classified = predict_cells(classifier, table, source)
+    for name in names:
+        table[name] = classified[f"{name}_cnn"].to_numpy()
+    table["label"] = classified["label_cnn"].to_numpy()
+
+
+def detect(
+    model_dir: str | os.PathLike,
+    images,
+    image_ids: Sequence[str] | None = None,
+    *,
+    threshold: float | None = None,
+    min_distance: float | None = None,
+    classifier: str | os.PathLike | None = None,
+    batch_size: int = DETECT_BATCH,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Cells found on images by a detector trained with
+    :func:`~cellcnn.detect.train_detector`, without any clicks.
+
+    Parameters
+    ----------
+    model_dir : path-like
+        The detector's folder.
+    images : folder, mapping or ImageSource
+        Where the pixels come from (:func:`cellconsensus.images.as_image_source`).
+    image_ids : sequence of str, optional
+        Images to search (default every image of ``images``).
+    threshold : float, optional
+        Lowest centre-map peak kept; default the detector's own, chosen on its
+        validation images for the best F1.
+    min_distance : float, optional
+        Closest two cells may be, in pixels; default the detector's (half its cell size).
+    classifier : path-like, optional
+        A patch classifier (:func:`cellcnn.train.train` run): the cells found are
+        classified by it (:func:`cellcnn.predict.predict_cells`, at its own setting)
+        instead of by the detector's class maps.
+    batch_size : int, default 8
+        Tiles per forward pass.
+    progress : bool, default False
+        A progress bar over the images.
+
+    Returns
+    -------
+    DataFrame
+        A Cells table: ``image_id, cell_id, x, y``, the class probabilities (``p_alive``
+        for alive / dead, else ``p_<class>``), ``label``, ``score`` (the detection's
+        confidence, the centre map's height); ``attrs["image_ids"]`` lists every image
+        searched and ``attrs["detector"]`` the settings used.
+
+    Examples
+    --------
+    >>> detect("runs/detector", "new_images/")  # doctest: +SKIP
+    """
+    net, meta = load_detector(model_dir)
+    vocabulary = run_vocabulary(meta)
+    threshold = float(meta["threshold"] if threshold is None else threshold)
+    min_distance = float(meta["min_distance"] if min_distance is None else min_distance)
+    source = as_image_source(images)
+    ids = [str(i) for i in (image_ids if image_ids is not None else source.ids())]
+    channels = meta["channels"]
+    pixels = (source.load(i, channels=channels)[0] for i in ids)
+    bar = tqdm(total=len(ids), desc="detect", unit="image", disable=not progress)
+    found = []
+    maps_of = predict_maps(net, pixels, margin=meta["margin"], max_tile=meta["max_tile"],
+                           batch_size=batch_size)  # fmt: skip
+    for image_id, maps in zip(ids, maps_of, strict=True):
+        cells = cells_from_maps(maps, vocabulary, threshold=threshold, min_distance=min_distance)
+        found.append(cells.assign(image_id=image_id, cell_id=np.arange(len(cells))))
+        bar.update()
+    bar.close()
+    names = list(probability_columns(vocabulary, np.zeros((0, vocabulary.n_classes))))
+    columns = ["image_id", "cell_id", "x", "y", *names, "label", "score"]
+    table = pd.concat(found, ignore_index=True)[columns] if found else pd.DataFrame(columns=columns)
+    if classifier is not None and len(table):
+        _classify(table, classifier, source, vocabulary, names)
+    table.attrs["image_ids"] = ids
+    table.attrs["detector"] = {"model": str(model_dir), "threshold": threshold,
+                               "min_distance": min_distance,
+                               "classifier": None if classifier is None else str(classifier)}  # fmt: skip
+    if not vocabulary.is_alive_dead:
+        table.attrs["classes"] = vocabulary
+    return table

@@ -1,0 +1,347 @@
+"""Train the point detector from any Cells or truth table and its images.
+
+Images are split train / validation / test *by image* (whole look-alike groups with
+``groups="lookalike"``), as the patch store splits them. Every step of an epoch
+takes a random square crop of a training image (padded by reflection when the
+image is smaller), one of the eight symmetries of the square, and the matching
+targets (:func:`~cellcnn.detect.heatmap.render_targets`), streamed through
+``tf.data``. The weights with the lowest validation loss (fixed crops of the
+validation images) are kept; the peak threshold is then chosen on the whole
+validation images for the best detection F1 (:func:`cellconsensus.metrics.score`).
+
+Files written to ``out_dir``: ``detector.keras`` (the network) and
+``detector.json`` (every setting, the split of every image, the validation figures
+and the training history), the record last: a folder with both is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from cellconsensus.errors import CellConsensusInputError
+from cellconsensus.images import as_image_source
+from cellconsensus.io._files import atomic_write
+from cellconsensus.metrics import score
+from cellconsensus.splits import SPLITS, assign_splits, lookalike_groups
+from cellconsensus.tables import Vocabulary, cells_vocabulary, class_proba
+
+from .. import __version__
+from .heatmap import TARGET_EXTRA, render_targets
+from .inference import DETECTOR_FILES, cells_from_maps, predict_maps
+from .network import build_detector, detector_loss
+
+__all__ = ["train_detector", "DetectorResult", "CELL_SIZE", "THRESHOLDS"]
+
+logger = logging.getLogger(__name__)
+
+#: Cell diameter in pixels assumed when the table has no ``size`` column (the median
+#: of the LDC expert boxes, 20.5 px).
+CELL_SIZE = 20.0
+#: Steps of an epoch at least (an epoch is otherwise one crop per training image).
+MIN_STEPS = 32
+#: Peak thresholds tried on the validation images.
+THRESHOLDS = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2))
+
+
+@dataclass(frozen=True)
+class DetectorResult:
+    """What :func:`train_detector` made.
+
+    Attributes
+    ----------
+    out_dir : Path
+        The detector's folder (pass it to :func:`~cellcnn.detect.detect`).
+    record : dict
+        The contents of ``detector.json``.
+    """
+
+    out_dir: Path
+    record: dict
+
+    @property
+    def validation(self) -> dict:
+        """Detection and label figures on the validation images at the chosen threshold."""
+        return self.record["validation"]
+
+
+@dataclass(frozen=True)
+class _Image:
+    pixels: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    proba: np.ndarray
+    weight: np.ndarray
+    labelled: np.ndarray
+
+
+def _image_splits(table, ids, split, groups, fractions, seed, source) -> pd.Series:
+    """``train`` / ``val`` / ``test`` of every image."""
+    if split is not None:
+        mapping = pd.Series(split if isinstance(split, Mapping) else split, dtype=object)
+        out = pd.Series([mapping.get(i) for i in ids], index=ids, dtype=object)
+    elif "split" in table.columns:
+        out = table.groupby("image_id")["split"].first().astype(str).reindex(ids)
+    else:
+        rows = pd.concat([table[["image_id", "label"]].astype(str),
+                          pd.DataFrame({"image_id": [i for i in ids if i not in set(table["image_id"])],
+                                        "label": "(no cell)"})], ignore_index=True)  # fmt: skip
+        if isinstance(groups, str) and groups == "lookalike":
+            groups = lookalike_groups(source, ids)
+        elif isinstance(groups, str) and groups != "image":
+            raise ValueError(f"groups must be 'image', 'lookalike' or a mapping, got {groups!r}")
+        chosen = assign_splits(rows, fractions, groups=None if isinstance(groups, str) else groups,
+                               seed=seed)  # fmt: skip
+        out = chosen.groupby(rows["image_id"].to_numpy()).first().astype(str).reindex(ids)
+    bad = out[~out.isin(SPLITS)]
+    if len(bad):
+        raise CellConsensusInputError(
+            f"image {bad.index[0]!r} has no split (got {bad.iloc[0]!r}); expected one of "
+            f"{', '.join(SPLITS)}", field="split")  # fmt: skip
+    return out
+
+
+def _targets_of(table: pd.DataFrame, vocabulary: Vocabulary) -> tuple[np.ndarray, ...]:
+    """Class probabilities, centre weights and whether each cell has a class."""
+    k = vocabulary.n_classes
+    if any(c.startswith("p_") and c != "p_real" for c in table.columns):
+        proba = class_proba(table, vocabulary)
+        labelled = np.isfinite(proba).all(axis=1)
+    else:
+        codes = vocabulary.codes(table["label"]) if "label" in table else np.full(len(table), -1)
+        labelled = (codes >= 0) & (codes < k)
+        proba = np.zeros((len(table), k))
+        proba[labelled, codes[labelled]] = 1.0
+    proba = np.where(labelled[:, None], np.nan_to_num(proba), 1.0 / k)
+    weight = table["p_real"].to_numpy(float) if "p_real" in table else np.ones(len(table))
+    weight = np.where(np.isfinite(weight), weight, 1.0)
+    return proba, weight, labelled
+
+
+def _crop(image: _Image, side: int, rng: np.random.Generator, sigma: float):
+    """A random ``side`` crop of an image, one of the square's symmetries, and its target."""
+    pixels, x, y = image.pixels, image.x, image.y
+    height, width = pixels.shape[:2]
+    pad_y, pad_x = max(side - height, 0), max(side - width, 0)
+    if pad_y or pad_x:
+        pixels = np.pad(pixels, ((0, pad_y), (0, pad_x), (0, 0)), mode="symmetric")
+    top = int(rng.integers(0, pixels.shape[0] - side + 1))
+    left = int(rng.integers(0, pixels.shape[1] - side + 1))
+    patch = pixels[top : top + side, left : left + side]
+    target = render_targets((side, side), x - left, y - top, image.proba, sigma=sigma,
+                            weight=image.weight, labelled=image.labelled)  # fmt: skip
+    turns, flip = int(rng.integers(4)), bool(rng.integers(2))
+    patch, target = np.rot90(patch, turns), np.rot90(target, turns)
+    if flip:
+        patch, target = patch[:, ::-1], target[:, ::-1]
+    return np.ascontiguousarray(patch), np.ascontiguousarray(target)
+
+
+def _stream(images: list[_Image], side: int, sigma: float, seed: int) -> Iterator[tuple]:
+    rng = np.random.default_rng(seed)
+    while True:
+        for i in rng.permutation(len(images)):
+            yield _crop(images[i], side, rng, sigma)
+
+
+class _KeepBest(keras.callbacks.Callback):
+    """Keep the weights of the epoch with the lowest validation loss; restore them at the end."""
+
+    def __init__(self):
+        super().__init__()
+        self.best, self.weights, self.epoch = np.inf, None, -1
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("val_loss", np.inf)
+        if loss < self.best:
+            self.best, self.weights, self.epoch = loss, self.model.get_weights(), epoch
+
+    def on_train_end(self, logs=None):
+        if self.weights is not None:
+            self.model.set_weights(self.weights)
+
+
+def _tune(net, images, truth, ids, vocabulary, record) -> tuple[float, dict]:
+    """The peak threshold with the best F1 on the validation images (the middle one of
+    a tie), and its figures."""
+    maps = list(predict_maps(net, (im.pixels for im in images), margin=record["margin"],
+                             max_tile=record["max_tile"]))  # fmt: skip
+    tried = []
+    for threshold in THRESHOLDS:
+        found = [cells_from_maps(m, vocabulary, threshold=threshold,
+                                 min_distance=record["min_distance"]).assign(image_id=i)
+                 for i, m in zip(ids, maps, strict=True)]  # fmt: skip
+        tried.append(score(pd.concat(found, ignore_index=True), truth, image_ids=ids,
+                           default_size=record["cell_size"]).to_dict())  # fmt: skip
+    f1 = np.nan_to_num([t["f1"] for t in tried], nan=-1.0)
+    best = np.flatnonzero(f1 >= f1.max() - 1e-12)
+    chosen = int(best[len(best) // 2])
+    return float(THRESHOLDS[chosen]), tried[chosen]
+
+
+def train_detector(
+    cells: pd.DataFrame,
+    images,
+    out_dir: str | os.PathLike,
+    *,
+    image_ids: Sequence[str] | None = None,
+    classes: Vocabulary | Sequence[str] | None = None,
+    split: pd.Series | Mapping[str, str] | None = None,
+    groups: str | Mapping[str, str] = "image",
+    fractions: Sequence[float] = (0.8, 0.1, 0.1),
+    cell_size: float | None = None,
+    epochs: int = 30,
+    crop: int = 128,
+    batch_size: int = 16,
+    learning_rate: float = 2e-3,
+    widths: Sequence[int] = (16, 32, 64),
+    seed: int = 0,
+    verbose: int = 0,
+) -> DetectorResult:
+    """Train a cell-centre detector (with class maps) on whole images.
+
+    Parameters
+    ----------
+    cells : DataFrame
+        ``image_id, x, y`` and the classes: ``label`` (a truth table: hard targets) or
+        the ``p_<class>`` columns of a Cells table (soft targets); a ``p_real`` column
+        weights each cell's centre (a consensus cell in doubt teaches less).
+    images : folder, mapping or ImageSource
+        The pixels (:func:`cellconsensus.images.as_image_source`).
+    out_dir : path-like
+        Folder of the detector (created; its files are replaced).
+    image_ids : sequence of str, optional
+        The images to learn from, those without cells included (default
+        ``cells.attrs["image_ids"]``, else the images of ``cells``).
+    classes : Vocabulary or sequence of str, optional
+        The label set (default :func:`cellconsensus.tables.cells_vocabulary`).
+    split : Series or mapping, optional
+        ``train`` / ``val`` / ``test`` per image; default a ``split`` column of
+        ``cells``, else drawn with ``fractions`` and ``groups``.
+    groups : "image", "lookalike" or mapping, default "image"
+        Images kept in one split: each alone, look-alike groups
+        (:func:`cellconsensus.splits.lookalike_groups`) or given ``image -> group``.
+    fractions : (train, val, test), default (0.8, 0.1, 0.1)
+        Shares of the cells (stratified by class) when the split is drawn.
+    cell_size : float, optional
+        Cell diameter in pixels (default the median ``size`` of ``cells``, else
+        :data:`CELL_SIZE`): bumps of width ``size / 6``, peaks at least ``size / 2`` apart.
+    epochs, crop, batch_size, learning_rate : training schedule
+        Epochs of one crop per training image (at least :data:`MIN_STEPS` steps), crop side (a multiple of 8), crops per
+        step, Adam's initial rate (cosine decay to 0).
+    widths : sequence of int, default (16, 32, 64)
+        The network's filters (:func:`~cellcnn.detect.network.build_detector`).
+    seed : int, default 0
+        Seeds the split, the crops and the network.
+    verbose : int, default 0
+        Keras' progress output.
+
+    Returns
+    -------
+    DetectorResult
+
+    Raises
+    ------
+    CellConsensusInputError
+        Missing columns or non-finite positions (naming the row), no training cell,
+        no validation image.
+
+    Examples
+    --------
+    >>> from cellconsensus import make_truth, make_images
+    >>> truth = make_truth(20, seed=0)
+    >>> result = train_detector(truth, make_images(truth), "runs/detector")  # doctest: +SKIP
+    >>> result.validation["f1"]  # doctest: +SKIP
+    """
+    missing = [c for c in ("image_id", "x", "y") if c not in cells.columns]
+    if missing:
+        raise CellConsensusInputError(f"cells lack column(s) {', '.join(missing)}")
+    xy = cells[["x", "y"]].to_numpy(float)
+    bad = np.flatnonzero(~np.isfinite(xy).all(axis=1))
+    if len(bad):
+        raise CellConsensusInputError("a cell position is not a finite number",
+                                      row=f"row {bad[0] + 1}", field="x, y")  # fmt: skip
+    if crop % 8 or crop < 16:
+        raise ValueError(f"crop must be a multiple of 8 of at least 16, got {crop}")
+    if not (isinstance(epochs, int) and epochs >= 1):
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if not (np.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    table = cells.assign(image_id=cells["image_id"].astype(str))
+    vocabulary = cells_vocabulary(cells, classes)
+    ids = [str(i) for i in (image_ids or cells.attrs.get("image_ids")
+                            or list(pd.unique(table["image_id"])))]  # fmt: skip
+    source = as_image_source(images)
+    if cell_size is None:
+        sizes = table["size"].to_numpy(float) if "size" in table else np.zeros(0)
+        sizes = sizes[np.isfinite(sizes) & (sizes > 0)]
+        cell_size = float(np.median(sizes)) if len(sizes) else CELL_SIZE
+    splits = _image_splits(table, ids, split, groups, fractions, seed, source)
+    proba, weight, labelled = _targets_of(table, vocabulary)
+    channels = source.load(ids[0])[0].shape[2] if ids else 1
+    by_image = pd.Series(np.arange(len(table))).groupby(table["image_id"].to_numpy()).indices
+    loaded = {}
+    for image_id in ids:
+        rows = by_image.get(image_id, np.zeros(0, np.int64))
+        loaded[image_id] = _Image(source.load(image_id, channels=channels)[0], xy[rows, 0],
+                                  xy[rows, 1], proba[rows], weight[rows], labelled[rows])  # fmt: skip
+    part = {s: [i for i in ids if splits[i] == s] for s in SPLITS}
+    n_train_cells = sum(len(loaded[i].x) for i in part["train"])
+    if not n_train_cells or not part["val"]:
+        raise CellConsensusInputError(
+            f"nothing to learn from: {n_train_cells} cells on {len(part['train'])} training "
+            f"images, {len(part['val'])} validation images (both need at least one)")  # fmt: skip
+    sigma = cell_size / 6
+    record = {"format": "cellcnn-detector/1", "version": __version__,
+              "classes": list(vocabulary.classes), "unsure": vocabulary.unsure,
+              "channels": int(channels), "cell_size": cell_size, "sigma": sigma,
+              "min_distance": cell_size / 2, "margin": 32, "max_tile": 768, "crop": crop,
+              "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+              "widths": list(widths), "seed": seed,
+              "splits": {s: part[s] for s in SPLITS}}  # fmt: skip
+    keras.utils.set_random_seed(seed)
+    k = vocabulary.n_classes
+    spec = (tf.TensorSpec((crop, crop, channels), tf.uint8),
+            tf.TensorSpec((crop, crop, k + TARGET_EXTRA), tf.float32))  # fmt: skip
+    train_images = [loaded[i] for i in part["train"]]
+    stream = tf.data.Dataset.from_generator(lambda: _stream(train_images, crop, sigma, seed),
+                                            output_signature=spec)  # fmt: skip
+    stream = stream.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    val_rng = np.random.default_rng(seed + 1)
+    val_x, val_y = zip(*(_crop(loaded[i], crop, val_rng, sigma) for i in part["val"]), strict=True)
+    steps = max(MIN_STEPS, -(-len(train_images) // batch_size))
+    net = build_detector(channels, k, widths=widths)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps * epochs)
+    net.compile(optimizer=keras.optimizers.Adam(schedule), loss=detector_loss)
+    keep = _KeepBest()
+    history = net.fit(stream, steps_per_epoch=steps, epochs=epochs, callbacks=[keep],
+                      validation_data=(np.stack(val_x), np.stack(val_y)),
+                      validation_batch_size=batch_size, shuffle=False, verbose=verbose)  # fmt: skip
+    truth = table[table["image_id"].isin(part["val"])]
+    if "size" not in truth:
+        truth = truth.assign(size=cell_size)
+    threshold, figures = _tune(net, [loaded[i] for i in part["val"]], truth, part["val"],
+                               vocabulary, record)  # fmt: skip
+    record.update(threshold=threshold, validation=figures, best_epoch=keep.epoch + 1,
+                  history={key: [float(v) for v in values]
+                           for key, values in history.history.items()})  # fmt: skip
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / DETECTOR_FILES[1]).unlink(missing_ok=True)  # the record marks a complete folder
+    partial = out / f".partial.{DETECTOR_FILES[0]}"
+    net.save(partial)
+    os.replace(partial, out / DETECTOR_FILES[0])
+    atomic_write(out / DETECTOR_FILES[1],
+                 lambda p: Path(p).write_text(json.dumps(record, indent=2, default=str)))  # fmt: skip
+    logger.info("detector in %s: validation F1 %.3f at threshold %.2f", out, figures["f1"],
+                threshold)  # fmt: skip
+    return DetectorResult(out, record)

@@ -1,0 +1,251 @@
+"""The point detector: targets, peaks, tiles (properties), training, detection, files, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import ndimage
+
+from cellcnn.cli import main as cnn_main
+from cellcnn.detect import detect, draw_detections, evaluate_detector, load_detector, train_detector
+from cellcnn.detect.heatmap import render_targets
+from cellcnn.detect.peaks import find_peaks
+from cellcnn.detect.tiles import tile_grid
+from cellconsensus.errors import CellConsensusInputError
+
+SETTINGS = settings(max_examples=60, deadline=None)
+TINY = {"widths": (8, 16, 32), "crop": 64, "batch_size": 8}
+
+
+# --- targets -------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(
+    st.lists(st.tuples(st.floats(0, 39.99), st.floats(0, 29.99)), min_size=1, max_size=6),
+    st.floats(0.7, 4.0),
+)
+def test_targets_peak_at_one_on_each_centre_pixel_and_stay_in_range(points, sigma):
+    x, y = (np.array(v) for v in zip(*points, strict=True))
+    proba = np.tile([[0.7, 0.3]], (len(x), 1))
+    t = render_targets((30, 40), x, y, proba, sigma=sigma, weight=np.full(len(x), 0.5))
+    assert t.shape == (30, 40, 5)
+    assert np.all(t[np.floor(y).astype(int), np.floor(x).astype(int), 0] == 1.0)
+    assert 0.0 <= t[..., 0].min() and t[..., 0].max() == 1.0
+    # Class maps are the cells' probabilities where a bump is, weights 0.5 there, 1 elsewhere.
+    bump = t[..., 0] > 0
+    np.testing.assert_allclose(t[bump][:, 1:3], [[0.7, 0.3]] * int(bump.sum()), rtol=1e-6)
+    assert set(np.unique(t[..., 3])) <= {0.5, 1.0} and (t[bump, 3] == 0.5).all()
+    np.testing.assert_allclose(t[..., 4], t[..., 0])  # class weight: the bump (all labelled)
+
+
+def test_unlabelled_cells_teach_only_the_centre_and_far_cells_reach_in():
+    t = render_targets((20, 20), np.array([5.0, 22.0]), np.array([5.0, 10.0]),
+                       np.array([[0.5, 0.5], [1.0, 0.0]]), sigma=2.0,
+                       labelled=np.array([False, True]))  # fmt: skip
+    assert t[5, 5, 0] == 1.0 and t[5, 5, 4] == 0.0
+    assert t[10, 19, 0] > 0 and t[10, 19, 4] > 0  # the cell at x = 22 reaches in
+    assert t[..., 0].max() == 1.0 and (t[..., 0] == 1.0).sum() == 1
+
+
+# --- peaks -----------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(4, 59), st.integers(4, 59)), min_size=1, max_size=8),
+       st.integers(2, 8))  # fmt: skip
+def test_peaks_are_separated_sorted_and_recover_planted_bumps(centres, distance):
+    heat = np.zeros((64, 64))
+    yy, xx = np.mgrid[:64, :64]
+    kept = []
+    for cx, cy in centres:  # plant only bumps far from the others
+        if all(max(abs(cx - a), abs(cy - b)) > 2 * distance + 4 for a, b in kept):
+            kept.append((cx, cy))
+            heat = np.maximum(heat, 0.9 * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 4.0))
+    x, y, score = find_peaks(heat, threshold=0.5, min_distance=distance)
+    assert len(x) == len(kept)
+    assert np.all(np.diff(score) <= 0)
+    for cx, cy in kept:
+        assert np.min(np.hypot(x - (cx + 0.5), y - (cy + 0.5))) < 0.05
+    if len(x) > 1:
+        d = np.hypot(x[:, None] - x[None], y[:, None] - y[None])
+        assert d[np.triu_indices(len(x), 1)].min() >= distance
+
+
+def test_peaks_of_a_plateau_or_noise_keep_one_within_the_distance():
+    heat = np.zeros((10, 10))
+    heat[4, 4:7] = 0.8  # a flat ridge: one peak
+    x, y, _ = find_peaks(heat, threshold=0.5, min_distance=3)
+    assert len(x) == 1
+    assert find_peaks(np.full((5, 5), np.nan), threshold=0.1, min_distance=1)[0].size == 0
+    with pytest.raises(ValueError, match="2-D"):
+        find_peaks(np.zeros(5), threshold=0.1, min_distance=1)
+
+
+# --- tiles -----------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(st.integers(1, 130), st.integers(1, 130), st.integers(1, 12), st.sampled_from([32, 48, 64]))
+def test_tiles_stitch_back_to_a_local_filter_of_the_whole_image(height, width, margin, max_tile):
+    if max_tile <= 2 * margin:
+        max_tile = 2 * margin + 8 - (2 * margin) % 8
+    rng = np.random.default_rng(height * 131 + width)
+    image = rng.integers(0, 255, (height, width, 1)).astype(np.float32)
+    grid = tile_grid(image.shape, margin=margin, max_tile=max_tile)
+    tiles = grid.tiles(image)
+    assert tiles.shape == (len(grid), grid.tile, grid.tile, 1) and grid.tile % 8 == 0
+    np.testing.assert_array_equal(grid.stitch(tiles), image)
+    # A 3 x 3 filter per tile equals the filter of the whole (mirrored) image.
+    box = np.stack([ndimage.uniform_filter(t, (3, 3, 1), mode="mirror") for t in tiles])
+    whole = ndimage.uniform_filter(image, (3, 3, 1), mode="reflect")
+    np.testing.assert_allclose(grid.stitch(box), whole, rtol=1e-5, atol=1e-3)
+
+
+def test_tile_grid_refuses_what_cannot_be_tiled():
+    with pytest.raises(ValueError, match="nothing to tile"):
+        tile_grid((0, 5))
+    with pytest.raises(ValueError, match="multiple of 8"):
+        tile_grid((50, 50), margin=32, max_tile=60)
+
+
+# --- training and detection ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def detector(separable, tmp_path_factory):
+    _, cells, images = separable
+    out = tmp_path_factory.mktemp("detector") / "det"
+    result = train_detector(cells, images, out, epochs=6, seed=0, **TINY)
+    return result, cells, images
+
+
+def test_the_detector_learns_the_blobs_and_records_its_choices(detector):
+    result, cells, images = detector
+    record = json.loads((result.out_dir / "detector.json").read_text())
+    assert record == result.record
+    assert record["classes"] == ["alive", "dead"] and record["channels"] == 1
+    assert set(record["splits"]) == {"train", "val", "test"}
+    split_images = sum(len(v) for v in record["splits"].values())
+    assert split_images == cells["image_id"].nunique()
+    assert 0 < record["threshold"] < 1 and record["cell_size"] == 20.0
+    assert result.validation["f1"] >= 0.9, result.validation
+    figures, found = evaluate_detector(result.out_dir, cells, images)
+    assert figures.f1 >= 0.9 and figures.localisation_error < 3.0
+    assert figures.balanced_label_accuracy >= 0.8, figures
+    assert set(found["image_id"]) <= set(record["splits"]["test"])
+
+
+def test_detect_gives_a_cells_table_for_any_image_size(detector):
+    result, cells, images = detector
+    big = np.tile(images["im000"], (14, 14, 1))  # 896 x 896: several tiles
+    found = detect(result.out_dir, {"big": big, "small": images["im001"][:20, :30]})
+    assert list(found.columns) == ["image_id", "cell_id", "x", "y", "p_alive", "label", "score"]
+    assert found.attrs["image_ids"] == ["big", "small"]
+    on_big = found[found["image_id"] == "big"]
+    assert len(on_big) >= 0.9 * 14 * 14 * 4  # the blobs of every tile copy, seams included
+    assert on_big["cell_id"].tolist() == list(range(len(on_big)))
+    assert ((found["score"] >= result.record["threshold"]) & (found["score"] <= 1)).all()
+    assert found["label"].isin(["alive", "dead"]).all()
+    assert found["p_alive"].between(0, 1).all()
+    none = detect(result.out_dir, {"blank": np.full((40, 40), 100, np.uint8)}, threshold=0.99)
+    assert len(none) == 0 and list(none.columns) == list(found.columns)
+
+
+def test_a_classifier_labels_the_detections(detector, tiny_run):
+    result, _, images = detector
+    own = detect(result.out_dir, images, ["im002"])
+    classified = detect(result.out_dir, images, ["im002"], classifier=tiny_run)
+    np.testing.assert_array_equal(own[["x", "y"]], classified[["x", "y"]])
+    assert classified.attrs["detector"]["classifier"] == str(tiny_run)
+    assert classified["p_alive"].between(0, 1).all()
+
+
+def test_drawn_detections_are_pngs(detector, tmp_path):
+    result, cells, images = detector
+    found = detect(result.out_dir, images, ["im003", "im004"])
+    written = draw_detections(found, images, tmp_path, truth=cells)
+    assert [p.name for p in written] == ["im003.png", "im004.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in written)
+
+
+def test_training_refuses_what_it_cannot_learn_from(separable, tmp_path):
+    _, cells, images = separable
+    with pytest.raises(CellConsensusInputError, match="lack column"):
+        train_detector(cells.drop(columns="x"), images, tmp_path)
+    bad = cells.copy()
+    bad.loc[3, "y"] = np.nan
+    with pytest.raises(CellConsensusInputError, match="row 4"):
+        train_detector(bad, images, tmp_path)
+    all_train = {i: "train" for i in cells["image_id"]}
+    with pytest.raises(CellConsensusInputError, match="0 validation images"):
+        train_detector(cells, images, tmp_path, split=all_train)
+    with pytest.raises(CellConsensusInputError, match="has no split"):
+        train_detector(cells, images, tmp_path, split={"im000": "train"})
+    with pytest.raises(ValueError, match="crop"):
+        train_detector(cells, images, tmp_path, crop=30)
+    with pytest.raises(ValueError, match="learning_rate"):
+        train_detector(cells, images, tmp_path, learning_rate=float("nan"))
+    assert not (tmp_path / "detector.json").exists()
+
+
+def test_a_damaged_detector_folder_names_the_file(detector, tmp_path):
+    result, _, images = detector
+    with pytest.raises(CellConsensusInputError, match="detector.keras missing"):
+        detect(tmp_path, images)
+    (tmp_path / "detector.keras").write_bytes(b"PK\x03\x04 truncated")
+    (tmp_path / "detector.json").write_text(json.dumps(result.record))
+    with pytest.raises(CellConsensusInputError, match="cannot load the detector") as info:
+        load_detector(tmp_path)
+    assert "detector.keras" in str(info.value)
+    (tmp_path / "detector.json").write_text("{not json")
+    with pytest.raises(CellConsensusInputError, match="not a readable detector record"):
+        load_detector(tmp_path)
+
+
+def test_cli_trains_detects_and_predicts_without_cells(detector, tiny_run, tmp_path, capsys):
+    result, cells, images = detector
+    folder = tmp_path / "images"
+    folder.mkdir()
+    from PIL import Image
+
+    for image_id in ("im005", "im006"):
+        Image.fromarray(images[image_id][..., 0]).save(folder / f"{image_id}.png")
+    out = tmp_path / "found.csv"
+    draw = tmp_path / "drawn"
+    assert cnn_main(["detect", str(result.out_dir), "--images", str(folder), "-o", str(out),
+                     "--draw", str(draw)]) == 0  # fmt: skip
+    found = pd.read_csv(out)
+    assert set(found["image_id"]) <= {"im005", "im006"} and len(found) >= 6
+    assert sorted(p.name for p in draw.iterdir()) == ["im005.png", "im006.png"]
+    assert "found" in capsys.readouterr().out
+    predicted = tmp_path / "predicted.csv"
+    assert cnn_main(["predict", str(tiny_run), "--detector", str(result.out_dir), "--images",
+                     str(folder), "-o", str(predicted)]) == 0  # fmt: skip
+    table = pd.read_csv(predicted)
+    assert len(table) == len(found) and {"p_alive_cnn", "label_cnn"} <= set(table.columns)
+    assert cnn_main(["predict", str(tiny_run), "--images", str(folder), "-o", "x.csv"]) == 2
+    assert "--detector" in capsys.readouterr().err
+
+
+def test_cli_train_detector_from_a_truth_table(separable, tmp_path, capsys):
+    _, cells, images = separable
+    folder = tmp_path / "images"
+    folder.mkdir()
+    from PIL import Image
+
+    keep = sorted(images)[:30]
+    for image_id in keep:
+        Image.fromarray(images[image_id][..., 0]).save(folder / f"{image_id}.png")
+    truth = tmp_path / "truth.csv"
+    cells[cells["image_id"].isin(keep)][["image_id", "x", "y", "label"]].to_csv(truth, index=False)
+    out = tmp_path / "det"
+    assert cnn_main(["train-detector", str(truth), "--images", str(folder), "--out", str(out),
+                     "--epochs", "1", "--cell-size", "12"]) == 0  # fmt: skip
+    assert "validation: F1" in capsys.readouterr().out
+    assert json.loads((out / "detector.json").read_text())["cell_size"] == 12.0
