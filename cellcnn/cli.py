@@ -1,4 +1,4 @@
-"""Command line: ``cellcnn train | evaluate | predict | train-detector | detect | demo``."""
+"""Command line: ``cellcnn train | ensemble | evaluate | predict | train-detector | detect | demo``."""
 
 from __future__ import annotations
 
@@ -46,6 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--patience", type=int, default=8)
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--deterministic", action="store_true")
+    tr.add_argument(
+        "--n-models",
+        type=int,
+        default=1,
+        help="train this many (seeds seed, seed + 1, ...) and average them (an ensemble)",
+    )
+
+    en = sub.add_parser("ensemble", help="average trained runs into one model")
+    en.add_argument("out", help="the ensemble's folder")
+    en.add_argument("runs", nargs="+", help="folders written by 'cellcnn train'")
+    en.add_argument("--store", help="store of its validation split (default: the first run's)")
 
     ev = sub.add_parser("evaluate", help="metrics, ROC and reliability plots on a split")
     ev.add_argument("model_dir", help="a folder written by 'cellcnn train'")
@@ -120,13 +131,10 @@ def _prediction_options(args) -> dict:
 
 
 def _cmd_train(args) -> int:
+    from .ensemble import train_ensemble
     from .train import train
 
-    result = train(
-        args.store,
-        args.size,
-        args.model,
-        out_dir=args.out,
+    options = dict(
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
@@ -135,14 +143,27 @@ def _cmd_train(args) -> int:
         sample_weight="support" if args.support_weights else None,
         augment=not args.no_augment,
         patience=args.patience,
-        seed=args.seed,
         deterministic=args.deterministic,
         verbose=1 if sys.stdout.isatty() else 2,  # a progress bar within each epoch on a terminal
     )
+    if args.n_models > 1:
+        run = train_ensemble(args.store, args.size, args.model, out_dir=args.out,
+                             n_models=args.n_models, seed=args.seed, **options)  # fmt: skip
+        print(f"ensemble of {args.n_models} in {args.out}: {run['prediction']}")
+        return 0
+    result = train(args.store, args.size, args.model, out_dir=args.out, seed=args.seed, **options)
     print(
         f"best validation ROC AUC {result.best_val_auc:.4f} after "
         f"{result.run['epochs_run']} epochs ({result.run['seconds']:.0f} s); model in {result.model_dir}"
     )
+    return 0
+
+
+def _cmd_ensemble(args) -> int:
+    from .ensemble import make_ensemble
+
+    run = make_ensemble(args.runs, args.out, store=args.store)
+    print(f"ensemble of {len(args.runs)} in {args.out}: {run['prediction']}")
     return 0
 
 
@@ -241,6 +262,7 @@ def _cmd_demo(args) -> int:
 
 COMMANDS = {
     "train": _cmd_train,
+    "ensemble": _cmd_ensemble,
     "evaluate": _cmd_evaluate,
     "predict": _cmd_predict,
     "train-detector": _cmd_train_detector,

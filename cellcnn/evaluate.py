@@ -12,11 +12,11 @@ import numpy as np
 from sklearn import metrics
 from tqdm.auto import tqdm
 
-from cellconsensus.errors import CellConsensusInputError
-
+from .calibration import calibrate, expected_calibration_error, fit_temperature
 from .classes import class_proba, run_vocabulary
 from .data import make_dataset
 from .evaluation_plots import confusion_plot, roc_reliability_plots, worst_errors_sheet
+from .model_files import load_model_folder
 from .models import CUSTOM_OBJECTS
 from .store import PatchStore
 
@@ -25,6 +25,7 @@ __all__ = [
     "best_threshold",
     "tune_prediction",
     "prediction_setting",
+    "run_temperature",
     "evaluate",
     "expected_calibration_error",
     "load_model",
@@ -76,44 +77,8 @@ def load_model(model_dir: str | os.PathLike) -> tuple[keras.Model, dict]:
         run), a ``run.json`` that is not JSON, or a model file Keras cannot load
         (truncated, from another program).
     """
-    folder = Path(model_dir)
-    path, record = folder / "model.keras", folder / "run.json"
-    for needed in (path, record):
-        if not needed.is_file():
-            raise CellConsensusInputError(
-                f"{needed.name} missing: not a finished cellcnn training run", source=str(folder)
-            )
-    try:
-        run = json.loads(record.read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CellConsensusInputError(
-            f"not a readable run record: {exc}", source=str(record)
-        ) from None
-    try:
-        net = keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS)
-    except Exception as exc:  # Keras raises anything from a damaged file: name the file
-        raise CellConsensusInputError(
-            f"cannot load the model ({type(exc).__name__}: {str(exc)[:200]})", source=str(path)
-        ) from None
-    return net, run
-
-
-def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
-    """Expected calibration error of P(alive) against hard outcomes, equal-width bins.
-
-    Examples
-    --------
-    >>> round(expected_calibration_error(np.array([1, 0, 1, 0]), np.array([0.9, 0.1, 0.8, 0.3])), 3)
-    0.175
-    """
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    error = 0.0
-    for b in range(bins):
-        inside = which == b
-        if inside.any():
-            error += inside.mean() * abs(y[inside].mean() - p[inside].mean())
-    return float(error)
+    return load_model_folder(model_dir, "model.keras", "run.json",
+                             kind="cellcnn training run", custom_objects=CUSTOM_OBJECTS)  # fmt: skip
 
 
 def _predictions(
@@ -159,8 +124,10 @@ def tune_prediction(
     net, source: PatchStore, n_classes: int, batch_size: int = PREDICT_BATCH
 ) -> dict:
     """How a trained model predicts best, chosen on the validation split: with or without
-    test-time augmentation, and (two classes) the threshold on the first class's probability
-    that maximises balanced accuracy there (:func:`best_threshold`).
+    test-time augmentation, the temperature that calibrates its probabilities there
+    (:func:`cellcnn.calibration.fit_temperature`), and (two classes) the threshold on the
+    first class's calibrated probability that maximises balanced accuracy there
+    (:func:`best_threshold`).
 
     Measured in ``benchmarks/crop_size.py`` (LDC, compact): TTA with the threshold chosen
     on the validation split lifts test balanced accuracy from 0.923 / 0.946 / 0.954 to
@@ -170,17 +137,20 @@ def tune_prediction(
     -------
     dict
         ``tta``, ``threshold`` (None for K > 2 classes: the most probable class),
-        ``val_balanced_accuracy`` and ``chosen_on`` (``"val"``); TTA only where it does
-        strictly better.
+        ``val_balanced_accuracy``, ``temperature``, ``val_ece`` and
+        ``val_ece_uncalibrated`` (after and before it) and ``chosen_on`` (``"val"``);
+        TTA only where it does strictly better.
 
     Examples
     --------
     >>> tune_prediction(net, PatchStore("patches.zarr", 48), 2)  # doctest: +SKIP
-    {'tta': True, 'threshold': 0.41, 'val_balanced_accuracy': 0.98, 'chosen_on': 'val'}
+    {'tta': True, 'threshold': 0.41, 'val_balanced_accuracy': 0.98, 'temperature': 1.3, ...}
     """
     best: dict[str, Any] = {}
     for tta in (False, True):
-        truth, p, _ = _predictions(net, source, "val", batch_size, tta)
+        truth, raw, _ = _predictions(net, source, "val", batch_size, tta)
+        temperature = fit_temperature(truth, raw)
+        p = calibrate(raw, temperature)
         if n_classes == 2:
             threshold: float | None = best_threshold((truth == 0).astype(int), p)
             predicted = np.where(p > threshold, 0, 1)
@@ -188,8 +158,41 @@ def tune_prediction(
             threshold, predicted = None, np.argmax(p, axis=1)
         score = float(metrics.balanced_accuracy_score(truth, predicted))
         if not best or score > best["val_balanced_accuracy"] + 1e-12:
-            best = {"tta": tta, "threshold": threshold, "val_balanced_accuracy": score}
+            best = {"tta": tta, "threshold": threshold, "val_balanced_accuracy": score,
+                    "temperature": temperature, "val_ece": _ece(truth, p),
+                    "val_ece_uncalibrated": _ece(truth, raw)}  # fmt: skip
     return {**best, "chosen_on": "val"}
+
+
+def _ece(truth: np.ndarray, p: np.ndarray) -> float:
+    """ECE of P(first class) (two classes) or of the top class's probability (K)."""
+    if p.ndim == 1:
+        return expected_calibration_error((truth == 0).astype(int), p)
+    top = np.argmax(p, axis=1)
+    return expected_calibration_error((top == truth).astype(int), p[np.arange(len(p)), top])
+
+
+def _reliability_curves(y, p, raw, temperature: float) -> dict:
+    """The reliability plot's curves: calibrated, and before where a temperature applies."""
+    if temperature == 1.0:
+        return {"": (y, p)}
+    return {f"calibrated (T = {temperature:.2f})": (y, p), "uncalibrated": (y, raw)}
+
+
+def run_temperature(run: dict, calibrated: bool | None = None) -> float:
+    """The temperature to predict with: the run's own (fitted on its validation split,
+    :func:`tune_prediction`) unless ``calibrated`` is False; 1 for runs from before.
+
+    Examples
+    --------
+    >>> run_temperature({"prediction": {"temperature": 1.7}}), run_temperature({}, True)
+    (1.7, 1.0)
+    >>> run_temperature({"prediction": {"temperature": 1.7}}, calibrated=False)
+    1.0
+    """
+    if calibrated is False:
+        return 1.0
+    return float((run.get("prediction") or {}).get("temperature", 1.0))
 
 
 def prediction_setting(run: dict, tta: bool | None, threshold) -> tuple[bool, Any]:
@@ -221,6 +224,7 @@ def evaluate(
     batch_size: int = PREDICT_BATCH,
     tta: bool | None = None,
     threshold: float | Literal["val"] | None = None,
+    calibrated: bool | None = None,
     out_dir: str | os.PathLike | None = None,
     storage_options: dict | None = None,
     progress: bool = False,
@@ -249,6 +253,9 @@ def evaluate(
         on the validation split (never chosen on the split being evaluated).
         Default: the run's own choice (0.5 for runs from before). K > 2 classes:
         the most probable class (only 0.5 is accepted).
+    calibrated : bool, optional
+        Apply the run's temperature (:func:`run_temperature`); default yes where the run
+        has one.
     out_dir : path-like, optional
         Where to write ``<split>_evaluation.json`` and the plots (default ``model_dir``).
     storage_options : dict, optional
@@ -278,12 +285,14 @@ def evaluate(
     vocabulary = run_vocabulary(run)
     classes, k = vocabulary.classes, vocabulary.n_classes
     tta, threshold = prediction_setting(run, tta, threshold if k == 2 else (threshold or 0.5))
-    truth, p, rows = _predictions(net, source, split, batch_size, tta, progress)
+    temperature = run_temperature(run, calibrated)
+    truth, raw, rows = _predictions(net, source, split, batch_size, tta, progress)
+    p = calibrate(raw, temperature)
     proba = class_proba(p)
     if k == 2:
         if threshold == "val":
             truth_val, p_val, _ = _predictions(net, source, "val", batch_size, tta, progress)
-            threshold = best_threshold((truth_val == 0).astype(int), p_val)
+            threshold = best_threshold((truth_val == 0).astype(int), calibrate(p_val, temperature))
         predicted = np.where(p > threshold, 0, 1)
     else:
         if threshold != 0.5:
@@ -302,6 +311,7 @@ def evaluate(
         "split": split,
         "tta": tta,
         "threshold": float(threshold),
+        "temperature": temperature,
         "classes": list(classes),
         "n": int(len(truth)),
         "accuracy": float(metrics.accuracy_score(truth, predicted)),
@@ -312,18 +322,21 @@ def evaluate(
     }
     figures = {"confusion": confusion_plot(result["confusion"], classes,
                                             out / f"{prefix}confusion.png")}  # fmt: skip
+    result["ece"] = _ece(truth, p)
+    if temperature != 1.0:
+        result["ece_uncalibrated"] = _ece(truth, raw)
     if k == 2:
         first = (truth == 0).astype(int)
-        result["ece"] = expected_calibration_error(first, p)
         if len(np.unique(first)) == 2:
             result["roc_auc"] = float(metrics.roc_auc_score(first, p))
             result["pr_auc"] = float(metrics.average_precision_score(first, p))
-            figures |= roc_reliability_plots({"": (first, p)}, (first, p),
+            reliability = _reliability_curves(first, p, raw, temperature)
+            figures |= roc_reliability_plots({"": (first, p)}, reliability,
                               (classes[0], f"P({classes[0]})"), out, prefix)  # fmt: skip
     else:
         correct = (predicted == truth).astype(int)
         confidence = proba[np.arange(len(truth)), predicted]
-        result["ece"] = expected_calibration_error(correct, confidence)
+        raw_top = np.asarray(raw)[np.arange(len(truth)), predicted]
         curves = {}
         for c, name in enumerate(classes):
             one = (truth == c).astype(int)
@@ -335,7 +348,8 @@ def evaluate(
             result["roc_auc"] = float(np.mean([result[f"roc_auc_{c}"] for c in classes]))
             result["pr_auc"] = float(metrics.average_precision_score(onehot, proba))
         if curves:
-            figures |= roc_reliability_plots(curves, (correct, confidence),
+            reliability = _reliability_curves(correct, confidence, raw_top, temperature)
+            figures |= roc_reliability_plots(curves, reliability,
                               ("positive", "P(top class)"), out, prefix)  # fmt: skip
     result["plots"] = figures
     result["worst_errors"] = worst_errors_sheet(

@@ -10,6 +10,7 @@ from sklearn import metrics
 
 from cellconsensus.plot import pyplot
 
+from .calibration import reliability_bins
 from .store import PatchStore
 
 __all__ = ["roc_reliability_plots", "confusion_plot", "worst_errors_sheet"]
@@ -19,8 +20,9 @@ def roc_reliability_plots(
     curves: dict, calibration: tuple, axes: tuple, out: Path, prefix: str
 ) -> dict:
     """ROC curves (``name -> (y, p)``, one per class one-vs-rest for K classes) and the
-    reliability of ``calibration`` (outcomes, predicted probabilities); ``axes`` names
-    the positive outcome and the predicted probability."""
+    reliability curves of ``calibration`` (``name -> (outcomes, predicted probabilities)``,
+    e.g. after and before temperature scaling); ``axes`` names the positive outcome and
+    the predicted probability."""
     plt = pyplot()
     outcome, predicted = axes
     paths = {}
@@ -36,17 +38,13 @@ def roc_reliability_plots(
     fig.savefig(paths["roc"], dpi=100)
     plt.close(fig)
 
-    y, p = calibration
-    edges = np.linspace(0, 1, 11)
-    which = np.clip(np.digitize(p, edges[1:-1]), 0, 9)
-    centres, observed = [], []
-    for b in range(10):
-        if (which == b).any():
-            centres.append(p[which == b].mean())
-            observed.append(y[which == b].mean())
     fig, ax = plt.subplots(figsize=(4, 4))
     ax.plot([0, 1], [0, 1], ":", color="grey")
-    ax.plot(centres, observed, "o-")
+    for name, (y, p) in calibration.items():
+        _, centres, observed = reliability_bins(y, p)
+        ax.plot(centres, observed, "o-", label=name or None)
+    if any(calibration):
+        ax.legend(loc="upper left", fontsize=8)
     ax.set(xlabel=f"predicted {predicted}", ylabel=f"observed fraction {outcome}",
            title="reliability")  # fmt: skip
     fig.tight_layout()

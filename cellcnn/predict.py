@@ -13,8 +13,15 @@ from cellconsensus.errors import CellConsensusInputError
 from cellconsensus.images import as_image_source, normalise_image, read_image
 from cellconsensus.patches import crop
 
+from .calibration import calibrate
 from .classes import labels_of, n_outputs, probability_columns, run_vocabulary
-from .evaluate import PREDICT_BATCH, load_model, predict_patches, prediction_setting
+from .evaluate import (
+    PREDICT_BATCH,
+    load_model,
+    predict_patches,
+    prediction_setting,
+    run_temperature,
+)
 
 __all__ = ["predict", "predict_cells", "training_crops"]
 
@@ -73,8 +80,11 @@ def _outside(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (x < 0) | (y < 0) | (x >= width) | (y >= height)
 
 
-def _classify(net, run, image: np.ndarray, x, y, batch_size: int, tta: bool = False) -> np.ndarray:
-    """The model's output per point: ``(n,)`` or ``(n, K)``, NaN where no patch was cut."""
+def _classify(
+    net, run, image: np.ndarray, x, y, batch_size: int, tta: bool = False, temperature: float = 1.0
+) -> np.ndarray:
+    """The model's (calibrated) output per point: ``(n,)`` or ``(n, K)``, NaN where no
+    patch was cut."""
     pixels, keep = training_crops(run, image, x, y)
     outputs = n_outputs(run_vocabulary(run))
     p = np.full((len(keep),) if outputs == 1 else (len(keep), outputs), np.nan)
@@ -85,7 +95,7 @@ def _classify(net, run, image: np.ndarray, x, y, batch_size: int, tta: bool = Fa
                 for a in range(0, len(pixels), batch_size)
             ]
         )
-    return p
+    return calibrate(p, temperature)
 
 
 def predict(
@@ -96,6 +106,7 @@ def predict(
     batch_size: int = PREDICT_BATCH,
     threshold: float | None = None,
     tta: bool | None = None,
+    calibrated: bool | None = None,
 ) -> pd.DataFrame:
     """Class probabilities and a label for cells at ``points`` in one image.
 
@@ -120,6 +131,9 @@ def predict(
         (:func:`cellcnn.evaluate.tune_prediction`; 0.5 for runs from before).
     tta : bool, optional
         Average over the eight symmetries of the square; default: the run's own choice.
+    calibrated : bool, optional
+        Probabilities calibrated by the run's temperature (fitted on its validation
+        split, :func:`cellcnn.calibration.fit_temperature`); default yes where it has one.
 
     Returns
     -------
@@ -143,7 +157,8 @@ def predict(
     net, run = load_model(model_dir)
     tta, threshold = prediction_setting(run, tta, threshold)
     pixels = read_image(image) if not isinstance(image, np.ndarray) else normalise_image(image)
-    p = _classify(net, run, pixels, xy[:, 0], xy[:, 1], batch_size, tta)
+    temperature = run_temperature(run, calibrated)
+    p = _classify(net, run, pixels, xy[:, 0], xy[:, 1], batch_size, tta, temperature)
     vocabulary = run_vocabulary(run)
     return pd.DataFrame(
         {
@@ -164,6 +179,7 @@ def predict_cells(
     batch_size: int = PREDICT_BATCH,
     threshold: float | None = None,
     tta: bool | None = None,
+    calibrated: bool | None = None,
     progress: bool = False,
 ) -> pd.DataFrame:
     """Classify every cell of a Cells (or truth) table in its image.
@@ -176,7 +192,7 @@ def predict_cells(
         ``image_id, x, y`` (e.g. ``find_consensus(...).cells``).
     images : folder, mapping or ImageSource
         Where the pixels come from (:func:`cellconsensus.images.as_image_source`).
-    batch_size, threshold, tta
+    batch_size, threshold, tta, calibrated
         See :func:`predict`.
     progress : bool, default False
         A progress bar over the images.
@@ -197,6 +213,7 @@ def predict_cells(
     xy = _points(cells)
     net, run = load_model(model_dir)
     tta, threshold = prediction_setting(run, tta, threshold)
+    temperature = run_temperature(run, calibrated)
     source = as_image_source(images)
     out = cells.copy()
     vocabulary = run_vocabulary(run)
@@ -210,7 +227,7 @@ def predict_cells(
         pixels, _ = source.load(str(image_id))
         rows = index.to_numpy()
         x, y = xy[rows, 0], xy[rows, 1]
-        p[rows] = _classify(net, run, pixels, x, y, batch_size, tta)
+        p[rows] = _classify(net, run, pixels, x, y, batch_size, tta, temperature)
         outside[rows] = _outside(pixels, x, y)
     for name, values in probability_columns(vocabulary, p, "_cnn").items():
         out[name] = values

@@ -247,7 +247,7 @@ def test_a_run_predicts_at_the_setting_chosen_on_val(separable, tiny_run, tmp_pa
         json.dumps({k: v for k, v in run.items() if k != "prediction"})
     )
     old = predict_cells(legacy, mine, images)
-    again = predict_cells(tiny_run, mine, images, tta=False, threshold=0.5)
+    again = predict_cells(tiny_run, mine, images, tta=False, threshold=0.5, calibrated=False)
     pd.testing.assert_frame_equal(old, again)
 
 
@@ -309,7 +309,7 @@ def test_damaged_model_folders_name_the_file(tiny_run, tmp_path):
     with pytest.raises(CellConsensusInputError, match="run.json missing"):
         load_model(broken)
     (broken / "run.json").write_text("{not json")
-    with pytest.raises(CellConsensusInputError, match="run.json: not a readable run record"):
+    with pytest.raises(CellConsensusInputError, match="run.json: not a readable record"):
         load_model(broken)
     (broken / "run.json").write_text((out / "run.json").read_text())
     with pytest.raises(CellConsensusInputError, match="model.keras: cannot load the model"):

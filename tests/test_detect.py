@@ -200,11 +200,11 @@ def test_a_damaged_detector_folder_names_the_file(detector, tmp_path):
         detect(tmp_path, images)
     (tmp_path / "detector.keras").write_bytes(b"PK\x03\x04 truncated")
     (tmp_path / "detector.json").write_text(json.dumps(result.record))
-    with pytest.raises(CellConsensusInputError, match="cannot load the detector") as info:
+    with pytest.raises(CellConsensusInputError, match="cannot load the model") as info:
         load_detector(tmp_path)
     assert "detector.keras" in str(info.value)
     (tmp_path / "detector.json").write_text("{not json")
-    with pytest.raises(CellConsensusInputError, match="not a readable detector record"):
+    with pytest.raises(CellConsensusInputError, match="detector.json: not a readable record"):
         load_detector(tmp_path)
 
 

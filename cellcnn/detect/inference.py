@@ -9,10 +9,8 @@ found are classified by it instead.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -24,6 +22,7 @@ from cellconsensus.images import as_image_source
 from cellconsensus.tables import Vocabulary
 
 from ..classes import labels_of, probability_columns, run_vocabulary
+from ..model_files import load_model_folder
 from .network import DETECTOR_OBJECTS
 from .peaks import find_peaks
 from .tiles import tile_grid
@@ -45,25 +44,8 @@ def load_detector(model_dir: str | os.PathLike) -> tuple[keras.Model, dict]:
         Naming the file: a missing file (not a finished detector), a record that is not
         JSON, a network Keras cannot load.
     """
-    folder = Path(model_dir)
-    path, record = (folder / name for name in DETECTOR_FILES)
-    for needed in (path, record):
-        if not needed.is_file():
-            raise CellConsensusInputError(
-                f"{needed.name} missing: not a finished cellcnn detector", source=str(folder)
-            )
-    try:
-        meta = json.loads(record.read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CellConsensusInputError(f"not a readable detector record: {exc}",
-                                      source=str(record)) from None  # fmt: skip
-    try:
-        net = keras.saving.load_model(path, custom_objects=DETECTOR_OBJECTS, compile=False)
-    except Exception as exc:  # Keras raises anything from a damaged file: name the file
-        raise CellConsensusInputError(
-            f"cannot load the detector ({type(exc).__name__}: {str(exc)[:200]})", source=str(path)
-        ) from None
-    return net, meta
+    return load_model_folder(model_dir, *DETECTOR_FILES, kind="cellcnn detector",
+                             custom_objects=DETECTOR_OBJECTS, compile=False)  # fmt: skip
 
 
 def predict_maps(

@@ -16,7 +16,6 @@ and the training history), the record last: a folder with both is complete.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,12 +29,12 @@ import tensorflow as tf
 
 from cellconsensus.errors import CellConsensusInputError
 from cellconsensus.images import as_image_source
-from cellconsensus.io._files import atomic_write
 from cellconsensus.metrics import score
 from cellconsensus.splits import SPLITS, assign_splits, lookalike_groups
 from cellconsensus.tables import Vocabulary, cells_vocabulary, class_proba
 
 from .. import __version__
+from ..model_files import save_model_folder
 from .heatmap import TARGET_EXTRA, render_targets
 from .inference import DETECTOR_FILES, cells_from_maps, predict_maps
 from .network import build_detector, detector_loss
@@ -334,14 +333,7 @@ def train_detector(
     record.update(threshold=threshold, validation=figures, best_epoch=keep.epoch + 1,
                   history={key: [float(v) for v in values]
                            for key, values in history.history.items()})  # fmt: skip
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / DETECTOR_FILES[1]).unlink(missing_ok=True)  # the record marks a complete folder
-    partial = out / f".partial.{DETECTOR_FILES[0]}"
-    net.save(partial)
-    os.replace(partial, out / DETECTOR_FILES[0])
-    atomic_write(out / DETECTOR_FILES[1],
-                 lambda p: Path(p).write_text(json.dumps(record, indent=2, default=str)))  # fmt: skip
+    out = save_model_folder(out_dir, net, record, *DETECTOR_FILES)
     logger.info("detector in %s: validation F1 %.3f at threshold %.2f", out, figures["f1"],
                 threshold)  # fmt: skip
     return DetectorResult(out, record)
