@@ -96,6 +96,27 @@ SECTIONS = [
         "targets and soft ones (the crowd's class probabilities).",
     ),
     (
+        "detection",
+        "Finding cells without clicks",
+        "python benchmarks/detection.py",
+        "The point detector (`cellcnn.detect`, its defaults) trained on the expert cells of the "
+        "training images, scored on the test images (LDC: split by look-alike groups; "
+        "synthetic fluorescence: by image) by Hungarian matching within half a cell, from "
+        "pixels only; beside it scikit-image's Laplacian-of-Gaussian blob detector tuned on "
+        "the validation images, and simulated crowds of 1 to 10 volunteers (default "
+        "consensus) on the same test images: the crowd size the detector equals.",
+    ),
+    (
+        "ensemble",
+        "Ensembles and calibrated probabilities",
+        "python benchmarks/ensemble.py",
+        "`compact` trained five times on the LDC patch store (look-alike groups kept in one "
+        "split), each run and the ensembles of three and five (`cellcnn.ensemble`) at their "
+        "own prediction setting chosen on the validation split (TTA, temperature, "
+        "threshold): the classification of given cells with the defaults, and the "
+        "calibration error before and after temperature scaling.",
+    ),
+    (
         "allocation",
         "Spending volunteers where they matter",
         "python benchmarks/allocation.py",

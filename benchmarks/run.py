@@ -32,6 +32,8 @@ SUITE = [
     ("three_classes_cnn", "three_classes_cnn.py", [], False),
     ("real_cellspotting", "real_cellspotting.py", [], False),
     ("allocation", "allocation.py", [], False),
+    ("detection", "detection.py", [], False),
+    ("ensemble", "ensemble.py", [], False),
     ("double_clicks", "double_clicks.py", [], False),
     ("consensus_speed", "consensus_speed.py", ["--budget", "60"], True),
     ("patch_store", "patch_store.py", ["--n-patches", "10000"], False),

@@ -106,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     de.add_argument("--report", default="demo-report", help="folder of the report (index.html)")
     de.add_argument("--epochs", type=int, default=3)
+    de.add_argument("--detector-epochs", type=int, default=3,
+                    help="epochs of the point detector (0: none)")  # fmt: skip
     de.add_argument("--seed", type=int, default=0)
     from cellconsensus.cli.runner import show_defaults
 
@@ -254,7 +256,8 @@ def _cmd_demo(args) -> int:
     from .demo import demo_report
 
     print(f"training compact on {args.demo_dir}/patches.zarr ({args.epochs} epochs) ...")
-    index = demo_report(args.demo_dir, args.report, epochs=args.epochs, seed=args.seed, verbose=2,
+    index = demo_report(args.demo_dir, args.report, epochs=args.epochs,
+                        detector_epochs=args.detector_epochs, seed=args.seed, verbose=2,
                         progress=sys.stderr.isatty())  # fmt: skip
     print(f"6. the report: {index} (open it in a browser)")
     return 0

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 #: Images drawn in the demo report's gallery (keeps `make demo` under 3 minutes on 2 cores).
 DEMO_REPORT_IMAGES = 24
+#: Test images drawn with the point detector's cells.
+DETECTOR_IMAGES = 4
 
 
 def _strategy_figure(table: pd.DataFrame):
@@ -113,17 +115,50 @@ def _disagreement_sheet(table: pd.DataFrame, images, size: int):
     return fig
 
 
+def _detector_section(demo, cells, truth, split: dict, epochs: int, seed: int) -> ReportSection:
+    """Train a point detector on the crowd's cells of the training images; its cells on
+    the test images beside the truth."""
+    from cellconsensus.plot import plot_image
+
+    from .detect import evaluate_detector, train_detector
+
+    ids = sorted(split)
+    result = train_detector(cells, demo.images, demo.root / "detector", image_ids=ids,
+                            split=split, epochs=epochs, seed=seed)  # fmt: skip
+    figures, found = evaluate_detector(result.out_dir, truth, demo.images)
+    shown = result.record["splits"]["test"][:DETECTOR_IMAGES]
+    drawn = tuple((f"detected-{k}", plot_image(i, demo.images, cells=found, truth=truth),
+                   f"cells the detector found on {i}") for k, i in enumerate(shown))  # fmt: skip
+    numbers = {"trained on": f"the consensus cells of {len(result.record['splits']['train'])} "
+                             f"training images, {epochs} epochs",
+               "test images": len(result.record["splits"]["test"]),
+               "detection F1 (precision, recall)":
+                   f"{figures.f1:.3f} ({figures.precision:.3f}, {figures.recall:.3f})",
+               "balanced label accuracy": f"{figures.balanced_label_accuracy:.3f}",
+               "localisation error": f"{figures.localisation_error:.1f} px"}  # fmt: skip
+    return ReportSection(
+        "Cells found without clicks",
+        '<p class="note">A point detector (<code>cellcnn.detect</code>) trained on the '
+        "crowd's consensus cells finds and labels the cells of the test images from their "
+        "pixels alone, scored against the truth (circles: its cells; white crosses: the "
+        "truth; misses and extra cells marked).</p>" + key_value_table(numbers, "detector"),
+        drawn,
+    )
+
+
 def demo_report(
     demo_dir: str | os.PathLike,
     out: str | os.PathLike = "demo-report",
     *,
     size: int | None = None,
     epochs: int = 3,
+    detector_epochs: int = 3,
     seed: int = 0,
     verbose: int = 0,
     progress: bool = False,
 ) -> Path:
-    """Train ``compact`` on the demo's store and write the HTML report.
+    """Train ``compact`` on the demo's store, and a point detector on its consensus cells,
+    and write the HTML report.
 
     Parameters
     ----------
@@ -136,6 +171,9 @@ def demo_report(
         Patch size to train on (default: the demo store's).
     epochs : int, default 3
         Training epochs (a demonstration, not a study).
+    detector_epochs : int, default 3
+        Epochs of the point detector (:func:`cellcnn.detect.train_detector`), trained on
+        the consensus cells of the store's training images (0: none).
     seed : int, default 0
         Training seed.
     verbose : int, default 0
@@ -248,11 +286,16 @@ def demo_report(
             disagree,
         ),
     ]
+    truth = read_voc(demo.annotations)
+    if detector_epochs:
+        split = {str(i): str(s) for i, s in zip(stored["image_id"].values,
+                                                 stored["split"].values, strict=True)}  # fmt: skip
+        sections.append(_detector_section(demo, cells, truth, split, detector_epochs, seed))
     index = write_report(
         read_pybossa(demo.task_runs, demo.tasks),
         out,
         images=demo.images,
-        truth=read_voc(demo.annotations),
+        truth=truth,
         title="cellconsensus demo report",
         max_images=DEMO_REPORT_IMAGES,
         sections=sections,

@@ -262,11 +262,23 @@ def test_three_classes_cnn_smoke(results):
     assert all("recall_mitotic" in r for r in three) and "recall mitotic" in out
 
 
+def test_detection_smoke(results):
+    pytest.importorskip("skimage")
+    out = _run("detection.py", "--quick", "--datasets", "synthetic")
+    result = json.loads((results / "detection.json").read_text())
+    (row,) = result["summary"]
+    assert row["data"] == "synthetic" and 0 <= row["log_f1"] <= 1 and 0 <= row["f1"] <= 1
+    assert set(row["log_params"]) == {"min_sigma", "max_sigma", "threshold", "dark"}
+    assert all(0 <= row[f"crowd{n}_f1"] <= 1 for n in (1, 2, 3, 5, 10))
+    assert row["images_per_s"] > 0 and row["images_per_s_1024"] > 0
+    assert "crowd size of equal F1" in out and "LoG F1" in out
+
+
 @pytest.mark.parametrize(
     "script",
     # The scripts whose smoke run above may skip (no LDC data or Cell Spotting export) or
     # that has none: the others' smoke runs parse their arguments already.
-    ["crop_size.py", "end_to_end.py", "real_cellspotting.py", "report.py"],
+    ["crop_size.py", "end_to_end.py", "real_cellspotting.py", "report.py", "ensemble.py"],
 )
 def test_help(script):
     assert "usage" in _run(script, "--help")

@@ -13,7 +13,7 @@ from _browser import BROWSER, needs_chromium, rendered_dom
 from PIL import Image
 
 FIGURES = ("strategies", "sheet", "curves", "confusion", "roc", "reliability", "worst",
-           "disagreements")  # fmt: skip
+           "disagreements", "detected-0")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,19 @@ def report(tmp_path_factory) -> Path:
     demo, out = root / "demo-output", root / "demo-report"
     for command in (
         [sys.executable, "-m", "cellconsensus", "demo", "--n-images", "24", "--out", str(demo)],
-        [sys.executable, "-m", "cellcnn", "demo", str(demo), "--report", str(out), "--epochs", "1"],
+        [
+            sys.executable,
+            "-m",
+            "cellcnn",
+            "demo",
+            str(demo),
+            "--report",
+            str(out),
+            "--epochs",
+            "1",
+            "--detector-epochs",
+            "1",
+        ],
     ):
         done = subprocess.run(command, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
@@ -44,6 +56,8 @@ def test_report_has_every_part(report):
         "radius-thesis",
         "Where the CNN and the crowd disagree",
         "Where another annotator would help",
+        "Cells found without clicks",
+        "detection F1",
     ):
         assert number in page  # fmt: skip
     # The images drawn a page each, linked from the gallery, their overlay on the page.
