@@ -10,8 +10,10 @@ volunteer per image (as the real Cell Spotting export: one run on 620 of its 800
 images), then sends batches of a tenth of the images' count, chosen by each
 policy: ``uniform`` (fewest volunteers first: fixed redundancy), ``agreement``
 (the same, retiring images two or more volunteers agree on completely) and
-``ours`` (:func:`cellconsensus.allocate.next_tasks`). After every batch the
-consensus (the library's defaults) is scored against the truth.
+``ours`` (:func:`cellconsensus.allocate.next_tasks`), beside ``oracle`` (knows the
+truth: one more volunteer for each image whose consensus is wrong now; no project
+can run it, it shows how much choosing images could save at all on these crowds).
+After every batch the consensus (the library's defaults) is scored against the truth.
 
 Reported, medians over seeds:
 

@@ -237,6 +237,29 @@ def test_the_loop_spends_its_batches_and_ends(policy):
         simulate_allocation(truth, "random")
 
 
+def test_the_oracle_sends_one_volunteer_to_each_image_in_error_where_one_is_left():
+    from cellconsensus.allocate.simulate import _in_error
+    from cellconsensus.report.rankings import errors_per_image
+
+    truth = make_truth(30, style="brightfield", seed=2)
+    result = find_consensus(simulate_crowd(truth, 2, seed=0, label_noise=0.3))
+    errors = errors_per_image(result.cells, truth).set_index("image_id")["errors"]
+    images = pd.Index(sorted(truth["image_id"].unique()))
+    errors = errors.reindex(images, fill_value=0)
+    assert (errors > 0).sum() >= 4
+    room = pd.Series(1, index=images)
+    full = errors[errors > 0].index[0]
+    room[full] = 0
+    extra = _in_error(result, truth, room, batch=3)
+    assert extra.sum() == 3 and set(extra.unique()) <= {0, 1}
+    chosen = extra.index[extra > 0]
+    assert (errors[chosen] > 0).all() and full not in chosen
+    # Most errors first: nothing left out holds more errors than what was chosen.
+    left = errors.drop(chosen.union([full]))
+    assert left.max() <= errors[chosen].min()
+    assert _in_error(result, truth, room, batch=100).sum() == (errors > 0).sum() - 1
+
+
 def test_the_command_line_writes_the_plan_and_the_updates(tmp_path, capsys):
     truth = make_truth(10, seed=0)
     clicks = simulate_crowd(truth, 2, seed=0)

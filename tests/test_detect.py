@@ -47,10 +47,26 @@ def test_targets_peak_at_one_on_each_centre_pixel_and_stay_in_range(points, sigm
 def test_unlabelled_cells_teach_only_the_centre_and_far_cells_reach_in():
     t = render_targets((20, 20), np.array([5.0, 22.0]), np.array([5.0, 10.0]),
                        np.array([[0.5, 0.5], [1.0, 0.0]]), sigma=2.0,
-                       labelled=np.array([False, True]))  # fmt: skip
+                       class_weight=np.array([0.0, 1.0]))  # fmt: skip
     assert t[5, 5, 0] == 1.0 and t[5, 5, 4] == 0.0
     assert t[10, 19, 0] > 0 and t[10, 19, 4] > 0  # the cell at x = 22 reaches in
     assert t[..., 0].max() == 1.0 and (t[..., 0] == 1.0).sum() == 1
+
+
+def test_balanced_weights_count_a_rare_class_as_much_as_a_common_one():
+    from cellcnn.detect.training import _targets_of
+    from cellconsensus.tables import ALIVE_DEAD
+
+    table = pd.DataFrame({"label": ["alive", "alive", "alive", "dead", "unsure"],
+                          "p_real": [1.0, 1.0, 0.5, 1.0, np.nan]})  # fmt: skip
+    proba, weight, class_weight = _targets_of(table, ALIVE_DEAD, balance=True)
+    np.testing.assert_allclose(proba[:4], [[1, 0], [1, 0], [1, 0], [0, 1]])
+    assert class_weight[4] == 0 and class_weight.mean() == pytest.approx(0.8)
+    assert class_weight[3] == pytest.approx(3 * class_weight[0])  # 3 alive, 1 dead
+    np.testing.assert_allclose(weight[:4] / class_weight[:4], [1.0, 1.0, 0.5, 1.0])
+    _, plain, flat = _targets_of(table, ALIVE_DEAD, balance=False)
+    np.testing.assert_allclose(plain, [1.0, 1.0, 0.5, 1.0, 1.0])
+    np.testing.assert_allclose(flat, [1, 1, 1, 1, 0])
 
 
 # --- peaks -----------------------------------------------------------------------------
@@ -107,6 +123,21 @@ def test_tiles_stitch_back_to_a_local_filter_of_the_whole_image(height, width, m
     np.testing.assert_allclose(grid.stitch(box), whole, rtol=1e-5, atol=1e-3)
 
 
+@SETTINGS
+@given(st.integers(1, 3), st.integers(2, 9), st.integers(0, 2**16))
+def test_symmetric_mean_turns_every_view_back(n, side, seed):
+    from cellcnn.detect.inference import _symmetric_mean
+
+    tiles = np.random.default_rng(seed).random((n, side, side, 2))
+    np.testing.assert_allclose(_symmetric_mean(lambda t: t, tiles), tiles)
+    # A per-pixel function commutes with the symmetries; a position-dependent one averages
+    # over the eight positions a pixel takes.
+    np.testing.assert_allclose(_symmetric_mean(np.square, tiles), tiles**2)
+    ramp = np.arange(side, dtype=float)[None, None, :, None]
+    mean = _symmetric_mean(lambda t: t + ramp, tiles) - tiles
+    np.testing.assert_allclose(mean, np.full_like(tiles, (side - 1) / 2))
+
+
 def test_tile_grid_refuses_what_cannot_be_tiled():
     with pytest.raises(ValueError, match="nothing to tile"):
         tile_grid((0, 5))
@@ -134,6 +165,7 @@ def test_the_detector_learns_the_blobs_and_records_its_choices(detector):
     split_images = sum(len(v) for v in record["splits"].values())
     assert split_images == cells["image_id"].nunique()
     assert 0 < record["threshold"] < 1 and record["cell_size"] == 20.0
+    assert isinstance(record["tta"], bool)
     assert result.validation["f1"] >= 0.9, result.validation
     figures, found = evaluate_detector(result.out_dir, cells, images)
     assert figures.f1 >= 0.9 and figures.localisation_error < 3.0
@@ -153,6 +185,8 @@ def test_detect_gives_a_cells_table_for_any_image_size(detector):
     assert ((found["score"] >= result.record["threshold"]) & (found["score"] <= 1)).all()
     assert found["label"].isin(["alive", "dead"]).all()
     assert found["p_alive"].between(0, 1).all()
+    turned = detect(result.out_dir, {"small": images["im001"]}, tta=not result.record["tta"])
+    assert turned.attrs["detector"]["tta"] is not result.record["tta"] and len(turned) >= 3
     none = detect(result.out_dir, {"blank": np.full((40, 40), 100, np.uint8)}, threshold=0.99)
     assert len(none) == 0 and list(none.columns) == list(found.columns)
 

@@ -6,8 +6,8 @@ of :mod:`cellcnn.detect.network` counts those pixels as the positives); where bu
 overlap the larger wins. Around each cell the class maps hold its class
 probabilities (hard labels or the crowd's soft ones). Two weight maps go with
 them: the centre weight (a cell's own weight, e.g. its posterior of being real,
-over its bump; 1 elsewhere) and the class weight (the bump itself, 0 for a cell
-without a class).
+over its bump; 1 elsewhere) and the class weight (the bump times the cell's class
+weight, e.g. to balance rare classes; 0 for a cell without a class).
 
 The target array of an image is ``(H, W, K + 3)``: centre, the K class
 probabilities, centre weight, class weight (:data:`TARGET_EXTRA` channels beyond
@@ -34,7 +34,7 @@ def render_targets(
     *,
     sigma: float,
     weight: np.ndarray | None = None,
-    labelled: np.ndarray | None = None,
+    class_weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """The ``(H, W, K + 3)`` training target of one image (or crop).
 
@@ -50,8 +50,9 @@ def render_targets(
         Width of the centre bumps in pixels.
     weight : array, optional
         Weight of every cell's centre (default 1).
-    labelled : array of bool, optional
-        Cells with a class (default all); the others teach only the centre map.
+    class_weight : array, optional
+        Weight of every cell's class maps (default 1; 0: a cell without a class, which
+        teaches only the centre map).
 
     Examples
     --------
@@ -64,7 +65,7 @@ def render_targets(
     proba = np.asarray(proba, dtype=np.float32).reshape(len(x), -1)
     k = proba.shape[1]
     weight = np.ones(len(x)) if weight is None else np.asarray(weight, dtype=float)
-    labelled = np.ones(len(x), bool) if labelled is None else np.asarray(labelled, dtype=bool)
+    class_weight = np.ones(len(x)) if class_weight is None else np.asarray(class_weight, float)
     out = np.zeros((height, width, k + TARGET_EXTRA), np.float32)
     out[..., k + 1] = 1.0
     reach = int(np.ceil(_REACH * sigma))
@@ -85,5 +86,5 @@ def render_targets(
         window[..., 1 : k + 1] = np.where(wins[..., None], proba[i], window[..., 1 : k + 1])
         window[..., k + 1] = np.where(bump > 0, np.where(wins, weight[i], window[..., k + 1]),
                                       window[..., k + 1])  # fmt: skip
-        window[..., k + 2] = np.where(wins, bump * labelled[i], window[..., k + 2])
+        window[..., k + 2] = np.where(wins, bump * class_weight[i], window[..., k + 2])
     return out

@@ -48,6 +48,19 @@ def load_detector(model_dir: str | os.PathLike) -> tuple[keras.Model, dict]:
                              custom_objects=DETECTOR_OBJECTS, compile=False)  # fmt: skip
 
 
+def _symmetric_mean(forward, tiles: np.ndarray) -> np.ndarray:
+    """The mean of ``forward`` over the eight symmetries of square tiles, each turned back."""
+    total = 0.0
+    for turns in range(4):
+        for flip in (False, True):
+            view = np.rot90(tiles, turns, axes=(1, 2))
+            view = view[:, :, ::-1] if flip else view
+            out = forward(np.ascontiguousarray(view))
+            out = out[:, :, ::-1] if flip else out
+            total = total + np.rot90(out, -turns, axes=(1, 2))
+    return total / 8
+
+
 def predict_maps(
     net: keras.Model,
     images: Iterable[np.ndarray],
@@ -55,15 +68,20 @@ def predict_maps(
     margin: int = 32,
     max_tile: int = 768,
     batch_size: int = DETECT_BATCH,
+    tta: bool = False,
 ) -> Iterator[np.ndarray]:
     """The ``(H, W, 1 + K)`` maps of every image, in order, tiles batched across images of
-    one tile size (memory: one batch of tiles and the images waiting for it)."""
+    one tile size (memory: one batch of tiles and the images waiting for it); with
+    ``tta``, the mean of the maps of the tiles' eight symmetries, each turned back."""
     pending: list[tuple] = []  # (grid, tiles) of images not yet given back
+
+    def forward(tiles: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.asarray(net(tiles[a : a + batch_size], training=False))
+                               for a in range(0, len(tiles), batch_size)])  # fmt: skip
 
     def flush(tiles_of: list[tuple]) -> list[np.ndarray]:
         tiles = np.concatenate([t for _, t in tiles_of])
-        outputs = np.concatenate([np.asarray(net(tiles[a : a + batch_size], training=False))
-                                  for a in range(0, len(tiles), batch_size)])  # fmt: skip
+        outputs = _symmetric_mean(forward, tiles) if tta else forward(tiles)
         maps, start = [], 0
         for grid, t in tiles_of:
             maps.append(grid.stitch(outputs[start : start + len(t)]))
@@ -122,6 +140,7 @@ def detect(
     threshold: float | None = None,
     min_distance: float | None = None,
     classifier: str | os.PathLike | None = None,
+    tta: bool | None = None,
     batch_size: int = DETECT_BATCH,
     progress: bool = False,
 ) -> pd.DataFrame:
@@ -145,6 +164,9 @@ def detect(
         A patch classifier (:func:`cellcnn.train.train` run): the cells found are
         classified by it (:func:`cellcnn.predict.predict_cells`, at its own setting)
         instead of by the detector's class maps.
+    tta : bool, optional
+        Average the maps over the eight symmetries of the square (eight times the
+        work); default the detector's own choice, made on its validation images.
     batch_size : int, default 8
         Tiles per forward pass.
     progress : bool, default False
@@ -166,6 +188,7 @@ def detect(
     vocabulary = run_vocabulary(meta)
     threshold = float(meta["threshold"] if threshold is None else threshold)
     min_distance = float(meta["min_distance"] if min_distance is None else min_distance)
+    tta = bool(meta.get("tta", False) if tta is None else tta)
     source = as_image_source(images)
     ids = [str(i) for i in (image_ids if image_ids is not None else source.ids())]
     channels = meta["channels"]
@@ -173,7 +196,7 @@ def detect(
     bar = tqdm(total=len(ids), desc="detect", unit="image", disable=not progress)
     found = []
     maps_of = predict_maps(net, pixels, margin=meta["margin"], max_tile=meta["max_tile"],
-                           batch_size=batch_size)  # fmt: skip
+                           batch_size=batch_size, tta=tta)  # fmt: skip
     for image_id, maps in zip(ids, maps_of, strict=True):
         cells = cells_from_maps(maps, vocabulary, threshold=threshold, min_distance=min_distance)
         found.append(cells.assign(image_id=image_id, cell_id=np.arange(len(cells))))
@@ -186,7 +209,7 @@ def detect(
         _classify(table, classifier, source, vocabulary, names)
     table.attrs["image_ids"] = ids
     table.attrs["detector"] = {"model": str(model_dir), "threshold": threshold,
-                               "min_distance": min_distance,
+                               "min_distance": min_distance, "tta": tta,
                                "classifier": None if classifier is None else str(classifier)}  # fmt: skip
     if not vocabulary.is_alive_dead:
         table.attrs["classes"] = vocabulary

@@ -80,7 +80,7 @@ class _Image:
     y: np.ndarray
     proba: np.ndarray
     weight: np.ndarray
-    labelled: np.ndarray
+    class_weight: np.ndarray
 
 
 def _image_splits(table, ids, split, groups, fractions, seed, source) -> pd.Series:
@@ -109,8 +109,14 @@ def _image_splits(table, ids, split, groups, fractions, seed, source) -> pd.Seri
     return out
 
 
-def _targets_of(table: pd.DataFrame, vocabulary: Vocabulary) -> tuple[np.ndarray, ...]:
-    """Class probabilities, centre weights and whether each cell has a class."""
+def _targets_of(
+    table: pd.DataFrame, vocabulary: Vocabulary, balance: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Class probabilities, centre weights and class weights of every cell (0: no class).
+
+    With ``balance``, a labelled cell's weights are multiplied by its (most probable)
+    class's ``n / (K n_c)``, scaled so that they average 1 over the cells: a rare class
+    counts as much as a common one."""
     k = vocabulary.n_classes
     if any(c.startswith("p_") and c != "p_real" for c in table.columns):
         proba = class_proba(table, vocabulary)
@@ -123,7 +129,14 @@ def _targets_of(table: pd.DataFrame, vocabulary: Vocabulary) -> tuple[np.ndarray
     proba = np.where(labelled[:, None], np.nan_to_num(proba), 1.0 / k)
     weight = table["p_real"].to_numpy(float) if "p_real" in table else np.ones(len(table))
     weight = np.where(np.isfinite(weight), weight, 1.0)
-    return proba, weight, labelled
+    factor = np.ones(len(table))
+    if balance and labelled.any():
+        top = np.argmax(proba, axis=1)
+        counts = np.bincount(top[labelled], minlength=k).astype(float)
+        per_class = np.where(counts > 0, labelled.sum() / (k * np.maximum(counts, 1)), 1.0)
+        factor = np.where(labelled, per_class[top], 1.0)
+        factor /= factor.mean()
+    return proba, weight * factor, labelled * factor
 
 
 def _crop(image: _Image, side: int, rng: np.random.Generator, sigma: float):
@@ -137,7 +150,7 @@ def _crop(image: _Image, side: int, rng: np.random.Generator, sigma: float):
     left = int(rng.integers(0, pixels.shape[1] - side + 1))
     patch = pixels[top : top + side, left : left + side]
     target = render_targets((side, side), x - left, y - top, image.proba, sigma=sigma,
-                            weight=image.weight, labelled=image.labelled)  # fmt: skip
+                            weight=image.weight, class_weight=image.class_weight)  # fmt: skip
     turns, flip = int(rng.integers(4)), bool(rng.integers(2))
     patch, target = np.rot90(patch, turns), np.rot90(target, turns)
     if flip:
@@ -169,22 +182,28 @@ class _KeepBest(keras.callbacks.Callback):
             self.model.set_weights(self.weights)
 
 
-def _tune(net, images, truth, ids, vocabulary, record) -> tuple[float, dict]:
-    """The peak threshold with the best F1 on the validation images (the middle one of
-    a tie), and its figures."""
-    maps = list(predict_maps(net, (im.pixels for im in images), margin=record["margin"],
-                             max_tile=record["max_tile"]))  # fmt: skip
-    tried = []
-    for threshold in THRESHOLDS:
-        found = [cells_from_maps(m, vocabulary, threshold=threshold,
-                                 min_distance=record["min_distance"]).assign(image_id=i)
-                 for i, m in zip(ids, maps, strict=True)]  # fmt: skip
-        tried.append(score(pd.concat(found, ignore_index=True), truth, image_ids=ids,
-                           default_size=record["cell_size"]).to_dict())  # fmt: skip
-    f1 = np.nan_to_num([t["f1"] for t in tried], nan=-1.0)
-    best = np.flatnonzero(f1 >= f1.max() - 1e-12)
-    chosen = int(best[len(best) // 2])
-    return float(THRESHOLDS[chosen]), tried[chosen]
+def _tune(net, images, truth, ids, vocabulary, record) -> dict:
+    """The peak threshold (and whether to average the eight symmetries) with the best F1
+    on the validation images (the middle threshold of a tie; TTA only where strictly
+    better), and its figures."""
+    best: dict = {}
+    for tta in (False, True):
+        maps = list(predict_maps(net, (im.pixels for im in images), margin=record["margin"],
+                                 max_tile=record["max_tile"], tta=tta))  # fmt: skip
+        tried = []
+        for threshold in THRESHOLDS:
+            found = [cells_from_maps(m, vocabulary, threshold=threshold,
+                                     min_distance=record["min_distance"]).assign(image_id=i)
+                     for i, m in zip(ids, maps, strict=True)]  # fmt: skip
+            tried.append(score(pd.concat(found, ignore_index=True), truth, image_ids=ids,
+                               default_size=record["cell_size"]).to_dict())  # fmt: skip
+        f1 = np.nan_to_num([t["f1"] for t in tried], nan=-1.0)
+        ties = np.flatnonzero(f1 >= f1.max() - 1e-12)
+        chosen = int(ties[len(ties) // 2])
+        if not best or f1[chosen] > np.nan_to_num(best["validation"]["f1"], nan=-1.0) + 1e-12:
+            best = {"threshold": float(THRESHOLDS[chosen]), "tta": tta,
+                    "validation": tried[chosen]}  # fmt: skip
+    return best
 
 
 def train_detector(
@@ -203,6 +222,7 @@ def train_detector(
     batch_size: int = 16,
     learning_rate: float = 2e-3,
     widths: Sequence[int] = (16, 32, 64),
+    balance_classes: bool = True,
     seed: int = 0,
     verbose: int = 0,
 ) -> DetectorResult:
@@ -239,6 +259,9 @@ def train_detector(
         step, Adam's initial rate (cosine decay to 0).
     widths : sequence of int, default (16, 32, 64)
         The network's filters (:func:`~cellcnn.detect.network.build_detector`).
+    balance_classes : bool, default True
+        Weight each cell by the inverse frequency of its class (centre and class maps
+        alike), so that a rare class is found and labelled as well as a common one.
     seed : int, default 0
         Seeds the split, the crops and the network.
     verbose : int, default 0
@@ -285,14 +308,14 @@ def train_detector(
         sizes = sizes[np.isfinite(sizes) & (sizes > 0)]
         cell_size = float(np.median(sizes)) if len(sizes) else CELL_SIZE
     splits = _image_splits(table, ids, split, groups, fractions, seed, source)
-    proba, weight, labelled = _targets_of(table, vocabulary)
+    proba, weight, class_weight = _targets_of(table, vocabulary, balance_classes)
     channels = source.load(ids[0])[0].shape[2] if ids else 1
     by_image = pd.Series(np.arange(len(table))).groupby(table["image_id"].to_numpy()).indices
     loaded = {}
     for image_id in ids:
         rows = by_image.get(image_id, np.zeros(0, np.int64))
         loaded[image_id] = _Image(source.load(image_id, channels=channels)[0], xy[rows, 0],
-                                  xy[rows, 1], proba[rows], weight[rows], labelled[rows])  # fmt: skip
+                                  xy[rows, 1], proba[rows], weight[rows], class_weight[rows])  # fmt: skip
     part = {s: [i for i in ids if splits[i] == s] for s in SPLITS}
     n_train_cells = sum(len(loaded[i].x) for i in part["train"])
     if not n_train_cells or not part["val"]:
@@ -305,7 +328,7 @@ def train_detector(
               "channels": int(channels), "cell_size": cell_size, "sigma": sigma,
               "min_distance": cell_size / 2, "margin": 32, "max_tile": 768, "crop": crop,
               "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-              "widths": list(widths), "seed": seed,
+              "widths": list(widths), "balance_classes": balance_classes, "seed": seed,
               "splits": {s: part[s] for s in SPLITS}}  # fmt: skip
     keras.utils.set_random_seed(seed)
     k = vocabulary.n_classes
@@ -328,12 +351,11 @@ def train_detector(
     truth = table[table["image_id"].isin(part["val"])]
     if "size" not in truth:
         truth = truth.assign(size=cell_size)
-    threshold, figures = _tune(net, [loaded[i] for i in part["val"]], truth, part["val"],
-                               vocabulary, record)  # fmt: skip
-    record.update(threshold=threshold, validation=figures, best_epoch=keep.epoch + 1,
+    chosen = _tune(net, [loaded[i] for i in part["val"]], truth, part["val"], vocabulary, record)
+    record.update(**chosen, best_epoch=keep.epoch + 1,
                   history={key: [float(v) for v in values]
                            for key, values in history.history.items()})  # fmt: skip
     out = save_model_folder(out_dir, net, record, *DETECTOR_FILES)
-    logger.info("detector in %s: validation F1 %.3f at threshold %.2f", out, figures["f1"],
-                threshold)  # fmt: skip
+    logger.info("detector in %s: validation F1 %.3f at threshold %.2f (TTA %s)", out,
+                chosen["validation"]["f1"], chosen["threshold"], chosen["tta"])  # fmt: skip
     return DetectorResult(out, record)

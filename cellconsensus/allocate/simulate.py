@@ -13,7 +13,11 @@ which images get their next volunteers (``batch`` runs per round):
   them with one label): Zooniverse-style retirement by agreement;
 - ``"ours"``: :func:`~cellconsensus.allocate.next_tasks` (expected errors removed
   per run), capped by the volunteers left in each queue (a batch left over where
-  nothing is expected to be gained goes to the fewest-annotated images).
+  nothing is expected to be gained goes to the fewest-annotated images);
+- ``"oracle"``: knows the truth and sends one more volunteer to each image whose
+  consensus holds an error now, most errors first (the rest of a batch to the
+  fewest-annotated images): no project can run it; it shows how much any policy
+  choosing whole images could save on the same crowd.
 
 Each round records the clicks and runs spent, the consensus's detection F1 and
 label accuracy, and for ``"ours"`` the expected gain of the batch it chose beside
@@ -29,13 +33,14 @@ import pandas as pd
 
 from ..consensus import find_consensus
 from ..metrics import score
+from ..report.rankings import errors_per_image
 from ..simulate import simulate_crowd
 from .plan import next_tasks
 
 __all__ = ["POLICIES", "simulate_allocation", "reveal", "errors_of"]
 
 #: The allocation policies of :func:`simulate_allocation`.
-POLICIES: tuple[str, ...] = ("uniform", "agreement", "ours")
+POLICIES: tuple[str, ...] = ("uniform", "agreement", "ours", "oracle")
 
 
 def reveal(clicks: pd.DataFrame, queues: pd.DataFrame, revealed: pd.Series) -> pd.DataFrame:
@@ -92,9 +97,18 @@ def _fewest_first(revealed: pd.Series, room: pd.Series, batch: int) -> pd.Series
     return extra
 
 
+def _in_error(result, truth: pd.DataFrame, room: pd.Series, batch: int) -> pd.Series:
+    """One run to each image whose consensus holds an error (most errors first), at most
+    ``batch``, only where volunteers are left."""
+    table = errors_per_image(result.cells, truth).set_index("image_id")
+    errors = table["errors"].reindex(room.index, fill_value=0)
+    wrong = errors[(errors > 0) & (room > 0)].sort_values(ascending=False, kind="stable")
+    return pd.Series(1, index=wrong.index[:batch]).reindex(room.index, fill_value=0)
+
+
 def simulate_allocation(
     truth: pd.DataFrame,
-    policy: Literal["uniform", "agreement", "ours"],
+    policy: Literal["uniform", "agreement", "ours", "oracle"],
     *,
     start: int = 1,
     batch: int | None = None,
@@ -111,7 +125,7 @@ def simulate_allocation(
     truth : DataFrame
         Ground-truth cells (``image_id, x, y, label`` ...; ``attrs["image_ids"]`` for
         images without cells).
-    policy : {"uniform", "agreement", "ours"}
+    policy : {"uniform", "agreement", "ours", "oracle"}
         Who chooses the images of each batch.
     start : int, default 1
         Volunteers per image before the first allocation.
@@ -181,6 +195,9 @@ def simulate_allocation(
             predicted = float(plan["expected_gain"].sum())
             if extra.sum() < step:  # nothing left to gain anywhere: spend the rest evenly
                 extra += _fewest_first(revealed + extra, room - extra, step - int(extra.sum()))
+        elif policy == "oracle":
+            extra = _in_error(result, truth, room, step)
+            extra += _fewest_first(revealed + extra, room - extra, step - int(extra.sum()))
         else:
             if policy == "agreement":
                 retired |= _agreed(result, revealed)
