@@ -55,6 +55,10 @@ def test_uncertainty_is_a_table_of_expected_errors(uneven):
     parts = table[["expected_missed", "expected_label_errors", "cells_in_doubt"]].sum(axis=1)
     assert np.allclose(parts, table["expected_errors"])
     assert (table["gain"] >= 0).all() and (table["gain"] <= table["expected_errors"] + 1e-12).all()
+    assert (table["detection_gain"] >= 0).all() and (table["detection_gain"] <= table["gain"]).all()
+    # The detection part never exceeds the detection errors it removes.
+    detection_errors = table["expected_missed"] + table["cells_in_doubt"]
+    assert (table["detection_gain"] <= detection_errors + 1e-12).all()
     # A lone volunteer leaves the most cells to find per cell found, four the fewest.
     by_count = table.assign(rate=table["expected_missed"] / table["cells"].clip(lower=1))
     means = by_count.groupby("annotators")["rate"].mean()
@@ -179,6 +183,27 @@ def test_next_tasks_ranks_and_retires(uneven):
         next_tasks(result, -1)
     with pytest.raises(ValueError, match="max_per_image"):
         next_tasks(result, 5, max_per_image=0)
+    with pytest.raises(ValueError, match="detection_weight"):
+        next_tasks(result, 5, detection_weight=float("nan"))
+
+
+def test_the_detection_weight_moves_volunteers_toward_missed_cells(uneven):
+    _, part, result, _ = uneven
+    table = image_uncertainty(result).set_index("image_id")
+    share = table["detection_gain"] / table["gain"].where(table["gain"] > 0)
+
+    def detection_share(weight: float) -> float:
+        plan = next_tasks(result, 40, detection_weight=weight).set_index("image_id")
+        return float((plan["extra"] * share.reindex(plan.index).fillna(0)).sum() / 40)
+
+    # 1: errors all alike, the plain gain decides; more weight, more detection work.
+    plain = next_tasks(result, 40, detection_weight=1.0).set_index("image_id")
+    from cellconsensus.allocate import allocate_budget
+
+    expected = allocate_budget(table["gain"].to_numpy(), table["expected_errors"].to_numpy(), 40)
+    assert (plain["extra"].reindex(table.index).to_numpy() == expected).all()
+    assert detection_share(1.0) <= detection_share(4.0) <= detection_share(16.0)
+    assert detection_share(1.0) < detection_share(16.0)
 
 
 def test_write_pybossa_writes_the_runs_without_clicks(tmp_path):

@@ -64,6 +64,7 @@ UNCERTAINTY_COLUMNS: tuple[str, ...] = (
     "cells_in_doubt",
     "expected_errors",
     "gain",
+    "detection_gain",
 )
 #: Detection rates are held at least this far from 0 (an annotator who found nothing
 #: still might), so that the missed-cell estimate stays finite.
@@ -276,8 +277,9 @@ def image_uncertainty(
         :data:`UNCERTAINTY_COLUMNS`, one row per image, sorted by ``image_id``:
         ``annotators``, ``cells``, ``expected_missed``, ``expected_label_errors``,
         ``cells_in_doubt`` (the summed doubt about cells being real),
-        ``expected_errors`` (their sum) and ``gain`` (expected errors one more
-        annotator would remove).
+        ``expected_errors`` (their sum), ``gain`` (expected errors one more
+        annotator would remove) and ``detection_gain`` (the part of it in missed
+        cells and cells in doubt, the rest in labels).
 
     Examples
     --------
@@ -332,8 +334,8 @@ def image_uncertainty(
     # The consensus keeps a cell two volunteers clicked: the next one confirms an
     # unconfirmed cell with probability d; a cell nobody clicked needs two more (d^2 over
     # two volunteers, half of it each).
-    gain = (unconfirmed * d + unfound * d * d / 2 + (label_errors - per_image(error_after))
-            + (doubt_sum - per_image(doubt_after)))  # fmt: skip
+    detection_gain = unconfirmed * d + unfound * d * d / 2 + (doubt_sum - per_image(doubt_after))
+    gain = np.clip(detection_gain + label_errors - per_image(error_after), 0.0, expected)
     table = pd.DataFrame(
         {
             "image_id": np.asarray(crowd.images, dtype=object),
@@ -343,7 +345,8 @@ def image_uncertainty(
             "expected_label_errors": label_errors,
             "cells_in_doubt": doubt_sum,
             "expected_errors": expected,
-            "gain": np.clip(gain, 0.0, expected),
+            "gain": gain,
+            "detection_gain": np.clip(detection_gain, 0.0, gain),
         }
     )
     return table[list(UNCERTAINTY_COLUMNS)]

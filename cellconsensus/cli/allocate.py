@@ -7,6 +7,7 @@ import argparse
 import pandas as pd
 
 from ..allocate import next_tasks, write_pybossa_updates, write_zooniverse_retirement
+from ..allocate.plan import DETECTION_WEIGHT
 from ..io import write_table
 from .options import add_consensus, add_input, add_strategy, read_input, run_consensus
 
@@ -23,6 +24,17 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"expected a whole number of runs (0 or more), got {text!r}"
         )
+    return value
+
+
+def _weight(text: str) -> float:
+    """A positive, finite number (argparse's error otherwise: exit status 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
 
@@ -43,6 +55,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_consensus(p)
     p.add_argument("--budget", type=_count, required=True, help="volunteer runs to send")
     p.add_argument("--max-per-image", type=_count, help="at most this many extra runs per image")
+    p.add_argument(
+        "--detection-weight",
+        type=_weight,
+        default=DETECTION_WEIGHT,
+        help="wrong labels a missed cell or a cell in doubt counts for when ranking images",
+    )
     p.add_argument("--top", type=int, default=20, help="rows to print (default: 20)")
     p.add_argument("-o", "--out", help="write the whole plan (.csv or .parquet)")
     p.add_argument(
@@ -58,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     clicks = read_input(args)
     result = run_consensus(args, clicks)
     plan = next_tasks(result, args.budget, runs=clicks.attrs.get("runs"),
-                      max_per_image=args.max_per_image)  # fmt: skip
+                      max_per_image=args.max_per_image,
+                      detection_weight=args.detection_weight)  # fmt: skip
     sent = plan[plan["extra"] > 0]
     print(
         f"{len(plan)} images, {plan['expected_errors'].sum():.1f} expected errors; "
