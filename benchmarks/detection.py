@@ -28,13 +28,14 @@ at the data set's size and at 1024 x 1024 pixels. Medians over seeds.
 from __future__ import annotations
 
 import itertools
+import json
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import SHARED_DATA, markdown_table, parser, spread, write_result
+from _common import RESULTS, SHARED_DATA, markdown_table, parser, spread, write_result
 from end_to_end import image_splits
 from skimage.feature import blob_log
 
@@ -45,8 +46,12 @@ from cellconsensus.metrics import score
 from cellconsensus.synthetic.render import make_images
 
 CROWDS = (1, 2, 3, 5, 10)
-LOG_GRID = {"min_sigma": (2.0, 3.0, 4.0), "max_sigma": (6.0, 9.0, 12.0),
-            "threshold": (0.02, 0.05, 0.1, 0.2), "dark": (False, True)}  # fmt: skip
+#: The LoG detector's grid: scales as multiples of the data's median cell radius over
+#: sqrt(2) (a blob's LoG peaks there), thresholds, and the cells' polarity.
+LOG_GRID = {"min_sigma": (0.5, 0.75), "max_sigma": (1.0, 1.5, 2.0),
+            "threshold": (0.01, 0.02, 0.05, 0.1, 0.2), "dark": (False, True)}  # fmt: skip
+#: Validation images the LoG grid is tried on (at most).
+LOG_TUNING_IMAGES = 100
 
 
 def datasets(names: list[str], n_synthetic: int) -> dict:
@@ -77,17 +82,21 @@ def log_cells(image: np.ndarray, params: dict) -> pd.DataFrame:
     return pd.DataFrame({"x": blobs[:, 1] + 0.5, "y": blobs[:, 0] + 0.5, "label": "alive"})
 
 
-def log_baseline(truth, source, split) -> dict:
-    """LoG tuned on the validation images, scored on the test images."""
+def log_baseline(truth, source, split, tuning_images: int = 0) -> dict:
+    """LoG tuned on (at most :data:`LOG_TUNING_IMAGES`) validation images, scored on the
+    test images."""
     val, test = (list(split.index[split == s]) for s in ("val", "test"))
+    val = val[: tuning_images or LOG_TUNING_IMAGES]
     pixels = {i: source.load(i, channels=1)[0] for i in val + test}
+    scale = float(truth["size"].median()) / (2 * np.sqrt(2)) if "size" in truth else 7.0
 
     def f1(params, ids):
         found = pd.concat([log_cells(pixels[i], params).assign(image_id=i) for i in ids])
         return score(found, truth[truth["image_id"].isin(ids)], image_ids=ids)
 
     grid = [dict(zip(LOG_GRID, v, strict=True)) for v in itertools.product(*LOG_GRID.values())]
-    grid = [g for g in grid if g["min_sigma"] < g["max_sigma"]]
+    grid = [g | {"min_sigma": g["min_sigma"] * scale, "max_sigma": g["max_sigma"] * scale}
+            for g in grid]  # fmt: skip
     best = max(grid, key=lambda g: np.nan_to_num(f1(g, val).f1, nan=-1))
     return {"params": best, **f1(best, test).to_dict()}
 
@@ -118,7 +127,7 @@ def _crowd_size(n: float) -> str:
     return "< 1" if n == 0 else f"> {CROWDS[-1]}" if np.isinf(n) else f"{n:.1f}"
 
 
-def speed(model: Path, source, ids: list[str]) -> dict:
+def speed(model: Path, source, ids: list[str], n_big: int = 8) -> dict:
     """Images per second at the data's size and at 1024 x 1024 (tiles of the data's images)."""
     images = {i: source.load(i)[0] for i in ids}
     start = time.perf_counter()
@@ -126,14 +135,14 @@ def speed(model: Path, source, ids: list[str]) -> dict:
     native = len(ids) / (time.perf_counter() - start)
     first = next(iter(images.values()))
     reps = (-(-1024 // first.shape[0]), -(-1024 // first.shape[1]), 1)
-    big = {f"big{k}": np.tile(images[i], reps)[:1024, :1024] for k, i in enumerate(ids[:8])}
+    big = {f"big{k}": np.tile(images[i], reps)[:1024, :1024] for k, i in enumerate(ids[:n_big])}
     start = time.perf_counter()
     detect(model, big)
     return {"images_per_s": native, "images_per_s_1024": len(big) / (time.perf_counter() - start),
             "shape": list(first.shape[:2])}  # fmt: skip
 
 
-def run(name, truth, images, split, seed, epochs, work: Path) -> dict:
+def run(name, truth, images, split, seed, epochs, work: Path, quick: bool = False) -> dict:
     source = as_image_source(images)
     ids = list(split.index)
     start = time.perf_counter()
@@ -148,8 +157,9 @@ def run(name, truth, images, split, seed, epochs, work: Path) -> dict:
     row["worth_labels"] = worth(row["balanced_label_accuracy"], row["crowds"],
                                 "balanced_label_accuracy")  # fmt: skip
     if seed == 0:
-        row["log"] = log_baseline(truth, source, split)
-        row["speed"] = speed(result.out_dir, source, list(split.index[split == "test"])[:40])
+        row["log"] = log_baseline(truth, source, split, 4 if quick else 0)
+        test = list(split.index[split == "test"])[:40]
+        row["speed"] = speed(result.out_dir, source, test, 2 if quick else 8)
     return row
 
 
@@ -159,7 +169,7 @@ def summarise(rows: list[dict]) -> list[dict]:
         mine = [r for r in rows if r["data"] == name]
         first = mine[0]
         keys = ("precision", "recall", "f1", "localisation_error", "label_accuracy",
-                "balanced_label_accuracy", "worth_f1", "worth_labels", "train_seconds")  # fmt: skip
+                "balanced_label_accuracy", "train_seconds")  # fmt: skip
         row = {"data": name, **{k: spread([r[k] for r in mine])["median"] for k in keys},
                "log_f1": first["log"]["f1"], "log_precision": first["log"]["precision"],
                "log_recall": first["log"]["recall"], "log_params": first["log"]["params"],
@@ -169,6 +179,13 @@ def summarise(rows: list[dict]) -> list[dict]:
             row[f"crowd{n}_f1"] = spread([c["f1"] for c in crowd])["median"]
             labels = [c["balanced_label_accuracy"] for c in crowd]
             row[f"crowd{n}_labels"] = spread(labels)["median"]
+        # The crowd size of the median detector on the median crowds' curve.
+        curve = [{"annotators": n, "f1": row[f"crowd{n}_f1"],
+                  "balanced_label_accuracy": row[f"crowd{n}_labels"]} for n in CROWDS]  # fmt: skip
+        row["worth_f1"] = worth(row["f1"], curve, "f1")
+        row["worth_labels"] = worth(
+            row["balanced_label_accuracy"], curve, "balanced_label_accuracy"
+        )
         out.append(row)
     return out
 
@@ -191,8 +208,30 @@ def markdown(summary: list[dict], seeds: int, epochs: int) -> str:
              "Simulated crowds on the same test images (default consensus):", "", crowd, "",
              "Cost on this machine (no GPU):", "", cost, "",
              "LoG parameters chosen on the validation images: "
-             + "; ".join(f"{r['data']} {r['log_params']}" for r in summary)]  # fmt: skip
+             + "; ".join(f"{r['data']} " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float)
+                                                      else f"{k} {v}"
+                                                      for k, v in r["log_params"].items())
+                         for r in summary)]  # fmt: skip
     return "\n".join(lines)
+
+
+def resummarise(redo_log: bool = False, names: list[str] | None = None) -> None:
+    """Rewrite the summary and the table from the runs of ``results/detection.json``
+    (with ``redo_log``, measure the LoG baseline again first)."""
+    path = RESULTS / "detection.json"
+    payload = json.loads(path.read_text())
+    payload.pop("machine")
+    if redo_log:
+        sets = datasets(names or ["ldc", "synthetic"], payload.get("n_synthetic", 300))
+        for row in payload["runs"]:
+            if "log" in row and row["data"] in sets:
+                truth, images, split = sets[row["data"]]
+                row["log"] = log_baseline(truth, as_image_source(images), split)
+                print(row["data"], "LoG", row["log"]["f1"], row["log"]["params"], flush=True)
+    payload["summary"] = summarise(payload["runs"])
+    text = markdown(payload["summary"], len(payload["seeds"]), payload["epochs"])
+    print(text)
+    print("wrote", write_result("detection", payload, text))
 
 
 def main() -> None:
@@ -201,7 +240,17 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--datasets", nargs="+", default=["ldc", "synthetic"])
     p.add_argument("--synthetic-images", type=int, default=300)
+    p.add_argument(
+        "--resummarise",
+        action="store_true",
+        help="only rebuild the summary and table from results/detection.json",
+    )
+    p.add_argument("--redo-log", action="store_true",
+                   help="with --resummarise: measure the LoG baseline again")  # fmt: skip
     args = p.parse_args()
+    if args.resummarise:
+        resummarise(args.redo_log, args.datasets)
+        return
     seeds, epochs, n_synthetic = ((1, 1, 40) if args.quick
                                   else (args.seeds, args.epochs, args.synthetic_images))  # fmt: skip
     start = time.perf_counter()
@@ -214,14 +263,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="detection-") as work:
         for name, (truth, images, split) in sets.items():
             for seed in range(seeds):
-                rows.append(run(name, truth, images, split, seed, epochs, Path(work)))
+                rows.append(run(name, truth, images, split, seed, epochs, Path(work), args.quick))
                 print(name, seed, {k: rows[-1][k] for k in ("f1", "balanced_label_accuracy",
                                                           "worth_f1", "train_seconds")}, flush=True)  # fmt: skip
     summary = summarise(rows)
     text = markdown(summary, seeds, epochs)
     print(text)
-    payload = {"seeds": list(range(seeds)), "epochs": epochs, "summary": summary, "runs": rows,
-               "seconds": time.perf_counter() - start}  # fmt: skip
+    payload = {"seeds": list(range(seeds)), "epochs": epochs, "n_synthetic": n_synthetic,
+               "summary": summary, "runs": rows, "seconds": time.perf_counter() - start}  # fmt: skip
     print("wrote", write_result("detection", payload, text))
 
 

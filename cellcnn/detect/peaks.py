@@ -39,8 +39,8 @@ def find_peaks(
     --------
     >>> heat = np.zeros((8, 8)); heat[2, 5] = 0.9; heat[6, 1] = 0.4; heat[6, 2] = 0.4
     >>> x, y, score = find_peaks(heat, threshold=0.3, min_distance=2)
-    >>> x.tolist(), y.tolist(), score.tolist()
-    [[5.5, 1.5], [2.5, 6.5], [0.9, 0.4]]
+    >>> x.tolist(), y.tolist(), score.tolist()  # the flat pair: one peak, between its pixels
+    ([5.5, 2.0], [2.5, 6.5], [0.9, 0.4])
     """
     heat = np.asarray(heat, dtype=np.float64)
     if heat.ndim != 2:

@@ -279,9 +279,9 @@ def train_detector(
 
     Examples
     --------
-    >>> from cellconsensus import make_truth, make_images
-    >>> truth = make_truth(20, seed=0)
-    >>> result = train_detector(truth, make_images(truth), "runs/detector")  # doctest: +SKIP
+    >>> from cellconsensus.synthetic import make_images
+    >>> data = make_images(20, seed=0)
+    >>> result = train_detector(data.truth, data.images, "runs/detector")  # doctest: +SKIP
     >>> result.validation["f1"]  # doctest: +SKIP
     """
     missing = [c for c in ("image_id", "x", "y") if c not in cells.columns]
