@@ -245,7 +245,7 @@ def test_end_to_end_smoke(ldc_images, results):
 def test_allocation_smoke(results):
     out = _run("allocation.py", "--quick", "--datasets", "synthetic")
     summary = json.loads((results / "allocation.json").read_text())["summary"]
-    assert {r["policy"] for r in summary} == {"uniform", "agreement", "ours"}
+    assert {r["policy"] for r in summary} == {"uniform", "agreement", "ours", "oracle"}
     ours = next(r for r in summary if r["policy"] == "ours")
     assert ours["predicted_gain"] > 0 and 0 <= ours["ahead_of_agreement"] <= 1
     assert "Ranking 2,000 images" in out
