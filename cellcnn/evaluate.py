@@ -30,6 +30,7 @@ __all__ = [
     "expected_calibration_error",
     "load_model",
     "predict_patches",
+    "symmetric_mean",
 ]
 
 
@@ -59,11 +60,31 @@ def predict_patches(net: keras.Model, pixels, tta: bool = False) -> np.ndarray:
     x = np.asarray(pixels)
     if not tta:
         return _forward(net, x)
+    return symmetric_mean(lambda view: _forward(net, view), x)
+
+
+def symmetric_mean(forward, x: np.ndarray, *, maps: bool = False) -> np.ndarray:
+    """The mean of ``forward`` over the eight symmetries of square images ``(n, s, s, c)``
+    (test-time augmentation); with ``maps``, outputs are maps of the images and each is
+    turned back before averaging.
+
+    Examples
+    --------
+    >>> x = np.arange(8.0).reshape(2, 2, 2, 1)
+    >>> symmetric_mean(lambda v: v, x, maps=True).ravel().tolist() == x.ravel().tolist()
+    True
+    >>> symmetric_mean(lambda v: v[:, 0, 0, 0], x).tolist()  # the mean pixel of each
+    [1.5, 5.5]
+    """
     total = 0.0
-    for k in range(4):
-        turned = np.rot90(x, k, axes=(1, 2))
-        for view in (turned, turned[:, :, ::-1]):
-            total = total + _forward(net, np.ascontiguousarray(view))
+    for turns in range(4):
+        for flip in (False, True):
+            view = np.rot90(x, turns, axes=(1, 2))
+            view = view[:, :, ::-1] if flip else view
+            out = forward(np.ascontiguousarray(view))
+            if maps:
+                out = np.rot90(out[:, :, ::-1] if flip else out, -turns, axes=(1, 2))
+            total = total + out
     return total / 8
 
 

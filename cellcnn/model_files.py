@@ -12,7 +12,26 @@ import keras
 from cellconsensus.errors import CellConsensusInputError
 from cellconsensus.io._files import atomic_write
 
-__all__ = ["load_model_folder", "save_model_folder"]
+__all__ = ["load_model_folder", "read_record", "save_model_folder"]
+
+
+def read_record(folder: str | os.PathLike, record_file: str, *, kind: str) -> dict:
+    """The JSON record of a model folder, without loading its network.
+
+    Raises
+    ------
+    CellConsensusInputError
+        Naming the file: missing (not a finished ``kind``) or not JSON.
+    """
+    record = Path(folder) / record_file
+    if not record.is_file():
+        raise CellConsensusInputError(
+            f"{record.name} missing: not a finished {kind}", source=str(folder)
+        )
+    try:
+        return json.loads(record.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CellConsensusInputError(f"not a readable record: {exc}", source=str(record)) from None
 
 
 def load_model_folder(
@@ -32,17 +51,12 @@ def load_model_folder(
         Naming the file: a missing file (not a finished ``kind``), a record that is not
         JSON, a network Keras cannot load (truncated, from another program).
     """
-    folder = Path(folder)
-    path, record = folder / model_file, folder / record_file
-    for needed in (path, record):
-        if not needed.is_file():
-            raise CellConsensusInputError(
-                f"{needed.name} missing: not a finished {kind}", source=str(folder)
-            )
-    try:
-        meta = json.loads(record.read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CellConsensusInputError(f"not a readable record: {exc}", source=str(record)) from None
+    path = Path(folder) / model_file
+    if not path.is_file():
+        raise CellConsensusInputError(
+            f"{path.name} missing: not a finished {kind}", source=str(folder)
+        )
+    meta = read_record(folder, record_file, kind=kind)
     try:
         net = keras.saving.load_model(path, custom_objects=custom_objects, compile=compile)
     except Exception as exc:  # Keras raises anything from a damaged file: name the file

@@ -8,7 +8,8 @@ import pandas as pd
 
 from cellconsensus.metrics import Score, score
 
-from .inference import detect, load_detector
+from ..model_files import read_record
+from .inference import DETECTOR_FILES, detect
 
 __all__ = ["evaluate_detector"]
 
@@ -48,7 +49,7 @@ def evaluate_detector(
     >>> figures, cells = evaluate_detector("runs/detector", truth, "images/")  # doctest: +SKIP
     >>> figures.f1  # doctest: +SKIP
     """
-    record = load_detector(model_dir)[1]
+    record = read_record(model_dir, DETECTOR_FILES[1], kind="cellcnn detector")
     ids = list(record["splits"][split])
     found = detect(model_dir, images, ids, **options)
     truth = truth[truth["image_id"].astype(str).isin(ids)]

@@ -22,6 +22,7 @@ from cellconsensus.images import as_image_source
 from cellconsensus.tables import Vocabulary
 
 from ..classes import labels_of, probability_columns, run_vocabulary
+from ..evaluate import symmetric_mean
 from ..model_files import load_model_folder
 from .network import DETECTOR_OBJECTS
 from .peaks import find_peaks
@@ -48,19 +49,6 @@ def load_detector(model_dir: str | os.PathLike) -> tuple[keras.Model, dict]:
                              custom_objects=DETECTOR_OBJECTS, compile=False)  # fmt: skip
 
 
-def _symmetric_mean(forward, tiles: np.ndarray) -> np.ndarray:
-    """The mean of ``forward`` over the eight symmetries of square tiles, each turned back."""
-    total = 0.0
-    for turns in range(4):
-        for flip in (False, True):
-            view = np.rot90(tiles, turns, axes=(1, 2))
-            view = view[:, :, ::-1] if flip else view
-            out = forward(np.ascontiguousarray(view))
-            out = out[:, :, ::-1] if flip else out
-            total = total + np.rot90(out, -turns, axes=(1, 2))
-    return total / 8
-
-
 def predict_maps(
     net: keras.Model,
     images: Iterable[np.ndarray],
@@ -81,7 +69,7 @@ def predict_maps(
 
     def flush(tiles_of: list[tuple]) -> list[np.ndarray]:
         tiles = np.concatenate([t for _, t in tiles_of])
-        outputs = _symmetric_mean(forward, tiles) if tta else forward(tiles)
+        outputs = symmetric_mean(forward, tiles, maps=True) if tta else forward(tiles)
         maps, start = [], 0
         for grid, t in tiles_of:
             maps.append(grid.stitch(outputs[start : start + len(t)]))

@@ -91,9 +91,10 @@ def _image_splits(table, ids, split, groups, fractions, seed, source) -> pd.Seri
     elif "split" in table.columns:
         out = table.groupby("image_id")["split"].first().astype(str).reindex(ids)
     else:
+        empty = pd.Index(ids).difference(table["image_id"], sort=False)
         rows = pd.concat([table[["image_id", "label"]].astype(str),
-                          pd.DataFrame({"image_id": [i for i in ids if i not in set(table["image_id"])],
-                                        "label": "(no cell)"})], ignore_index=True)  # fmt: skip
+                          pd.DataFrame({"image_id": empty, "label": "(no cell)"})],
+                         ignore_index=True)  # fmt: skip
         if isinstance(groups, str) and groups == "lookalike":
             groups = lookalike_groups(source, ids)
         elif isinstance(groups, str) and groups != "image":
@@ -188,15 +189,16 @@ def _tune(net, images, truth, ids, vocabulary, record) -> dict:
     better), and its figures."""
     best: dict = {}
     for tta in (False, True):
-        maps = list(predict_maps(net, (im.pixels for im in images), margin=record["margin"],
-                                 max_tile=record["max_tile"], tta=tta))  # fmt: skip
-        tried = []
-        for threshold in THRESHOLDS:
-            found = [cells_from_maps(m, vocabulary, threshold=threshold,
-                                     min_distance=record["min_distance"]).assign(image_id=i)
-                     for i, m in zip(ids, maps, strict=True)]  # fmt: skip
-            tried.append(score(pd.concat(found, ignore_index=True), truth, image_ids=ids,
-                               default_size=record["cell_size"]).to_dict())  # fmt: skip
+        # Peaks at the lowest threshold, once: those of a higher one are the ones scoring
+        # at least that high (a peak is only ever suppressed by a higher one).
+        maps = predict_maps(net, (im.pixels for im in images), margin=record["margin"],
+                            max_tile=record["max_tile"], tta=tta)  # fmt: skip
+        found = pd.concat([cells_from_maps(m, vocabulary, threshold=THRESHOLDS[0],
+                                           min_distance=record["min_distance"]).assign(image_id=i)
+                           for i, m in zip(ids, maps, strict=True)], ignore_index=True)  # fmt: skip
+        tried = [score(found[found["score"] >= threshold], truth, image_ids=ids,
+                       default_size=record["cell_size"]).to_dict()
+                 for threshold in THRESHOLDS]  # fmt: skip
         f1 = np.nan_to_num([t["f1"] for t in tried], nan=-1.0)
         ties = np.flatnonzero(f1 >= f1.max() - 1e-12)
         chosen = int(ties[len(ties) // 2])
