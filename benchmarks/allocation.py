@@ -13,7 +13,14 @@ policy: ``uniform`` (fewest volunteers first: fixed redundancy), ``agreement``
 ``ours`` (:func:`cellconsensus.allocate.next_tasks`), beside ``oracle`` (knows the
 truth: one more volunteer for each image whose consensus is wrong now; no project
 can run it, it shows how much choosing images could save at all on these crowds).
-After every batch the consensus (the library's defaults) is scored against the truth.
+With ``--detector`` (the default where TensorFlow is installed) also ``ours + detector``:
+our policy given the cells a point detector (:func:`cellcnn.detect.detect`) finds on
+the same images, as evidence of where the crowd is wrong. The detector learns from
+the consensus of a simulated crowd of 3 volunteers on *other* images, as a project's
+earlier images would teach it: LDC images outside the allocated ones and their
+look-alike groups, and 300 other synthetic images; its settings are the library's
+defaults. After every batch the consensus (the library's defaults, from the crowd's
+clicks alone) is scored against the truth.
 
 Reported, medians over seeds:
 
@@ -38,7 +45,11 @@ Reported, medians over seeds:
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -54,23 +65,61 @@ from cellconsensus import (
 from cellconsensus.allocate import next_tasks
 from cellconsensus.allocate.simulate import POLICIES, simulate_allocation
 from cellconsensus.report.rankings import errors_per_image
+from cellconsensus.splits import lookalike_groups
+from cellconsensus.synthetic.render import make_images
 
 POOL = 8
 REFERENCE = 5  # uniform redundancy the issue measures against
 CROWD = {"label_noise": 0.15}
 
 
+LDC = SHARED_DATA / "ldc" / "images"
+#: Volunteers per image in the crowd whose consensus teaches the detector.
+TEACHERS = 3
+
+
 def truths(datasets: list[str], n_images: int) -> dict[str, pd.DataFrame]:
     out = {}
     if "ldc" in datasets:
-        folder = SHARED_DATA / "ldc" / "images"
-        if folder.exists():
-            out["ldc"] = read_voc(sorted(folder.glob("*.xml"))[:n_images])
+        if LDC.exists():
+            out["ldc"] = read_voc(sorted(LDC.glob("*.xml"))[:n_images])
         else:
-            print(f"skipping ldc: {folder} not found")
+            print(f"skipping ldc: {LDC} not found")
     if "synthetic" in datasets:
         out["synthetic"] = make_truth(n_images, style="brightfield", seed=0)
     return out
+
+
+def teaching_set(name: str, truth: pd.DataFrame, n_train: int):
+    """``(truth, images)`` of the images a detector learns from: never the allocated ones
+    (nor, on LDC, an image that looks like one of them)."""
+    if name == "ldc":
+        everything = read_voc(sorted(LDC.glob("*.xml")))
+        ids = sorted(everything["image_id"].unique())
+        groups = lookalike_groups(LDC, ids)
+        taken = set(groups[groups.index.isin(set(truth["image_id"]))])
+        keep = [i for i in ids if groups[i] not in taken][:n_train]
+        return everything[everything["image_id"].isin(keep)].reset_index(drop=True), LDC
+    data = make_images(n_train, style="brightfield", seed=1)
+    return data.truth, data.images
+
+
+def detections(name: str, truth: pd.DataFrame, work: Path, quick: bool = False) -> pd.DataFrame:
+    """A detector taught by a crowd's consensus on other images, run on ``truth``'s."""
+    from cellcnn.detect import detect, train_detector
+
+    teach, images = teaching_set(name, truth, 20 if quick else 300 if name != "ldc" else 10**6)
+    cells = find_consensus(simulate_crowd(teach, TEACHERS, seed=100, **CROWD)).cells
+    start = time.perf_counter()
+    model = train_detector(cells, images, work / f"detector-{name}", epochs=1 if quick else 30,
+                           seed=0).out_dir  # fmt: skip
+    seconds = time.perf_counter() - start
+    ids = sorted(truth.attrs.get("image_ids") or truth["image_id"].unique())
+    source = LDC if name == "ldc" else make_images(len(ids), style="brightfield", seed=0).images
+    found = detect(model, source, ids)
+    found.attrs["training"] = {"images": int(teach["image_id"].nunique()), "seconds": seconds,
+                               "cells": len(cells)}  # fmt: skip
+    return found
 
 
 def errors_at(curve: pd.DataFrame, clicks: float) -> float:
@@ -78,11 +127,17 @@ def errors_at(curve: pd.DataFrame, clicks: float) -> float:
     return float(np.interp(clicks, curve["clicks"], curve["errors"]))
 
 
-def run(truth: pd.DataFrame, seed: int) -> dict[str, pd.DataFrame]:
+#: The name of our policy given a detector's cells.
+WITH_DETECTOR = "ours + detector"
+
+
+def run(truth: pd.DataFrame, seed: int, found: pd.DataFrame | None = None) -> dict:
     n = truth["image_id"].nunique()
-    return {policy: simulate_allocation(truth, policy, start=1, pool=POOL, batch=max(1, n // 10),
-                                        seed=seed, crowd=CROWD)
-            for policy in POLICIES}  # fmt: skip
+    options = {"start": 1, "pool": POOL, "batch": max(1, n // 10), "seed": seed, "crowd": CROWD}
+    curves = {policy: simulate_allocation(truth, policy, **options) for policy in POLICIES}
+    if found is not None:
+        curves[WITH_DETECTOR] = simulate_allocation(truth, "ours", detections=found, **options)
+    return curves
 
 
 def measure(curves: dict[str, pd.DataFrame], n_images: int) -> list[dict]:
@@ -104,7 +159,7 @@ def measure(curves: dict[str, pd.DataFrame], n_images: int) -> list[dict]:
                "errors_saving": 1 - to_errors / float(reference["clicks"]),
                **{f"errors_{q}": errors_at(curve, q / 100 * reference["clicks"])
                   for q in (25, 50, 75, 100)}}  # fmt: skip
-        if policy == "ours":
+        if policy in ("ours", WITH_DETECTOR):
             batches = curve.dropna(subset=["predicted_gain", "realised_gain"])
             row["predicted_gain"] = float(batches["predicted_gain"].sum())
             row["realised_gain"] = float(batches["realised_gain"].sum())
@@ -190,7 +245,11 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 
 def markdown(
-    summary: list[dict], timing: dict, example: dict | None, retire: list[dict] | None = None
+    summary: list[dict],
+    timing: dict,
+    example: dict | None,
+    retire: list[dict] | None = None,
+    taught: dict | None = None,
 ) -> str:
     columns = {
         "dataset": "data", "policy": "policy", "reference_clicks:.0f": "uniform-5 clicks",
@@ -203,9 +262,9 @@ def markdown(
     parts = ["Medians over seeds; errors (missed + extra cells + wrong labels) at a share of "
              "the clicks uniform redundancy spends to reach 5 volunteers per image:\n\n"
              + markdown_table(summary, columns)]  # fmt: skip
-    ours = [r for r in summary if r["policy"] == "ours"]
+    ours = [r for r in summary if r["policy"] in ("ours", WITH_DETECTOR)]
     if ours:
-        calibration = {"dataset": "data", "predicted_gain:.1f": "predicted errors removed",
+        calibration = {"dataset": "data", "policy": "policy", "predicted_gain:.1f": "predicted errors removed",
                        "realised_gain:.1f": "errors removed",
                        "batch_correlation:.2f": "correlation, batch by batch",
                        "ahead_of_agreement:.0%":
@@ -213,6 +272,15 @@ def markdown(
         parts.append("Our predicted gain (expected errors the batches remove, summed over the "
                      "loop) beside the errors they removed:\n\n"
                      + markdown_table(ours, calibration))  # fmt: skip
+    if taught:
+        parts.append(
+            f"`{WITH_DETECTOR}`: the detector learnt from a {TEACHERS}-volunteer crowd's "
+            "consensus on other images; on its own validation images:\n\n"
+            + markdown_table([{"dataset": k, **v, **v["validation"]} for k, v in taught.items()],
+                             {"dataset": "data", "images": "images taught on",
+                              "precision:.3f": "precision", "recall:.3f": "recall",
+                              "label_accuracy:.3f": "label accuracy",
+                              "seconds:.0f": "training (s)"}))  # fmt: skip
     if retire:
         parts.append("The retire flag with 3 volunteers per image (median over data sets and "
                      "seeds): the images each threshold on the next volunteer's expected gain "
@@ -246,20 +314,30 @@ def main() -> None:
     p.add_argument("--images", type=int, default=300)
     p.add_argument("--datasets", nargs="+", default=["ldc", "synthetic"])
     p.add_argument("--rank-images", type=int, default=100_000)
+    p.add_argument("--detector", action=argparse.BooleanOptionalAction,
+                   default=importlib.util.find_spec("tensorflow") is not None,
+                   help="also our policy with a detector's cells (needs TensorFlow)")  # fmt: skip
     args = p.parse_args()
     seeds, n_images, rank = (
         (1, 30, 2_000) if args.quick else (args.seeds, args.images, args.rank_images)
     )
     start = time.perf_counter()
-    rows, curves_out, retire_runs = [], {}, []
+    rows, curves_out, retire_runs, taught = [], {}, [], {}
     for name, truth in truths(args.datasets, n_images).items():
         n = truth["image_id"].nunique()
+        found = None
+        if args.detector:
+            with tempfile.TemporaryDirectory(prefix="allocation-") as work:
+                found = detections(name, truth, Path(work), args.quick)
+            taught[name] = {**found.attrs["training"],
+                            "validation": found.attrs["detector"]["validation"]}  # fmt: skip
+            print(f"  {name}: detector taught on {taught[name]['images']} other images", flush=True)
         for seed in range(seeds):
             retire_runs += [{"dataset": name, "seed": seed, **r} for r in retirement(truth, seed)]
-            curves = run(truth, seed)
+            curves = run(truth, seed, found)
             for row in measure(curves, n):
                 rows.append({"dataset": name, "seed": seed, **row})
-                print(f"  {name} seed {seed} {row['policy']:>9}: clicks to reach uniform-5 "
+                print(f"  {name} seed {seed} {row['policy']:>15}: clicks to reach uniform-5 "
                       f"{row['clicks_to_reach']:.0f} of {row['reference_clicks']:.0f}", flush=True)  # fmt: skip
             columns = ["clicks", "f1", "label_accuracy", "errors", "predicted_gain",
                        "realised_gain"]  # fmt: skip
@@ -274,12 +352,13 @@ def main() -> None:
     retire = [{"threshold": t, **{c: float(g[c].median()) for c in
                                   ("retired", "retired_with_errors", "errors_in_retired", "errors")}}
               for t, g in pd.DataFrame(retire_runs).groupby("threshold")]  # fmt: skip
-    text = markdown(summary, timing, example, retire)
+    text = markdown(summary, timing, example, retire, taught)
     print(text)
     payload = {"seeds": list(range(seeds)), "n_images": n_images, "pool": POOL, "crowd": CROWD,
                "seconds": time.perf_counter() - start, "summary": summary, "runs": rows,
                "curves": curves_out, "ranking": timing, "example": example,
-               "retirement": retire, "retirement_runs": retire_runs}  # fmt: skip
+               "retirement": retire, "retirement_runs": retire_runs,
+               "detector": taught}  # fmt: skip
     print("wrote", write_result("allocation", payload, text))
 
 

@@ -11,6 +11,10 @@ images) and :func:`cellcnn.detect.detect` finds the cells of the test images,
 scored by Hungarian matching within half a cell
 (:func:`cellconsensus.metrics.score`): precision, recall, F1, localisation
 error, label accuracy (the detector's class maps; balanced over the classes).
+The same cells labelled instead by a patch classifier trained on the same training
+and validation cells (``compact`` at 48 px, :data:`CLASSIFIER_EPOCHS` epochs with
+early stopping, at its validation-chosen setting; ``detect(classifier=)``, which
+``cellcnn predict RUN --detector DET`` does) give a second label accuracy.
 
 Beside it, on the same test images:
 
@@ -36,13 +40,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from _common import RESULTS, SHARED_DATA, markdown_table, parser, spread, write_result
-from end_to_end import image_splits
+from end_to_end import expert_cells, image_splits
 from skimage.feature import blob_log
 
 from cellcnn.detect import detect, evaluate_detector, train_detector
+from cellcnn.train import train
 from cellconsensus import find_consensus, read_voc, simulate_crowd
 from cellconsensus.images import as_image_source
 from cellconsensus.metrics import score
+from cellconsensus.store import write_patches
 from cellconsensus.synthetic.render import make_images
 
 CROWDS = (1, 2, 3, 5, 10)
@@ -52,6 +58,22 @@ LOG_GRID = {"min_sigma": (0.5, 0.75), "max_sigma": (1.0, 1.5, 2.0),
             "threshold": (0.01, 0.02, 0.05, 0.1, 0.2), "dark": (False, True)}  # fmt: skip
 #: Validation images the LoG grid is tried on (at most).
 LOG_TUNING_IMAGES = 100
+#: The patch classifier that labels the detections: size, model, epochs (as ensemble.py).
+CLASSIFIER_SIZE, CLASSIFIER_EPOCHS = 48, 12
+
+
+def classifier_labels(truth, source, split, detector: Path, work: Path, seed: int,
+                      epochs: int) -> dict:  # fmt: skip
+    """Train the patch classifier on the detector's training and validation cells and
+    score the detector's test cells labelled by it."""
+    store = work / "patches.zarr"
+    write_patches(expert_cells(truth, split), source, store, [CLASSIFIER_SIZE], mode="w")
+    start = time.perf_counter()
+    train(store, CLASSIFIER_SIZE, "compact", out_dir=work / "classifier", epochs=epochs,
+          patience=4, seed=seed, verbose=0)  # fmt: skip
+    seconds = time.perf_counter() - start
+    figures, _ = evaluate_detector(detector, truth, source, classifier=work / "classifier")
+    return {"train_seconds": seconds, **figures.to_dict()}
 
 
 def datasets(names: list[str], n_synthetic: int) -> dict:
@@ -156,6 +178,9 @@ def run(name, truth, images, split, seed, epochs, work: Path, quick: bool = Fals
     row["worth_f1"] = worth(row["f1"], row["crowds"], "f1")
     row["worth_labels"] = worth(row["balanced_label_accuracy"], row["crowds"],
                                 "balanced_label_accuracy")  # fmt: skip
+    row["classifier"] = classifier_labels(truth, source, split, result.out_dir,
+                                          work / f"{name}-{seed}-classifier", seed,
+                                          1 if quick else CLASSIFIER_EPOCHS)  # fmt: skip
     if seed == 0:
         row["log"] = log_baseline(truth, source, split, 4 if quick else 0)
         test = list(split.index[split == "test"])[:40]
@@ -179,6 +204,10 @@ def summarise(rows: list[dict]) -> list[dict]:
             row[f"crowd{n}_f1"] = spread([c["f1"] for c in crowd])["median"]
             labels = [c["balanced_label_accuracy"] for c in crowd]
             row[f"crowd{n}_labels"] = spread(labels)["median"]
+        labelled = [r["classifier"] for r in mine if "classifier" in r]
+        if labelled:
+            for key in ("label_accuracy", "balanced_label_accuracy", "train_seconds"):
+                row[f"classifier_{key}"] = spread([c[key] for c in labelled])["median"]
         # The crowd size of the median detector on the median crowds' curve.
         curve = [{"annotators": n, "f1": row[f"crowd{n}_f1"],
                   "balanced_label_accuracy": row[f"crowd{n}_labels"]} for n in CROWDS]  # fmt: skip
@@ -186,25 +215,41 @@ def summarise(rows: list[dict]) -> list[dict]:
         row["worth_labels"] = worth(
             row["balanced_label_accuracy"], curve, "balanced_label_accuracy"
         )
+        if labelled:
+            row["worth_classifier_labels"] = worth(
+                row["classifier_balanced_label_accuracy"], curve, "balanced_label_accuracy"
+            )
         out.append(row)
     return out
 
 
 def markdown(summary: list[dict], seeds: int, epochs: int) -> str:
+    sizes = ("worth_f1", "worth_labels", "worth_classifier_labels")
     summary = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
-               | {k: _crowd_size(r[k]) for k in ("worth_f1", "worth_labels")} for r in summary]  # fmt: skip
+               | {k: _crowd_size(r[k]) for k in sizes if k in r} for r in summary]  # fmt: skip
     detector = markdown_table(summary, {
         "data": "data", "precision": "precision", "recall": "recall", "f1": "F1",
         "localisation_error": "localisation error (px)", "label_accuracy": "label accuracy",
         "balanced_label_accuracy": "balanced label accuracy", "log_f1": "LoG F1 (tuned)",
         "worth_f1": "crowd size of equal F1",
         "worth_labels": "crowd size of equal balanced label accuracy"})  # fmt: skip
+    labelled = [r for r in summary if "classifier_balanced_label_accuracy" in r]
+    classifier = markdown_table(labelled, {
+        "data": "data", "label_accuracy": "label accuracy (class maps)",
+        "balanced_label_accuracy": "balanced (class maps)",
+        "classifier_label_accuracy": "label accuracy (patch classifier)",
+        "classifier_balanced_label_accuracy": "balanced (patch classifier)",
+        "worth_classifier_labels": "crowd size of equal balanced label accuracy",
+        "classifier_train_seconds": "classifier training (s)"})  # fmt: skip
     crowd = markdown_table(summary, {"data": "data", **{f"crowd{n}_f1": f"F1, {n}" for n in CROWDS},
                                      **{f"crowd{n}_labels": f"bal. labels, {n}" for n in CROWDS}})  # fmt: skip
     cost = markdown_table(summary, {
         "data": "data", "train_seconds": "training (s, 2 cores)",
         "images_per_s": "images/s (data size)", "images_per_s_1024": "images/s (1024 x 1024)"})  # fmt: skip
     lines = [f"Test images, medians over {seeds} seed(s), {epochs} epochs:", "", detector, "",
+             *(["The same detections labelled by the patch classifier (`detect(classifier=)`, "
+                "as `cellcnn predict RUN --detector DET` does):", "", classifier, ""]
+               if labelled else []),
              "Simulated crowds on the same test images (default consensus):", "", crowd, "",
              "Cost on this machine (no GPU):", "", cost, "",
              "LoG parameters chosen on the validation images: "

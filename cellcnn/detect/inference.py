@@ -166,7 +166,9 @@ def detect(
         A Cells table: ``image_id, cell_id, x, y``, the class probabilities (``p_alive``
         for alive / dead, else ``p_<class>``), ``label``, ``score`` (the detection's
         confidence, the centre map's height); ``attrs["image_ids"]`` lists every image
-        searched and ``attrs["detector"]`` the settings used.
+        searched and ``attrs["detector"]`` the settings used, with the detector's
+        figures on its validation images (``validation``: precision, recall, label
+        accuracy ...; what :func:`cellconsensus.allocate.next_tasks` trusts it by).
 
     Examples
     --------
@@ -198,7 +200,8 @@ def detect(
     table.attrs["image_ids"] = ids
     table.attrs["detector"] = {"model": str(model_dir), "threshold": threshold,
                                "min_distance": min_distance, "tta": tta,
-                               "classifier": None if classifier is None else str(classifier)}  # fmt: skip
+                               "classifier": None if classifier is None else str(classifier),
+                               "validation": dict(meta.get("validation") or {})}  # fmt: skip
     if not vocabulary.is_alive_dead:
         table.attrs["classes"] = vocabulary
     return table

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from .detector_evidence import DetectorRates
 from .uncertainty import CrowdRates, image_uncertainty
 
 __all__ = [
@@ -143,6 +144,8 @@ def next_tasks(
     retire_below: float = RETIRE_BELOW,
     detection_weight: float = DETECTION_WEIGHT,
     rates: CrowdRates | None = None,
+    detections: pd.DataFrame | None = None,
+    detector: DetectorRates | None = None,
 ) -> pd.DataFrame:
     """The next ``budget`` annotator runs, spread over the images where they buy most.
 
@@ -152,9 +155,11 @@ def next_tasks(
         From :func:`~cellconsensus.find_consensus`.
     budget : int
         Annotator runs (one annotator on one image) to send.
-    runs, image_ids, rates
+    runs, image_ids, rates, detections, detector
         See :func:`~cellconsensus.allocate.image_uncertainty` (pass every image of the
-        project as ``image_ids`` to include those nobody has annotated).
+        project as ``image_ids`` to include those nobody has annotated; an automatic
+        detector's cells as ``detections`` to find the images where the crowd is
+        probably wrong).
     max_per_image : int or mapping, optional
         At most this many extra annotators per image (or ``image_id -> most``, e.g. the
         volunteers left who have not seen it; an image not listed gets none).
@@ -186,7 +191,8 @@ def next_tasks(
         raise ValueError(f"budget must be a non-negative integer, got {budget!r}")
     if not (np.isfinite(detection_weight) and detection_weight > 0):
         raise ValueError(f"detection_weight must be a positive number, got {detection_weight!r}")
-    table = image_uncertainty(result, runs=runs, image_ids=image_ids, rates=rates)
+    table = image_uncertainty(result, runs=runs, image_ids=image_ids, rates=rates,
+                              detections=detections, detector=detector)  # fmt: skip
     gain, errors = table["gain"].to_numpy(), table["expected_errors"].to_numpy()
     # The ranking's units: a detection error counts detection_weight wrong labels.
     detection = table["detection_gain"].to_numpy()

@@ -117,6 +117,7 @@ def simulate_allocation(
     seed: int = 0,
     crowd: dict | None = None,
     consensus: dict | None = None,
+    detections: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Run the allocation loop of the module's description.
 
@@ -141,6 +142,9 @@ def simulate_allocation(
         More arguments of :func:`~cellconsensus.simulate_crowd`.
     consensus : dict, optional
         Arguments of :func:`~cellconsensus.find_consensus`.
+    detections : DataFrame, optional
+        An automatic detector's cells on these images, for ``"ours"`` (see
+        :func:`~cellconsensus.allocate.next_tasks`).
 
     Returns
     -------
@@ -190,7 +194,8 @@ def simulate_allocation(
             step = min(step, int(budget_runs - revealed.sum()))
         if policy == "ours":
             plan = next_tasks(result, step, runs=part.attrs["runs"], image_ids=list(images),
-                              max_per_image=room.to_dict()).set_index("image_id")  # fmt: skip
+                              max_per_image=room.to_dict(),
+                              detections=detections).set_index("image_id")  # fmt: skip
             extra = plan["extra"].reindex(images, fill_value=0)
             predicted = float(plan["expected_gain"].sum())
             if extra.sum() < step:  # nothing left to gain anywhere: spend the rest evenly

@@ -45,6 +45,15 @@ import pandas as pd
 
 from ..cell_model_em import STRAY_LEVEL
 from ..tables import cells_vocabulary, class_proba
+from .detector_evidence import (
+    DetectorRates,
+    detector_rates,
+    label_update,
+    match_detections,
+    missed_by_crowd,
+    real_update,
+    validate_detections,
+)
 
 __all__ = [
     "CrowdRates",
@@ -85,12 +94,16 @@ class CrowdRates:
         The crowd's label accuracy: the chance that an answer is the cell's class.
     stray : float
         Chance that an annotator clicks where there is no cell.
+    precision : float
+        Chance that a click is on a real cell (the share of clicks in cells where two
+        volunteers or more looked; ``1 - stray`` without such an image).
     """
 
     detection: pd.Series
     new_detection: float
     accuracy: float
     stray: float = STRAY_LEVEL
+    precision: float = 1 - STRAY_LEVEL
 
 
 @dataclass(frozen=True)
@@ -166,6 +179,10 @@ def _rates(result, crowd: _Crowd) -> CrowdRates:
     voted = (clicks["status"] == "cell").to_numpy() & shared_image[crowd.click_image]
     votes = np.bincount(crowd.click_annotator[voted], minlength=n_annotators)
     measured = seen >= 1
+    # Clicks kept apart (second clicks of one annotator) are neither cells nor strays.
+    status = result.assignments["status"].to_numpy()
+    in_shared = shared_image[crowd.click_image] & (status != "duplicate")
+    precision = float(np.mean(status[in_shared] == "cell")) if in_shared.any() else 1 - STRAY_LEVEL
     detection = np.clip(votes / np.where(measured, seen, 1.0), MIN_DETECTION, 1.0)
     median = float(np.median(detection[measured])) if measured.any() else 0.5
     detection = pd.Series(np.where(measured, detection, median), index=crowd.annotators)
@@ -185,37 +202,58 @@ def _rates(result, crowd: _Crowd) -> CrowdRates:
         if decided.any():
             proba = class_proba(cells, vocabulary)
             accuracy = float(proba[row[decided], answer[decided]].mean())
-    return CrowdRates(detection, median, accuracy)
+    return CrowdRates(detection, median, accuracy, precision=precision)
 
 
-def _label_error_after_vote(proba: np.ndarray, accuracy: float) -> np.ndarray:
-    """Expected error of the most probable class after one more vote of the given accuracy
-    (wrong answers spread over the other classes): ``1 - sum_v max_c p_c L(v | c)``."""
+def _label_error_after_vote(
+    proba: np.ndarray, accuracy: float, belief: np.ndarray | None = None
+) -> np.ndarray:
+    """Expected error of the crowd's label after one more vote of the given accuracy
+    (wrong answers spread over the other classes).
+
+    The crowd picks the most probable class of its own posterior ``proba`` after the
+    vote; the error is counted under ``belief`` (default ``proba``: then
+    ``1 - sum_v max_c p_c L(v | c)``), which may know more (a detector's label).
+    """
+    belief = proba if belief is None else belief
     k = proba.shape[1]
     likelihood = np.full((k, k), (1 - accuracy) / max(k - 1, 1))
     np.fill_diagonal(likelihood, accuracy)
-    # (cells, answer v, class c): p_c L(v | c); the max over c, summed over v.
-    joint = proba[:, None, :] * likelihood[None, :, :]
-    return 1.0 - joint.max(axis=2).sum(axis=1)
+    # (cells, answer v, class c): p_c L(v | c); the crowd's choice is the max over c.
+    choice = (proba[:, None, :] * likelihood[None, :, :]).argmax(axis=2)
+    joint = belief[:, None, :] * likelihood[None, :, :]
+    return 1.0 - np.take_along_axis(joint, choice[:, :, None], axis=2)[:, :, 0].sum(axis=1)
 
 
-def _doubt_after_click(p_real: np.ndarray, detection: float, stray: float) -> np.ndarray:
-    """Expected ``min(p, 1 - p)`` of being real after one more annotator clicks or not."""
-    clicked = np.minimum(p_real * detection, (1 - p_real) * stray)
-    missed = np.minimum(p_real * (1 - detection), (1 - p_real) * (1 - stray))
-    return clicked + missed
+def _real_odds(clickers, annotators, detection: float, stray: float) -> np.ndarray:
+    """Chance that a spot ``clickers`` of an image's ``annotators`` clicked is a real cell:
+    ``d^j (1 - d)^(k - j)`` against a stray's ``f^j (1 - f)^(k - j)``.
+
+    Examples
+    --------
+    >>> _real_odds(np.array([1, 1, 2]), np.array([1, 3, 3]), 0.9, 0.02).round(3).tolist()
+    [0.978, 0.32, 0.995]
+    """
+    j = np.asarray(clickers, dtype=float)
+    detection, stray = np.clip([detection, stray], 1e-9, 1 - 1e-9)
+    k = np.maximum(np.asarray(annotators, dtype=float), j)
+    log_real = j * np.log(detection) + (k - j) * np.log1p(-detection)
+    log_false = j * np.log(stray) + (k - j) * np.log1p(-stray)
+    return 1.0 / (1.0 + np.exp(np.clip(log_false - log_real, -700, 700)))
 
 
-def _unconfirmed(
-    alone: np.ndarray, annotators: np.ndarray, detection: float, stray: float
+def _doubt_after_click(
+    p_real: np.ndarray, detection: float, stray: float, belief: np.ndarray | None = None
 ) -> np.ndarray:
-    """Expected real cells among the clicks in no cell (``alone``) of images two volunteers
-    or more saw: each is real with the odds of one clicker among ``k``,
-    ``d (1 - d)^(k-1)``, against a stray's, ``f (1 - f)^(k-1)``."""
-    k = np.maximum(annotators - 1, 0)
-    real = detection * (1 - detection) ** k
-    false = stray * (1 - stray) ** k
-    return np.where(annotators >= 2, alone * real / np.maximum(real + false, 1e-300), 0.0)
+    """Expected error of keeping or dropping a cell after one more annotator clicks it or
+    not: the crowd decides on its own ``p_real``; the error is counted under ``belief``
+    (default ``p_real``: then the expected ``min(p, 1 - p)``)."""
+    belief = p_real if belief is None else belief
+    error = np.zeros(len(p_real))
+    for real, false in ((detection, stray), (1 - detection, 1 - stray)):
+        keep = p_real * real >= (1 - p_real) * false
+        error += np.where(keep, (1 - belief) * false, belief * real)
+    return error
 
 
 def expected_missed(found: np.ndarray, miss: np.ndarray, seen: np.ndarray) -> np.ndarray:
@@ -253,7 +291,13 @@ def expected_missed(found: np.ndarray, miss: np.ndarray, seen: np.ndarray) -> np
 
 
 def image_uncertainty(
-    result, *, runs: pd.DataFrame | None = None, image_ids=None, rates: CrowdRates | None = None
+    result,
+    *,
+    runs: pd.DataFrame | None = None,
+    image_ids=None,
+    rates: CrowdRates | None = None,
+    detections: pd.DataFrame | None = None,
+    detector: DetectorRates | None = None,
 ) -> pd.DataFrame:
     """Per image: expected missed cells, expected label errors, doubt, and the gain of one
     more annotator (see the module's description).
@@ -270,6 +314,14 @@ def image_uncertainty(
         the crowd's mean cells per image as expected missed cells).
     rates : CrowdRates, optional
         Default :func:`crowd_rates` of ``result`` (and ``runs``).
+    detections : DataFrame, optional
+        An automatic detector's cells on the same images (``image_id, x, y, label``:
+        :func:`cellcnn.detect.detect`), taken as evidence of where the crowd is wrong
+        (:mod:`~cellconsensus.allocate.detector_evidence`); the images it searched
+        (``attrs["image_ids"]``) are ranked too.
+    detector : DetectorRates, optional
+        How far to trust ``detections`` (default: the validation figures they carry,
+        :func:`~cellconsensus.allocate.detector_evidence.detector_rates`).
 
     Returns
     -------
@@ -289,6 +341,11 @@ def image_uncertainty(
     >>> bool((table["gain"] <= table["expected_errors"] + 1e-12).all())
     True
     """
+    if detections is not None:
+        detections = validate_detections(detections)
+        detector = detector or detector_rates(detections)
+        searched = detections.attrs.get("image_ids") or detections["image_id"].unique()
+        image_ids = [*(image_ids or ()), *searched]
     crowd = _crowd(result, runs, image_ids)
     rates = rates or _rates(result, crowd)
     n_images = len(crowd.images)
@@ -301,30 +358,49 @@ def image_uncertainty(
     n_cells = crowd.cells_per_image
     # Cells found; on a lone volunteer's image their clicks (the support rule may have
     # dropped their cells).
-    counted = result.assignments["status"].isin(["cell", "filtered"]).to_numpy()
+    status = result.assignments["status"]
+    counted = status.isin(["cell", "filtered"]).to_numpy()
     clicks = np.bincount(crowd.click_image[counted], minlength=n_images)
     found = np.where(annotators == 1, np.maximum(n_cells, clicks), n_cells).astype(float)
-    missed = expected_missed(found, m, seen)
+    unfound = expected_missed(found, m, seen)  # no volunteer clicked them
     cells = result.cells
     d, q = rates.new_detection, rates.accuracy
     # A click in no cell where others looked: a stray, or a cell only one volunteer found
     # (the consensus needs two). Real with the odds of one clicker among k of them.
-    single = result.assignments["status"].isin(["noise", "filtered"]).to_numpy()
-    alone = np.bincount(crowd.click_image[single], minlength=n_images).astype(float)
-    unconfirmed = _unconfirmed(alone, annotators, d, rates.stray)
-    unfound = missed  # no volunteer clicked them
+    single = status.isin(["noise", "filtered"]).to_numpy()
+    alone_real = np.where(annotators >= 2, _real_odds(1, annotators, d, rates.stray), 0.0)
+    alone_real = alone_real[crowd.click_image[single]]
+    proba = class_proba(cells, cells_vocabulary(cells)) if len(cells) else np.zeros((0, 1))
+    # The cells' posteriors of being real; none (a lone volunteer's cells, the support
+    # threshold): no doubt counted, unless a detector says otherwise (then they start
+    # from the crowd's click precision).
+    p_real = cells["p_real"].to_numpy(float) if "p_real" in cells else np.ones(len(cells))
+    # What we believe of each cell; the crowd decides its label (and whether it is kept)
+    # on what the crowd alone says, now and after the next vote.
+    belief, belief_real = proba, np.where(np.isfinite(p_real), p_real, 1.0)
+    if detections is not None:
+        lone = result.assignments[single]
+        evidence = match_detections(detections, cells, lone, detector.match_distance)
+        if len(cells):
+            belief = label_update(proba, evidence.cell_label, cells_vocabulary(cells).classes,
+                                  detector.label_accuracy)  # fmt: skip
+        belief_real = real_update(np.where(np.isfinite(p_real), p_real, rates.precision),
+                                  evidence.cell_found, detector)  # fmt: skip
+        alone_real = real_update(alone_real, evidence.click_found, detector)
+        where = crowd.images.get_indexer(evidence.unmatched_image.astype(str))
+        where = where[where >= 0]
+        unfound = unfound * (1 - detector.recall) + np.bincount(
+            where, weights=missed_by_crowd(m[where], detector), minlength=n_images
+        )
+    unconfirmed = np.bincount(crowd.click_image[single], weights=alone_real, minlength=n_images)
     missed = unfound + unconfirmed
-    if len(cells):
-        proba = class_proba(cells, cells_vocabulary(cells))
-        error = 1.0 - proba.max(axis=1)
-        error_after = d * _label_error_after_vote(proba, q) + (1 - d) * error
-        # No posterior (a lone volunteer's cells, the support threshold): no doubt counted.
-        p_real = cells["p_real"].to_numpy(float) if "p_real" in cells else np.ones(len(cells))
-        p_real = np.where(np.isfinite(p_real), p_real, 1.0)
-        doubt = np.minimum(p_real, 1 - p_real)
-        doubt_after = _doubt_after_click(p_real, d, rates.stray)
-    else:
-        error = error_after = doubt = doubt_after = np.zeros(0)
+    # A lone volunteer's cell without a posterior is kept whatever the next click says.
+    p_real = np.where(np.isfinite(p_real), p_real, 1.0)
+    chosen = proba.argmax(axis=1) if len(cells) else np.zeros(0, np.int64)
+    error = 1.0 - np.take_along_axis(belief, chosen[:, None], axis=1)[:, 0]
+    error_after = d * _label_error_after_vote(proba, q, belief) + (1 - d) * error
+    doubt = 1.0 - belief_real  # every cell of the table is kept
+    doubt_after = _doubt_after_click(p_real, d, rates.stray, belief_real)
 
     def per_image(values: np.ndarray) -> np.ndarray:
         return np.bincount(crowd.cell_image, weights=values, minlength=n_images)

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import pandas as pd
 
-from ..allocate import next_tasks, write_pybossa_updates, write_zooniverse_retirement
+from ..allocate import (
+    DetectorRates,
+    detector_rates,
+    next_tasks,
+    write_pybossa_updates,
+    write_zooniverse_retirement,
+)
+from ..allocate.detector_evidence import validate_detections
 from ..allocate.plan import DETECTION_WEIGHT
-from ..io import write_table
+from ..errors import CellConsensusInputError
+from ..io import read_table, write_table
 from .options import add_consensus, add_input, add_strategy, read_input, run_consensus
 
 NAME = "allocate"
@@ -61,6 +71,17 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=DETECTION_WEIGHT,
         help="wrong labels a missed cell or a cell in doubt counts for when ranking images",
     )
+    p.add_argument(
+        "--detections",
+        metavar="CSV",
+        help="an automatic detector's cells on the same images (cellcnn detect -o), as "
+        "evidence of where the crowd is wrong; needs --detector",
+    )
+    p.add_argument(
+        "--detector",
+        metavar="DIR",
+        help="the detector's folder: its detector.json says how far to trust --detections",
+    )
     p.add_argument("--top", type=int, default=20, help="rows to print (default: 20)")
     p.add_argument("-o", "--out", help="write the whole plan (.csv or .parquet)")
     p.add_argument(
@@ -72,12 +93,29 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
+def _detections(args: argparse.Namespace) -> tuple[pd.DataFrame | None, DetectorRates | None]:
+    """The ``--detections`` table and the ``--detector``'s rates (both or neither)."""
+    if (args.detections is None) != (args.detector is None):
+        raise CellConsensusInputError("--detections and --detector go together")
+    if args.detections is None:
+        return None, None
+    record = Path(args.detector) / "detector.json"
+    try:
+        meta = json.loads(record.read_text())
+        rates = detector_rates(meta)
+    except (OSError, ValueError) as error:
+        raise CellConsensusInputError(f"{record}: {error}") from error
+    return validate_detections(read_table(args.detections), source=args.detections), rates
+
+
 def run(args: argparse.Namespace) -> int:
+    detections, rates = _detections(args)
     clicks = read_input(args)
     result = run_consensus(args, clicks)
     plan = next_tasks(result, args.budget, runs=clicks.attrs.get("runs"),
                       max_per_image=args.max_per_image,
-                      detection_weight=args.detection_weight)  # fmt: skip
+                      detection_weight=args.detection_weight,
+                      detections=detections, detector=rates)  # fmt: skip
     sent = plan[plan["extra"] > 0]
     print(
         f"{len(plan)} images, {plan['expected_errors'].sum():.1f} expected errors; "
