@@ -53,7 +53,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import SHARED_DATA, markdown_table, parser, spread, write_result
+from _common import RESULTS, SHARED_DATA, markdown_table, parser, spread, write_result
 
 from cellconsensus import (
     find_consensus,
@@ -105,7 +105,8 @@ def teaching_set(name: str, truth: pd.DataFrame, n_train: int):
 
 
 def detections(name: str, truth: pd.DataFrame, work: Path, quick: bool = False) -> pd.DataFrame:
-    """A detector taught by a crowd's consensus on other images, run on ``truth``'s."""
+    """A detector taught by a crowd's consensus on other images, run on ``truth``'s (kept
+    in ``results/`` and reused by ``--reuse-detections``)."""
     from cellcnn.detect import detect, train_detector
 
     teach, images = teaching_set(name, truth, 20 if quick else 300 if name != "ldc" else 10**6)
@@ -131,8 +132,13 @@ def errors_at(curve: pd.DataFrame, clicks: float) -> float:
 WITH_DETECTOR = "ours + detector"
 
 
+def images_of(truth: pd.DataFrame) -> int:
+    """Images in the loop: those without cells too (``attrs["image_ids"]``)."""
+    return len(truth.attrs.get("image_ids") or truth["image_id"].unique())
+
+
 def run(truth: pd.DataFrame, seed: int, found: pd.DataFrame | None = None) -> dict:
-    n = truth["image_id"].nunique()
+    n = images_of(truth)
     options = {"start": 1, "pool": POOL, "batch": max(1, n // 10), "seed": seed, "crowd": CROWD}
     curves = {policy: simulate_allocation(truth, policy, **options) for policy in POLICIES}
     if found is not None:
@@ -314,9 +320,14 @@ def main() -> None:
     p.add_argument("--images", type=int, default=300)
     p.add_argument("--datasets", nargs="+", default=["ldc", "synthetic"])
     p.add_argument("--rank-images", type=int, default=100_000)
-    p.add_argument("--detector", action=argparse.BooleanOptionalAction,
-                   default=importlib.util.find_spec("tensorflow") is not None,
-                   help="also our policy with a detector's cells (needs TensorFlow)")  # fmt: skip
+    p.add_argument(
+        "--detector",
+        action=argparse.BooleanOptionalAction,
+        default=importlib.util.find_spec("tensorflow") is not None,
+        help="also our policy with a detector's cells (needs TensorFlow)",
+    )
+    p.add_argument("--reuse-detections", action="store_true",
+                   help="the detectors' cells of the last run (results/), not trained again")  # fmt: skip
     args = p.parse_args()
     seeds, n_images, rank = (
         (1, 30, 2_000) if args.quick else (args.seeds, args.images, args.rank_images)
@@ -324,11 +335,16 @@ def main() -> None:
     start = time.perf_counter()
     rows, curves_out, retire_runs, taught = [], {}, [], {}
     for name, truth in truths(args.datasets, n_images).items():
-        n = truth["image_id"].nunique()
+        n = images_of(truth)
         found = None
         if args.detector:
-            with tempfile.TemporaryDirectory(prefix="allocation-") as work:
-                found = detections(name, truth, Path(work), args.quick)
+            cache = RESULTS / f"allocation-detections-{name}{'-quick' if args.quick else ''}.pkl"
+            if args.reuse_detections and cache.exists():
+                found = pd.read_pickle(cache)
+            else:
+                with tempfile.TemporaryDirectory(prefix="allocation-") as work:
+                    found = detections(name, truth, Path(work), args.quick)
+                found.to_pickle(cache)
             taught[name] = {**found.attrs["training"],
                             "validation": found.attrs["detector"]["validation"]}  # fmt: skip
             print(f"  {name}: detector taught on {taught[name]['images']} other images", flush=True)

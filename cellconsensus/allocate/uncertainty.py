@@ -46,10 +46,12 @@ import pandas as pd
 from ..cell_model_em import STRAY_LEVEL
 from ..tables import cells_vocabulary, class_proba
 from .detector_evidence import (
+    CROWD_SHARE,
     DetectorRates,
     detector_rates,
     label_update,
     match_detections,
+    measured_rates,
     missed_by_crowd,
     real_update,
     validate_detections,
@@ -381,17 +383,32 @@ def image_uncertainty(
     if detections is not None:
         lone = result.assignments[single]
         evidence = match_detections(detections, cells, lone, detector.match_distance)
-        if len(cells):
-            belief = label_update(proba, evidence.cell_label, cells_vocabulary(cells).classes,
-                                  detector.label_accuracy)  # fmt: skip
-        belief_real = real_update(np.where(np.isfinite(p_real), p_real, rates.precision),
-                                  evidence.cell_found, detector)  # fmt: skip
-        alone_real = real_update(alone_real, evidence.click_found, detector)
+        shared = annotators >= 2
         where = crowd.images.get_indexer(evidence.unmatched_image.astype(str))
+        detector = measured_rates(
+            detector, evidence, proba, cells_vocabulary(cells).classes if len(cells) else (),
+            shared[crowd.cell_image], shared[crowd.click_image[single]],
+            int(shared[where[where >= 0]].sum()),
+        )  # fmt: skip
+        # The detector errs where the crowd does more often than chance: its word is taken
+        # with weight 1 - CROWD_SHARE, the crowd's own belief with the rest.
+        keep = 1.0 - CROWD_SHARE
+        if len(cells):
+            told = label_update(proba, evidence.cell_label, cells_vocabulary(cells).classes,
+                                detector.label_accuracy)  # fmt: skip
+            belief = keep * told + CROWD_SHARE * proba
+        prior = np.where(np.isfinite(p_real), p_real, rates.precision)
+        belief_real = keep * real_update(prior, evidence.cell_found, detector) + (
+            CROWD_SHARE * belief_real
+        )
+        alone_real = keep * real_update(alone_real, evidence.click_found, detector) + (
+            CROWD_SHARE * alone_real
+        )
         where = where[where >= 0]
-        unfound = unfound * (1 - detector.recall) + np.bincount(
+        seen_by_detector = unfound * (1 - detector.recall) + np.bincount(
             where, weights=missed_by_crowd(m[where], detector), minlength=n_images
         )
+        unfound = keep * seen_by_detector + CROWD_SHARE * unfound
     unconfirmed = np.bincount(crowd.click_image[single], weights=alone_real, minlength=n_images)
     missed = unfound + unconfirmed
     # A lone volunteer's cell without a posterior is kept whatever the next click says.
