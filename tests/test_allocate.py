@@ -300,3 +300,25 @@ def test_the_command_line_writes_the_plan_and_the_updates(tmp_path, capsys):
     with pytest.raises(SystemExit) as bad:
         main(["allocate", str(runs_path), "--budget", "-3"])
     assert bad.value.code == 2 and "0 or more" in capsys.readouterr().err
+
+
+def test_a_volunteer_seen_on_few_cells_is_not_taken_at_their_word():
+    from cellconsensus.allocate.uncertainty import PRIOR_CELLS
+
+    truth = make_truth(20, style="brightfield", seed=4)
+    clicks = simulate_crowd(truth, 3, seed=0)
+    image = clicks["image_id"].iloc[0]
+    first = clicks.loc[clicks["image_id"] == image, "annotator_id"].iloc[0]
+    # One volunteer, seen on a single image, clicks none of its cells.
+    lazy = clicks[~((clicks["image_id"] == image) & (clicks["annotator_id"] == first))]
+    lazy = lazy.reset_index(drop=True)
+    runs = clicks.attrs["runs"].copy()
+    runs.loc[(runs["image_id"] == image) & (runs["annotator_id"] == first), "annotator_id"] = "lazy"
+    result = find_consensus(lazy)
+    rates = crowd_rates(result, runs)
+    n = int((result.cells["image_id"] == image).sum())
+    assert n >= 2
+    median = float(rates.detection.drop("lazy").median())
+    expected = PRIOR_CELLS * rates.new_detection / (n + PRIOR_CELLS)
+    assert rates.detection["lazy"] == pytest.approx(expected)
+    assert rates.detection["lazy"] > 0.3 and median > 0.8

@@ -86,7 +86,8 @@ class DetectorRates:
 #: images, 3 seeds; clicks saved against uniform 5-per-image redundancy to reach its F1
 #: and label accuracy, and to reach as few errors, medians, LDC / synthetic): 0: -13 / -28
 #: and 25 / 14 %; 0.3: 19 / 26 and 41 / 28 %; 0.5: 23 / 8 and 40 / 26 %; 0.7: 27 / 23 and
-#: 32 / 23 %; the crowd alone (no detector): 18 / 13 and 22 / 18 %.
+#: 32 / 23 %; the crowd alone (no detector): 18 / 13 and 22 / 18 % (volunteers' detection
+#: rates not yet shrunk, ``uncertainty.PRIOR_CELLS`` 0).
 CROWD_SHARE = 0.3
 #: Rates are held this far from 0 and 1: a detector perfect on its validation images is
 #: not perfect on the next ones.
