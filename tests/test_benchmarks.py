@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -245,9 +246,14 @@ def test_end_to_end_smoke(ldc_images, results):
 def test_allocation_smoke(results):
     out = _run("allocation.py", "--quick", "--datasets", "synthetic")
     summary = json.loads((results / "allocation.json").read_text())["summary"]
-    assert {r["policy"] for r in summary} == {"uniform", "agreement", "ours", "oracle"}
-    ours = next(r for r in summary if r["policy"] == "ours")
-    assert ours["predicted_gain"] > 0 and 0 <= ours["ahead_of_agreement"] <= 1
+    policies = {"uniform", "agreement", "ours", "oracle"}
+    if importlib.util.find_spec("tensorflow") is not None:  # a detector's second look too
+        policies.add("ours + detector")
+        assert "images taught on" in out
+    assert {r["policy"] for r in summary} == policies
+    for policy in policies & {"ours", "ours + detector"}:
+        ours = next(r for r in summary if r["policy"] == policy)
+        assert ours["predicted_gain"] > 0 and 0 <= ours["ahead_of_agreement"] <= 1
     assert "Ranking 2,000 images" in out
 
 
@@ -272,6 +278,9 @@ def test_detection_smoke(results):
     assert all(0 <= row[f"crowd{n}_f1"] <= 1 for n in (1, 2, 3, 5, 10))
     assert row["images_per_s"] > 0 and row["images_per_s_1024"] > 0
     assert "crowd size of equal F1" in out and "LoG F1" in out
+    # The same detections labelled by the patch classifier.
+    assert 0 <= row["classifier_balanced_label_accuracy"] <= 1
+    assert "balanced (patch classifier)" in out
 
 
 @pytest.mark.parametrize(
