@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="split by image, or keep look-alike images in one split")  # fmt: skip
     td.add_argument("--cell-size", type=float, help="cell diameter in px (default: measured)")
     td.add_argument("--epochs", type=int, default=30)
+    td.add_argument("--cache", metavar="ZARR",
+                    help="copy the images into a chunked zarr store there (resumable, reused) "
+                    "and read training crops from it, not every image from memory")  # fmt: skip
     td.add_argument("--seed", type=int, default=0)
 
     dt = sub.add_parser("detect", help="find and classify cells on images with a detector")
@@ -227,7 +230,7 @@ def _cmd_train_detector(args) -> int:
     print(f"training a detector on {len(cells)} cells ({args.epochs} epochs) ...")
     result = train_detector(cells, args.images, args.out, groups=args.groups,
                             cell_size=args.cell_size, epochs=args.epochs, seed=args.seed,
-                            verbose=1 if sys.stdout.isatty() else 2)  # fmt: skip
+                            cache=args.cache, verbose=1 if sys.stdout.isatty() else 2)  # fmt: skip
     v = result.validation
     print(f"validation: F1 {v['f1']:.3f} (precision {v['precision']:.3f}, recall "
           f"{v['recall']:.3f}), balanced label accuracy {v['balanced_label_accuracy']:.3f} at "

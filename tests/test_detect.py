@@ -284,6 +284,62 @@ def test_cli_train_detector_from_a_truth_table(separable, tmp_path, capsys):
     cells[cells["image_id"].isin(keep)][["image_id", "x", "y", "label"]].to_csv(truth, index=False)
     out = tmp_path / "det"
     assert cnn_main(["train-detector", str(truth), "--images", str(folder), "--out", str(out),
-                     "--epochs", "1", "--cell-size", "12"]) == 0  # fmt: skip
+                     "--epochs", "1", "--cell-size", "12", "--cache", str(tmp_path / "c.zarr")]) == 0  # fmt: skip
     assert "validation: F1" in capsys.readouterr().out
     assert json.loads((out / "detector.json").read_text())["cell_size"] == 12.0
+    assert (tmp_path / "c.zarr" / "images").is_dir()  # the images were read from the cache
+
+
+# --- images in zarr --------------------------------------------------------------------------
+
+
+def _counting(images, fail_after=None):
+    """An image source that counts its reads and is killed after ``fail_after`` of them."""
+    from cellconsensus.images.source import ImageTable
+
+    class Counting(ImageTable):
+        reads = 0
+
+        def load(self, image_id, **options):
+            if fail_after is not None and self.reads >= fail_after:
+                raise KeyboardInterrupt("killed")
+            self.reads += 1
+            return super().load(image_id, **options)
+
+    return Counting(images)
+
+
+def test_the_image_cache_holds_every_image_and_resumes_where_it_stopped(separable, tmp_path):
+    from cellcnn.detect.image_cache import CHUNK, cache_images, open_images
+    from cellconsensus.errors import CellConsensusInputError
+
+    _, _, images = separable
+    ids = sorted(images)[:12]
+    path = tmp_path / "images.zarr"
+    with pytest.raises(KeyboardInterrupt):
+        cache_images(_counting(images, fail_after=5), path, ids, 1)
+    with pytest.raises(CellConsensusInputError, match="not a complete image cache"):
+        open_images(path, ids)  # an interrupted cache never looks complete
+    again = _counting(images)
+    arrays = cache_images(again, path, ids, 1)
+    assert again.reads == len(ids) - 5  # the images done before are not read again
+    for i in ids:
+        expected = np.asarray(images[i], dtype=np.uint8).reshape(64, 64, 1)
+        assert np.array_equal(arrays[i][...], expected)
+        assert arrays[i].chunks == (CHUNK, CHUNK, 1)
+    reused = _counting(images)
+    cache_images(reused, path, ids, 1)
+    assert reused.reads == 0
+    with pytest.raises(CellConsensusInputError, match="other images or channels"):
+        cache_images(images, path, ids[:3], 1)
+
+
+def test_training_from_the_cache_learns_the_same_as_from_memory(separable, tmp_path):
+    _, cells, images = separable
+    options = {"epochs": 1, "seed": 0, **TINY}
+    plain = train_detector(cells, images, tmp_path / "plain", **options).record
+    cached = train_detector(cells, images, tmp_path / "cached", cache=tmp_path / "c.zarr",
+                            **options).record  # fmt: skip
+    assert cached["splits"] == plain["splits"] and cached["threshold"] == plain["threshold"]
+    np.testing.assert_allclose(cached["history"]["loss"], plain["history"]["loss"], rtol=1e-5)
+    assert cached["validation"]["f1"] == pytest.approx(plain["validation"]["f1"])

@@ -9,6 +9,9 @@ targets (:func:`~cellcnn.detect.heatmap.render_targets`), streamed through
 validation images) are kept; the peak threshold is then chosen on the whole
 validation images for the best detection F1 (:func:`cellconsensus.metrics.score`).
 
+With ``cache=`` the images are read from a chunked zarr copy
+(:mod:`~cellcnn.detect.image_cache`), a crop at a time, instead of being held in memory.
+
 Files written to ``out_dir``: ``detector.keras`` (the network) and
 ``detector.json`` (every setting, the split of every image, the validation figures
 and the training history), the record last: a folder with both is complete.
@@ -36,6 +39,7 @@ from cellconsensus.tables import Vocabulary, cells_vocabulary, class_proba
 from .. import __version__
 from ..model_files import save_model_folder
 from .heatmap import TARGET_EXTRA, render_targets
+from .image_cache import cache_images
 from .inference import DETECTOR_FILES, cells_from_maps, predict_maps
 from .network import build_detector, detector_loss
 
@@ -75,7 +79,7 @@ class DetectorResult:
 
 @dataclass(frozen=True)
 class _Image:
-    pixels: np.ndarray
+    pixels: np.ndarray  # or a zarr array of an image cache: read a crop at a time
     x: np.ndarray
     y: np.ndarray
     proba: np.ndarray
@@ -146,7 +150,7 @@ def _crop(image: _Image, side: int, rng: np.random.Generator, sigma: float):
     height, width = pixels.shape[:2]
     pad_y, pad_x = max(side - height, 0), max(side - width, 0)
     if pad_y or pad_x:
-        pixels = np.pad(pixels, ((0, pad_y), (0, pad_x), (0, 0)), mode="symmetric")
+        pixels = np.pad(pixels[...], ((0, pad_y), (0, pad_x), (0, 0)), mode="symmetric")
     top = int(rng.integers(0, pixels.shape[0] - side + 1))
     left = int(rng.integers(0, pixels.shape[1] - side + 1))
     patch = pixels[top : top + side, left : left + side]
@@ -191,7 +195,7 @@ def _tune(net, images, truth, ids, vocabulary, record) -> dict:
     for tta in (False, True):
         # Peaks at the lowest threshold, once: those of a higher one are the ones scoring
         # at least that high (a peak is only ever suppressed by a higher one).
-        maps = predict_maps(net, (im.pixels for im in images), margin=record["margin"],
+        maps = predict_maps(net, (im.pixels[...] for im in images), margin=record["margin"],
                             max_tile=record["max_tile"], tta=tta)  # fmt: skip
         found = pd.concat([cells_from_maps(m, vocabulary, threshold=THRESHOLDS[0],
                                            min_distance=record["min_distance"]).assign(image_id=i)
@@ -225,6 +229,7 @@ def train_detector(
     learning_rate: float = 2e-3,
     widths: Sequence[int] = (16, 32, 64),
     balance_classes: bool = True,
+    cache: str | os.PathLike | None = None,
     seed: int = 0,
     verbose: int = 0,
 ) -> DetectorResult:
@@ -264,6 +269,11 @@ def train_detector(
     balance_classes : bool, default True
         Weight each cell by the inverse frequency of its class (centre and class maps
         alike), so that a rare class is found and labelled as well as a common one.
+    cache : path-like, optional
+        Copy the images into a chunked zarr store there first
+        (:func:`~cellcnn.detect.image_cache.cache_images`: atomic and resumable, reused
+        by the next run on the same images) and read the training crops from it: memory
+        is then bounded by the crops, not the image set. Default: every image in memory.
     seed : int, default 0
         Seeds the split, the crops and the network.
     verbose : int, default 0
@@ -313,10 +323,13 @@ def train_detector(
     proba, weight, class_weight = _targets_of(table, vocabulary, balance_classes)
     channels = source.load(ids[0])[0].shape[2] if ids else 1
     by_image = pd.Series(np.arange(len(table))).groupby(table["image_id"].to_numpy()).indices
+    cached = cache_images(source, cache, ids, channels) if cache is not None else None
     loaded = {}
     for image_id in ids:
         rows = by_image.get(image_id, np.zeros(0, np.int64))
-        loaded[image_id] = _Image(source.load(image_id, channels=channels)[0], xy[rows, 0],
+        pixels = (cached[image_id] if cached is not None
+                  else source.load(image_id, channels=channels)[0])  # fmt: skip
+        loaded[image_id] = _Image(pixels, xy[rows, 0],
                                   xy[rows, 1], proba[rows], weight[rows], class_weight[rows])  # fmt: skip
     part = {s: [i for i in ids if splits[i] == s] for s in SPLITS}
     n_train_cells = sum(len(loaded[i].x) for i in part["train"])
