@@ -5,10 +5,10 @@ counted in *expected errors*: a true cell nobody found, a cell with the wrong
 label, a cell kept that is not real (or one dropped that is).
 
 - **Missed cells.** Each annotator ``a`` finds a cell with their detection rate
-  ``d_a`` (:func:`crowd_rates`: measured where others looked too; the crowd's
-  median for an annotator without one). A true cell escapes all of an image's
-  annotators with probability ``m = prod (1 - d_a)``, so the ``n`` cells found stand for
-  ``n / (1 - m)`` true ones (on an image of a single volunteer, whose cells the
+  ``d_a`` (:func:`crowd_rates`: measured where others looked too, shrunk toward the
+  crowd's median; the median for an annotator without one). A true cell escapes
+  all of an image's annotators with probability ``m = prod (1 - d_a)``, so the
+  ``n`` cells found stand for ``n / (1 - m)`` true ones (on an image of a single volunteer, whose cells the
   support rule may drop, their clicks count as found). Shrunk toward the crowd's
   cells per image (:func:`expected_missed`: Poisson counts with Gamma-distributed
   rates), ``m (alpha + n) / (beta + 1 - m)`` are expected still missed: an image
@@ -20,7 +20,7 @@ label, a cell kept that is not real (or one dropped that is).
   ``d (1 - d)^(k-1)`` against a stray's ``f (1 - f)^(k-1)`` (``f`` below).
 - **Label errors.** A cell's chance of the wrong label is ``1 - max_c p_c`` (its
   class probabilities).
-- **Cells in doubt.** ``min(p_real, 1 - p_real)`` where the annotator model gave a
+- **Cells in doubt.** ``1 - p_real`` of a kept cell where the annotator model gave a
   posterior that the cell is real (``support_rule="model"``).
 
 One more annotator, with the crowd's median detection rate ``d`` and mean label
@@ -34,6 +34,12 @@ its absence leaves
 being real, ``f`` the stray-click level of the annotator model
 (:data:`~cellconsensus.cell_model_em.STRAY_LEVEL`). The expected *gain* of one
 more annotator is the sum of the three reductions.
+
+Given an automatic detector's cells (``detections=``), what we *believe* of each cell
+(its class, whether it is real, cells nobody clicked) also weighs the detector's word
+(:mod:`~cellconsensus.allocate.detector_evidence`); the crowd still decides the labels
+and the cells kept, now and after the next vote, and the errors are counted for the
+crowd's decisions under that belief.
 """
 
 from __future__ import annotations
@@ -166,8 +172,9 @@ def crowd_rates(result, runs: pd.DataFrame | None = None) -> CrowdRates:
 
     Detection: the share of the consensus cells on those images that each annotator
     clicked, shrunk toward the crowd's median as if it were :data:`PRIOR_CELLS` cells
-    (the median for an annotator seen on none; 0.5 without any such image). Accuracy: the mean probability, under the cells' class probabilities, of
-    the answers given (``unsure`` left out; 0.5 without any such vote).
+    (the median for an annotator seen on none; 0.5 without any such image). Accuracy:
+    the mean probability, under the cells' class probabilities, of the answers given
+    (``unsure`` left out; 0.5 without any such vote).
 
     Examples
     --------
