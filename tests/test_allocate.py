@@ -303,7 +303,7 @@ def test_the_command_line_writes_the_plan_and_the_updates(tmp_path, capsys):
 
 
 def test_a_volunteer_seen_on_few_cells_is_not_taken_at_their_word():
-    from cellconsensus.allocate.uncertainty import PRIOR_CELLS
+    from cellconsensus.allocate.rates import PRIOR_CELLS
 
     truth = make_truth(20, style="brightfield", seed=4)
     clicks = simulate_crowd(truth, 3, seed=0)

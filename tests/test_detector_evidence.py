@@ -201,12 +201,12 @@ def test_bad_detections_name_the_row(lone):
 
 def test_the_detector_is_measured_where_two_volunteers_looked():
     from cellconsensus.allocate.detector_evidence import (
-        PRIOR_CELLS,
+        VALIDATION_CELLS,
         DetectorEvidence,
         measured_rates,
     )
 
-    n = 10 * PRIOR_CELLS
+    n = 10 * VALIDATION_CELLS
     found = np.arange(n) % 2 == 0  # finds half of the crowd's cells
     labels = np.where(found, "alive", None).astype(object)
     evidence = DetectorEvidence(found, labels, np.zeros(0, bool), np.zeros(0, object))
@@ -217,7 +217,9 @@ def test_the_detector_is_measured_where_two_volunteers_looked():
     assert alone == validation  # nobody's second look yet: its validation figures
     shared = measured_rates(validation, evidence, proba, ["alive", "dead"],
                             np.ones(n, bool), np.zeros(0, bool), n // 2)  # fmt: skip
-    # Shrunk toward the validation figures as if they were PRIOR_CELLS cells.
-    half = (n / 2 + PRIOR_CELLS * 0.9) / (n + PRIOR_CELLS)
+    # Shrunk toward the validation figures as if they were VALIDATION_CELLS cells.
+    half = (n / 2 + VALIDATION_CELLS * 0.9) / (n + VALIDATION_CELLS)
     assert shared.recall == pytest.approx(half) and shared.precision == pytest.approx(half)
-    assert shared.label_accuracy == pytest.approx(PRIOR_CELLS * 0.9 / (n / 2 + PRIOR_CELLS))
+    assert shared.label_accuracy == pytest.approx(
+        VALIDATION_CELLS * 0.9 / (n / 2 + VALIDATION_CELLS)
+    )

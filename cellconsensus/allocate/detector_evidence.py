@@ -39,6 +39,7 @@ import pandas as pd
 
 from ..metrics import score
 from ..tables.fields import check_coordinate, require_columns
+from .next_vote import symmetric_confusion
 
 __all__ = [
     "CROWD_SHARE",
@@ -87,7 +88,7 @@ class DetectorRates:
 #: and label accuracy, and to reach as few errors, medians, LDC / synthetic): 0: -13 / -28
 #: and 25 / 14 %; 0.3: 19 / 26 and 41 / 28 %; 0.5: 23 / 8 and 40 / 26 %; 0.7: 27 / 23 and
 #: 32 / 23 %; the crowd alone (no detector): 18 / 13 and 22 / 18 % (volunteers' detection
-#: rates not yet shrunk, ``uncertainty.PRIOR_CELLS`` 0).
+#: rates not yet shrunk, ``rates.PRIOR_CELLS`` 0).
 CROWD_SHARE = 0.3
 #: Rates are held this far from 0 and 1: a detector perfect on its validation images is
 #: not perfect on the next ones.
@@ -219,6 +220,11 @@ def match_detections(
     )
 
 
+def _class_codes(labels: np.ndarray, classes) -> np.ndarray:
+    """The position of each label among ``classes`` (-1: none, unsure or another label)."""
+    return pd.Index(list(classes)).get_indexer(pd.Series(labels, dtype=object).fillna(""))
+
+
 def label_update(proba: np.ndarray, labels: np.ndarray, classes, accuracy: float) -> np.ndarray:
     """Class probabilities after the detector's label (``None``, or a label that is not a
     class, leaves a row as it is).
@@ -229,11 +235,9 @@ def label_update(proba: np.ndarray, labels: np.ndarray, classes, accuracy: float
     ...              ["alive", "dead"], 0.9).round(2).tolist()
     [[0.1, 0.9]]
     """
-    k = proba.shape[1]
-    code = pd.Index(list(classes)).get_indexer(pd.Series(labels, dtype=object).fillna(""))
+    code = _class_codes(labels, classes)
     # given[v, c]: the detector says v of a cell of class c.
-    given = np.full((k, k), (1 - accuracy) / max(k - 1, 1))
-    np.fill_diagonal(given, accuracy)
+    given = symmetric_confusion(proba.shape[1], accuracy)
     likelihood = np.where((code >= 0)[:, None], given[np.maximum(code, 0)], 1.0)
     updated = proba * likelihood
     total = updated.sum(axis=1, keepdims=True)
@@ -270,7 +274,7 @@ def missed_by_crowd(miss: np.ndarray, rates: DetectorRates) -> np.ndarray:
 
 #: How many cells the detector's validation figures count for beside what it is measured
 #: to do on this crowd (:func:`measured_rates`).
-PRIOR_CELLS = 50
+VALIDATION_CELLS = 50
 
 
 def measured_rates(
@@ -285,8 +289,8 @@ def measured_rates(
     """The detector's precision, recall and label accuracy against this crowd's consensus
     on the images two volunteers or more saw (``shared_*``: per consensus cell and per
     click in no cell; ``unmatched_shared``: detector cells there that matched nothing),
-    shrunk toward ``rates`` (its validation figures) as if those were :data:`PRIOR_CELLS`
-    cells: with nobody's second look yet, its validation figures.
+    shrunk toward ``rates`` (its validation figures) as if those were
+    :data:`VALIDATION_CELLS` cells: with nobody's second look yet, its validation figures.
 
     Examples
     --------
@@ -300,12 +304,11 @@ def measured_rates(
     found = evidence.cell_found & shared_cell
     n_found = int(found.sum())
     detected = n_found + int((evidence.click_found & shared_click).sum()) + unmatched_shared
-    code = pd.Index(list(classes)).get_indexer(pd.Series(evidence.cell_label[found],
-                                                         dtype=object).fillna(""))  # fmt: skip
+    code = _class_codes(evidence.cell_label[found], classes)
     agree = proba[found][np.arange(n_found), np.maximum(code, 0)] * (code >= 0)
 
     def shrunk(hits: float, n: int, prior: float) -> float:
-        value = (hits + PRIOR_CELLS * prior) / (n + PRIOR_CELLS)
+        value = (hits + VALIDATION_CELLS * prior) / (n + VALIDATION_CELLS)
         return float(np.clip(value, _RATE_BOUND, 1 - _RATE_BOUND))
 
     return DetectorRates(

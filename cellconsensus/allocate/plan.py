@@ -56,7 +56,7 @@ RETIRE_BELOW = 0.05
 #: detection; 4 is the best on both data sets together and stays ahead of retirement by
 #: agreement at 85-100 % of the budget points (8 and 16: 80 %). Measured again after the
 #: benchmark's reference counted every image and volunteers' detection rates were shrunk
-#: (``uncertainty.PRIOR_CELLS``), same setting, LDC / synthetic, joint saving: weight 2:
+#: (``rates.PRIOR_CELLS``), same setting, LDC / synthetic, joint saving: weight 2:
 #: 14 / 12 %, 4: 23 / 14 %, 8: 21 / 14 %; with a detector's cells 29 / 13, 34 / 20, 35 /
 #: 17 %: 4 still the best on both together.
 DETECTION_WEIGHT = 4.0

@@ -1,0 +1,110 @@
+"""What one more vote or click does to a cell, and the cells an image still hides.
+
+The formulas of :mod:`~cellconsensus.allocate.uncertainty`: the expected error of the
+crowd's label after one more vote, the chance that a spot so many volunteers clicked
+is real, the expected error of keeping or dropping a cell after one more click, and
+the empirical-Bayes count of missed cells.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["symmetric_confusion", "expected_missed"]
+
+
+def symmetric_confusion(k: int, accuracy: float) -> np.ndarray:
+    """``L[v, c]``: the chance of answer ``v`` for a cell of class ``c``, ``accuracy`` on
+    the diagonal and the rest spread evenly over the other classes.
+
+    Examples
+    --------
+    >>> symmetric_confusion(3, 0.8).round(2).tolist()
+    [[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]]
+    """
+    likelihood = np.full((k, k), (1 - accuracy) / max(k - 1, 1))
+    np.fill_diagonal(likelihood, accuracy)
+    return likelihood
+
+
+def _label_error_after_vote(
+    proba: np.ndarray, accuracy: float, belief: np.ndarray | None = None
+) -> np.ndarray:
+    """Expected error of the crowd's label after one more vote of the given accuracy
+    (wrong answers spread over the other classes).
+
+    The crowd picks the most probable class of its own posterior ``proba`` after the
+    vote; the error is counted under ``belief`` (default ``proba``: then
+    ``1 - sum_v max_c p_c L(v | c)``), which may know more (a detector's label).
+    """
+    belief = proba if belief is None else belief
+    likelihood = symmetric_confusion(proba.shape[1], accuracy)
+    # (cells, answer v, class c): p_c L(v | c); the crowd's choice is the max over c.
+    choice = (proba[:, None, :] * likelihood[None, :, :]).argmax(axis=2)
+    joint = belief[:, None, :] * likelihood[None, :, :]
+    return 1.0 - np.take_along_axis(joint, choice[:, :, None], axis=2)[:, :, 0].sum(axis=1)
+
+
+def _real_odds(clickers, annotators, detection: float, stray: float) -> np.ndarray:
+    """Chance that a spot ``clickers`` of an image's ``annotators`` clicked is a real cell:
+    ``d^j (1 - d)^(k - j)`` against a stray's ``f^j (1 - f)^(k - j)``.
+
+    Examples
+    --------
+    >>> _real_odds(np.array([1, 1, 2]), np.array([1, 3, 3]), 0.9, 0.02).round(3).tolist()
+    [0.978, 0.32, 0.995]
+    """
+    j = np.asarray(clickers, dtype=float)
+    detection, stray = np.clip([detection, stray], 1e-9, 1 - 1e-9)
+    k = np.maximum(np.asarray(annotators, dtype=float), j)
+    log_real = j * np.log(detection) + (k - j) * np.log1p(-detection)
+    log_false = j * np.log(stray) + (k - j) * np.log1p(-stray)
+    return 1.0 / (1.0 + np.exp(np.clip(log_false - log_real, -700, 700)))
+
+
+def _doubt_after_click(
+    p_real: np.ndarray, detection: float, stray: float, belief: np.ndarray | None = None
+) -> np.ndarray:
+    """Expected error of keeping or dropping a cell after one more annotator clicks it or
+    not: the crowd decides on its own ``p_real``; the error is counted under ``belief``
+    (default ``p_real``: then the expected ``min(p, 1 - p)``)."""
+    belief = p_real if belief is None else belief
+    error = np.zeros(len(p_real))
+    for real, false in ((detection, stray), (1 - detection, 1 - stray)):
+        keep = p_real * real >= (1 - p_real) * false
+        error += np.where(keep, (1 - belief) * false, belief * real)
+    return error
+
+
+def expected_missed(found: np.ndarray, miss: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Expected true cells still missed per image, from the cells found and the chance
+    ``miss`` that all of its volunteers miss a cell (empirical Bayes).
+
+    Each image's true cells are Poisson with its own rate, the rates Gamma across
+    images (shape and rate fitted by moments on the images ``seen``); the cells found
+    are then Poisson with the rate times ``1 - miss``, so the missed ones have the
+    expectation ``miss (alpha + found) / (beta + 1 - miss)``: the image's own count
+    where it says much, the crowd's where it says little (an image where a lone
+    volunteer found nothing is not an image without cells). An image nobody has seen
+    (``miss`` 1) is expected to hold the crowd's mean.
+
+    Examples
+    --------
+    >>> expected_missed(np.array([4.0, 0.0, 0.0]), np.array([0.1, 0.1, 1.0]),
+    ...                 np.array([True, True, False])).round(2).tolist()
+    [0.33, 0.11, 2.22]
+    """
+    found = np.asarray(found, dtype=float)
+    miss = np.clip(np.asarray(miss, dtype=float), 0.0, 1.0)
+    seen = np.asarray(seen, dtype=bool) & (miss < 1.0)
+    if not seen.any():
+        return np.zeros(len(found))
+    exposure = 1.0 - miss[seen]
+    rates = found[seen] / exposure
+    mean = float(rates.mean())
+    # The spread of the rates beyond the Poisson noise of each count.
+    spread = float(rates.var() - np.mean(mean / exposure))
+    spread = max(spread, 0.01 * mean, 1e-9)
+    beta = mean / spread if mean > 0 else 1.0
+    alpha = mean * beta
+    return miss * (alpha + found) / (beta + 1.0 - miss)
