@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ from scipy import ndimage
 from cellcnn.cli import main as cnn_main
 from cellcnn.detect import detect, draw_detections, evaluate_detector, load_detector, train_detector
 from cellcnn.detect.heatmap import render_targets
+from cellcnn.detect.inference import predict_maps
 from cellcnn.detect.peaks import find_peaks
 from cellcnn.detect.tiles import tile_grid
 from cellconsensus.errors import CellConsensusInputError
@@ -51,6 +53,23 @@ def test_unlabelled_cells_teach_only_the_centre_and_far_cells_reach_in():
     assert t[5, 5, 0] == 1.0 and t[5, 5, 4] == 0.0
     assert t[10, 19, 0] > 0 and t[10, 19, 4] > 0  # the cell at x = 22 reaches in
     assert t[..., 0].max() == 1.0 and (t[..., 0] == 1.0).sum() == 1
+
+
+@SETTINGS
+@given(st.integers(1, 90), st.integers(1, 90), st.sampled_from([16, 32, 48]), st.integers(0, 999))
+def test_training_crops_of_any_image_are_whole_and_padded_from_its_edges(height, width, side, seed):
+    from cellcnn.detect.training import _crop, _Image
+
+    image = (np.arange(height * width).reshape(height, width, 1) % 251).astype(np.uint8)
+    cell = _Image(image, np.array([width / 2]), np.array([height / 2]), np.array([[1.0, 0.0]]),
+                  np.ones(1), np.ones(1))  # fmt: skip
+    rng = np.random.default_rng(seed)
+    for _ in range(5):
+        patch, target = _crop(cell, side, rng, sigma=2.0)
+        assert patch.shape == (side, side, 1) and target.shape[:2] == (side, side)
+        # Inside or beyond the edges, every pixel is one of the image's (its edges repeated).
+        assert np.isin(patch, image).all()
+        assert target[..., 0].max() <= 1.0
 
 
 def test_balanced_weights_count_a_rare_class_as_much_as_a_common_one():
@@ -106,20 +125,32 @@ def test_peaks_of_a_plateau_or_noise_keep_one_within_the_distance():
 # --- tiles -----------------------------------------------------------------------------
 
 
+#: The padding of the tiles as a scipy.ndimage boundary mode of the whole image.
+_AS_NDIMAGE = {"symmetric": "reflect", "edge": "nearest"}
+
+
 @SETTINGS
-@given(st.integers(1, 130), st.integers(1, 130), st.integers(1, 12), st.sampled_from([32, 48, 64]))
-def test_tiles_stitch_back_to_a_local_filter_of_the_whole_image(height, width, margin, max_tile):
+@given(
+    st.integers(1, 130),
+    st.integers(1, 130),
+    st.integers(1, 12),
+    st.sampled_from([32, 48, 64]),
+    st.sampled_from(sorted(_AS_NDIMAGE)),
+)
+def test_tiles_stitch_back_to_a_local_filter_of_the_whole_image(
+    height, width, margin, max_tile, padding
+):
     if max_tile <= 2 * margin:
         max_tile = 2 * margin + 8 - (2 * margin) % 8
     rng = np.random.default_rng(height * 131 + width)
     image = rng.integers(0, 255, (height, width, 1)).astype(np.float32)
-    grid = tile_grid(image.shape, margin=margin, max_tile=max_tile)
+    grid = tile_grid(image.shape, margin=margin, max_tile=max_tile, padding=padding)
     tiles = grid.tiles(image)
     assert tiles.shape == (len(grid), grid.tile, grid.tile, 1) and grid.tile % 8 == 0
     np.testing.assert_array_equal(grid.stitch(tiles), image)
-    # A 3 x 3 filter per tile equals the filter of the whole (mirrored) image.
+    # A 3 x 3 filter per tile equals the filter of the whole image padded the same way.
     box = np.stack([ndimage.uniform_filter(t, (3, 3, 1), mode="mirror") for t in tiles])
-    whole = ndimage.uniform_filter(image, (3, 3, 1), mode="reflect")
+    whole = ndimage.uniform_filter(image, (3, 3, 1), mode=_AS_NDIMAGE[padding])
     np.testing.assert_allclose(grid.stitch(box), whole, rtol=1e-5, atol=1e-3)
 
 
@@ -147,6 +178,8 @@ def test_tile_grid_refuses_what_cannot_be_tiled():
         tile_grid((0, 5))
     with pytest.raises(ValueError, match="multiple of 8"):
         tile_grid((50, 50), margin=32, max_tile=60)
+    with pytest.raises(ValueError, match="padding must be one of edge, symmetric"):
+        tile_grid((50, 50), padding="zeros")
 
 
 # --- training and detection ----------------------------------------------------------------
@@ -169,7 +202,7 @@ def test_the_detector_learns_the_blobs_and_records_its_choices(detector):
     split_images = sum(len(v) for v in record["splits"].values())
     assert split_images == cells["image_id"].nunique()
     assert 0 < record["threshold"] < 1 and record["cell_size"] == 20.0
-    assert isinstance(record["tta"], bool)
+    assert isinstance(record["tta"], bool) and record["padding"] == "edge"
     assert result.validation["f1"] >= 0.9, result.validation
     figures, found = evaluate_detector(result.out_dir, cells, images)
     assert figures.f1 >= 0.9 and figures.localisation_error < 3.0
@@ -193,6 +226,24 @@ def test_detect_gives_a_cells_table_for_any_image_size(detector):
     assert turned.attrs["detector"]["tta"] is not result.record["tta"] and len(turned) >= 3
     none = detect(result.out_dir, {"blank": np.full((40, 40), 100, np.uint8)}, threshold=0.99)
     assert len(none) == 0 and list(none.columns) == list(found.columns)
+
+
+def test_a_detector_recorded_without_padding_keeps_the_mirrored_padding(detector, tmp_path):
+    # Detectors recorded before the padding was a setting were tuned on mirrored tiles.
+    result, _, images = detector
+    old = tmp_path / "old"
+    shutil.copytree(result.out_dir, old)
+    record = json.loads((old / "detector.json").read_text())
+    del record["padding"]
+    (old / "detector.json").write_text(json.dumps(record))
+    edge = detect(result.out_dir, images, ["im001"])
+    mirrored = detect(old, images, ["im001"])
+    assert edge.attrs["detector"]["padding"] == "edge"
+    assert mirrored.attrs["detector"]["padding"] == "symmetric"
+    maps = [next(predict_maps(load_detector(folder)[0], [images["im001"]],
+                              padding=padding))
+            for folder, padding in ((result.out_dir, "edge"), (old, "symmetric"))]  # fmt: skip
+    assert not np.allclose(*maps)  # the setting reaches the tiles
 
 
 def test_a_classifier_labels_the_detections(detector, tiny_run):

@@ -26,7 +26,7 @@ from ..evaluate import symmetric_mean
 from ..model_files import load_model_folder
 from .network import DETECTOR_OBJECTS
 from .peaks import find_peaks
-from .tiles import tile_grid
+from .tiles import PADDING, tile_grid
 
 __all__ = ["detect", "load_detector", "predict_maps", "cells_from_maps", "DETECTOR_FILES"]
 
@@ -57,10 +57,12 @@ def predict_maps(
     max_tile: int = 768,
     batch_size: int = DETECT_BATCH,
     tta: bool = False,
+    padding: str = PADDING,
 ) -> Iterator[np.ndarray]:
     """The ``(H, W, 1 + K)`` maps of every image, in order, tiles batched across images of
     one tile size (memory: one batch of tiles and the images waiting for it); with
-    ``tta``, the mean of the maps of the tiles' eight symmetries, each turned back."""
+    ``tta``, the mean of the maps of the tiles' eight symmetries, each turned back;
+    ``padding`` beyond the images' edges (:func:`~cellcnn.detect.tiles.tile_grid`)."""
     pending: list[tuple] = []  # (grid, tiles) of images not yet given back
 
     def forward(tiles: np.ndarray) -> np.ndarray:
@@ -77,7 +79,7 @@ def predict_maps(
         return maps
 
     for image in images:
-        grid = tile_grid(image.shape, margin=margin, max_tile=max_tile)
+        grid = tile_grid(image.shape, margin=margin, max_tile=max_tile, padding=padding)
         if pending and (pending[0][0].tile != grid.tile
                         or sum(len(t) for _, t in pending) >= batch_size):  # fmt: skip
             yield from flush(pending)
@@ -185,8 +187,10 @@ def detect(
     pixels = (source.load(i, channels=channels)[0] for i in ids)
     bar = tqdm(total=len(ids), desc="detect", unit="image", disable=not progress)
     found = []
+    # A detector recorded before the padding was a setting was tuned mirrored.
+    padding = meta.get("padding", "symmetric")
     maps_of = predict_maps(net, pixels, margin=meta["margin"], max_tile=meta["max_tile"],
-                           batch_size=batch_size, tta=tta)  # fmt: skip
+                           batch_size=batch_size, tta=tta, padding=padding)  # fmt: skip
     for image_id, maps in zip(ids, maps_of, strict=True):
         cells = cells_from_maps(maps, vocabulary, threshold=threshold, min_distance=min_distance)
         found.append(cells.assign(image_id=image_id, cell_id=np.arange(len(cells))))
@@ -199,7 +203,7 @@ def detect(
         _classify(table, classifier, source, vocabulary, names)
     table.attrs["image_ids"] = ids
     table.attrs["detector"] = {"model": str(model_dir), "threshold": threshold,
-                               "min_distance": min_distance, "tta": tta,
+                               "min_distance": min_distance, "tta": tta, "padding": padding,
                                "classifier": None if classifier is None else str(classifier),
                                "validation": dict(meta.get("validation") or {})}  # fmt: skip
     if not vocabulary.is_alive_dead:

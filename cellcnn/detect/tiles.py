@@ -1,11 +1,23 @@
 """Whole images of any size through a fully convolutional network, tile by tile.
 
-An image is padded by reflection by ``margin`` pixels on every side and cut into
-square tiles of side ``tile`` (a multiple of :data:`MULTIPLE`) that overlap by
-``2 * margin``; of each tile's output only the central part is kept, so every
-output pixel saw at least ``margin`` pixels of context on every side and the
+An image is padded by ``margin`` pixels on every side (its edge pixels repeated, by
+default) and cut into square tiles of side ``tile`` (a multiple of :data:`MULTIPLE`)
+that overlap by ``2 * margin``; of each tile's output only the central part is kept,
+so every output pixel saw at least ``margin`` pixels of context on every side and the
 stitched map equals what the network would give on the whole image (up to its
 receptive field). An image smaller than a tile is one tile, padded.
+
+The padding matters at the image's edge. Mirrored (``"symmetric"``), a cell cut by the
+edge becomes a whole cell centred on it: the detector then finds a cell *on* the edge
+where an annotator either marked the cut cell's visible centre, a few pixels inside,
+or nothing (on LDC, 40 of a detector's 48 extra cells on its test images lay on the
+edge). With the edge pixels repeated (``"edge"``, :data:`PADDING`) it stays a cut cell.
+Measured on LDC (look-alike-free split): a detector trained and tuned mirrored, its
+tiles padded afterwards each way, detection F1 on the validation images at their best
+threshold (the test images at that threshold in brackets): mirrored 0.920 (0.920),
+edge 0.954 (0.945), the image's median grey 0.944 (0.944), zeros 0.789 (0.747). The default detector trained
+and tuned with edge padding (seed 0): validation 0.960, test 0.947 (precision 0.964,
+recall 0.931).
 """
 
 from __future__ import annotations
@@ -15,10 +27,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TileGrid", "tile_grid", "MULTIPLE"]
+__all__ = ["TileGrid", "tile_grid", "MULTIPLE", "PADDING", "PADDINGS"]
 
 #: Tile sides are multiples of this (the detector downsamples three times).
 MULTIPLE = 8
+#: How images are padded beyond their edges (``numpy.pad`` modes), and the default.
+PADDINGS = ("edge", "symmetric")
+PADDING = "edge"
 
 
 def _round_up(n: int, multiple: int = MULTIPLE) -> int:
@@ -37,6 +52,8 @@ class TileGrid:
         Tile side and the context kept around each tile's central part.
     rows, cols : int
         Tiles down and across.
+    padding : {"edge", "symmetric"}
+        How the image is padded beyond its edges.
     """
 
     shape: tuple[int, int]
@@ -44,6 +61,7 @@ class TileGrid:
     margin: int
     rows: int
     cols: int
+    padding: str = PADDING
 
     @property
     def stride(self) -> int:
@@ -59,7 +77,7 @@ class TileGrid:
         s, m = self.stride, self.margin
         pad_y = self.rows * s + 2 * m - height - m
         pad_x = self.cols * s + 2 * m - width - m
-        padded = np.pad(image, ((m, pad_y), (m, pad_x), (0, 0)), mode="symmetric")
+        padded = np.pad(image, ((m, pad_y), (m, pad_x), (0, 0)), mode=self.padding)
         return np.stack([padded[r * s : r * s + self.tile, c * s : c * s + self.tile]
                          for r, c in self._origins()])  # fmt: skip
 
@@ -75,7 +93,9 @@ class TileGrid:
         return ((r, c) for r in range(self.rows) for c in range(self.cols))
 
 
-def tile_grid(shape: tuple[int, ...], *, margin: int = 32, max_tile: int = 768) -> TileGrid:
+def tile_grid(
+    shape: tuple[int, ...], *, margin: int = 32, max_tile: int = 768, padding: str = PADDING
+) -> TileGrid:
     """The tiling of an image of ``shape`` (``(H, W)`` or ``(H, W, C)``): one tile when
     the image and its margins fit in ``max_tile``, else tiles of ``max_tile``.
 
@@ -96,6 +116,9 @@ def tile_grid(shape: tuple[int, ...], *, margin: int = 32, max_tile: int = 768) 
             f"max_tile must be a multiple of {MULTIPLE} larger than twice the margin "
             f"({margin}), got {max_tile}"
         )
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {', '.join(PADDINGS)}, got {padding!r}")
     tile = min(_round_up(max(height, width) + 2 * margin), max_tile)
     stride = tile - 2 * margin
-    return TileGrid((height, width), tile, margin, -(-height // stride), -(-width // stride))
+    rows, cols = -(-height // stride), -(-width // stride)
+    return TileGrid((height, width), tile, margin, rows, cols, padding)

@@ -2,12 +2,13 @@
 
 Images are split train / validation / test *by image* (whole look-alike groups with
 ``groups="lookalike"``), as the patch store splits them. Every step of an epoch
-takes a random square crop of a training image (padded by reflection when the
-image is smaller), one of the eight symmetries of the square, and the matching
-targets (:func:`~cellcnn.detect.heatmap.render_targets`), streamed through
-``tf.data``. The weights with the lowest validation loss (fixed crops of the
-validation images) are kept; the peak threshold is then chosen on the whole
-validation images for the best detection F1 (:func:`cellconsensus.metrics.score`).
+takes a random square crop of a training image (padded as at inference,
+:data:`~cellcnn.detect.tiles.PADDING`, when the image is smaller), one of the eight
+symmetries of the square, and the matching targets
+(:func:`~cellcnn.detect.heatmap.render_targets`), streamed through ``tf.data``. The
+weights with the lowest validation loss (fixed crops of the validation images) are
+kept; the peak threshold is then chosen on the whole validation images for the best
+detection F1 (:func:`cellconsensus.metrics.score`).
 
 With ``cache=`` the images are read from a chunked zarr copy
 (:mod:`~cellcnn.detect.image_cache`), a crop at a time, instead of being held in memory.
@@ -42,6 +43,7 @@ from .heatmap import TARGET_EXTRA, render_targets
 from .image_cache import cache_images
 from .inference import DETECTOR_FILES, cells_from_maps, predict_maps
 from .network import build_detector, detector_loss
+from .tiles import PADDING
 
 __all__ = ["train_detector", "DetectorResult", "CELL_SIZE", "THRESHOLDS"]
 
@@ -150,7 +152,7 @@ def _crop(image: _Image, side: int, rng: np.random.Generator, sigma: float):
     height, width = pixels.shape[:2]
     pad_y, pad_x = max(side - height, 0), max(side - width, 0)
     if pad_y or pad_x:
-        pixels = np.pad(pixels[...], ((0, pad_y), (0, pad_x), (0, 0)), mode="symmetric")
+        pixels = np.pad(pixels[...], ((0, pad_y), (0, pad_x), (0, 0)), mode=PADDING)
     top = int(rng.integers(0, pixels.shape[0] - side + 1))
     left = int(rng.integers(0, pixels.shape[1] - side + 1))
     patch = pixels[top : top + side, left : left + side]
@@ -196,7 +198,8 @@ def _tune(net, images, truth, ids, vocabulary, record) -> dict:
         # Peaks at the lowest threshold, once: those of a higher one are the ones scoring
         # at least that high (a peak is only ever suppressed by a higher one).
         maps = predict_maps(net, (im.pixels[...] for im in images), margin=record["margin"],
-                            max_tile=record["max_tile"], tta=tta)  # fmt: skip
+                            max_tile=record["max_tile"], tta=tta,
+                            padding=record["padding"])  # fmt: skip
         found = pd.concat([cells_from_maps(m, vocabulary, threshold=THRESHOLDS[0],
                                            min_distance=record["min_distance"]).assign(image_id=i)
                            for i, m in zip(ids, maps, strict=True)], ignore_index=True)  # fmt: skip
@@ -341,8 +344,8 @@ def train_detector(
     record = {"format": "cellcnn-detector/1", "version": __version__,
               "classes": list(vocabulary.classes), "unsure": vocabulary.unsure,
               "channels": int(channels), "cell_size": cell_size, "sigma": sigma,
-              "min_distance": cell_size / 2, "margin": 32, "max_tile": 768, "crop": crop,
-              "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+              "min_distance": cell_size / 2, "margin": 32, "max_tile": 768, "padding": PADDING,
+              "crop": crop, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
               "widths": list(widths), "balance_classes": balance_classes, "seed": seed,
               "splits": {s: part[s] for s in SPLITS}}  # fmt: skip
     keras.utils.set_random_seed(seed)
