@@ -1,6 +1,6 @@
 """Spending volunteers: our allocation against uniform redundancy and retirement by agreement.
 
-    python benchmarks/allocation.py [--quick] [--seeds 3] [--images 300] [--datasets ldc synthetic]
+    python benchmarks/allocation.py [--quick] [--seeds 8] [--images 300] [--datasets ldc synthetic]
 
 On simulated crowds over the expert cells of ``../shared/data/ldc`` (a fixed subset
 of its images) and over synthetic brightfield truth, every image has a queue of 8
@@ -316,7 +316,7 @@ def markdown(
 
 def main() -> None:
     p = parser(__doc__)
-    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seeds", type=int, default=8)
     p.add_argument("--images", type=int, default=300)
     p.add_argument("--datasets", nargs="+", default=["ldc", "synthetic"])
     p.add_argument("--rank-images", type=int, default=100_000)

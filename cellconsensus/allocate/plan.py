@@ -43,9 +43,10 @@ NEXT_TASK_COLUMNS: tuple[str, ...] = (
 )
 #: An image whose next annotator would remove fewer expected errors than this, and gets
 #: none, is marked to retire. Measured (``benchmarks/allocation.py``, 3 volunteers per
-#: image on LDC and synthetic crowds): 0.05 retires 55 % of the images, 5.8 % of them
-#: still holding an error (11 of 95 errors); 0.01 retires 51 % (4.0 %), 0.2 retires 66 %
-#: (10.8 %): the threshold that keeps wrongly retired images near one in twenty.
+#: image on LDC and synthetic crowds, 8 seeds): 0.05 retires 53 % of the images, 5.7 %
+#: of them still holding an error (8.5 of 91.5 errors); 0.01 retires 50 % (3.8 %), 0.2
+#: retires 64 % (9.9 %): the threshold that keeps wrongly retired images near one in
+#: twenty.
 RETIRE_BELOW = 0.05
 #: How many wrong labels a detection error (a cell missed or in doubt) counts for when
 #: ranking images. Measured (``benchmarks/allocation.py``'s setting, 300 LDC and 300
