@@ -33,6 +33,7 @@ SUITE = [
     ("real_cellspotting", "real_cellspotting.py", [], False),
     ("allocation", "allocation.py", [], False),
     ("detection", "detection.py", [], False),
+    ("detector_input", "detector_input.py", [], False),
     ("ensemble", "ensemble.py", [], False),
     ("double_clicks", "double_clicks.py", [], False),
     ("consensus_speed", "consensus_speed.py", ["--budget", "60"], True),

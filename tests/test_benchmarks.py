@@ -283,6 +283,20 @@ def test_detection_smoke(results):
     assert "balanced (patch classifier)" in out
 
 
+def test_detector_input_smoke(results):
+    out = _run("detector_input.py", "--quick")
+    result = json.loads((results / "detector_input.json").read_text())
+    (row,) = result["streams"]  # the quick run leaves LDC out
+    assert row["images"] == 6 and row["memory_mib"] > 0 and row["cache_mib"] > 0
+    assert row["crops_per_s_memory"] > 0 and row["crops_per_s_cache"] > 0
+    assert row["model_crops_per_s"] > 0
+    modes = [run["mode"] for run in result["training"]]
+    assert modes == ["memory", "cache (built)", "cache (reused)"]
+    assert all(run["peak_rss_mib"] > 0 and 0 <= run["validation_f1"] <= 1
+               for run in result["training"])  # fmt: skip
+    assert "crops/s from cache" in out and "peak RSS" in out
+
+
 @pytest.mark.parametrize(
     "script",
     # The scripts whose smoke run above may skip (no LDC data or Cell Spotting export) or
