@@ -14,7 +14,7 @@ from scipy import ndimage
 
 from cellcnn.cli import main as cnn_main
 from cellcnn.detect import detect, draw_detections, evaluate_detector, load_detector, train_detector
-from cellcnn.detect.heatmap import render_targets
+from cellcnn.detect.heatmap import TARGET_EXTRA, render_targets
 from cellcnn.detect.inference import predict_maps
 from cellcnn.detect.peaks import find_peaks
 from cellcnn.detect.tiles import tile_grid
@@ -56,20 +56,32 @@ def test_unlabelled_cells_teach_only_the_centre_and_far_cells_reach_in():
 
 
 @SETTINGS
-@given(st.integers(1, 90), st.integers(1, 90), st.sampled_from([16, 32, 48]), st.integers(0, 999))
-def test_training_crops_of_any_image_are_whole_and_padded_from_its_edges(height, width, side, seed):
+@given(
+    st.integers(1, 90),
+    st.integers(1, 90),
+    st.sampled_from([16, 32, 48]),
+    st.integers(0, 1),
+    st.integers(0, 999),
+)
+def test_training_crops_of_any_image_are_whole_and_padded_from_its_edges(
+    height, width, side, n_cells, seed
+):
     from cellcnn.detect.training import _crop, _Image
 
     image = (np.arange(height * width).reshape(height, width, 1) % 251).astype(np.uint8)
-    cell = _Image(image, np.array([width / 2]), np.array([height / 2]), np.array([[1.0, 0.0]]),
-                  np.ones(1), np.ones(1))  # fmt: skip
+    # An image with one cell in its middle, or without any (a consensus lists those too).
+    centre = np.full(n_cells, width / 2), np.full(n_cells, height / 2)
+    cells = _Image(image, *centre, np.tile([1.0, 0.0], (n_cells, 1)), np.ones(n_cells),
+                   np.ones(n_cells))  # fmt: skip
     rng = np.random.default_rng(seed)
     for _ in range(5):
-        patch, target = _crop(cell, side, rng, sigma=2.0)
-        assert patch.shape == (side, side, 1) and target.shape[:2] == (side, side)
+        patch, target = _crop(cells, side, rng, sigma=2.0)
+        assert patch.shape == (side, side, 1) and target.shape == (side, side, 2 + TARGET_EXTRA)
         # Inside or beyond the edges, every pixel is one of the image's (its edges repeated).
         assert np.isin(patch, image).all()
-        assert target[..., 0].max() <= 1.0
+        assert 0 <= target[..., 0].max() <= 1.0
+        if not n_cells:  # nothing but background
+            assert not target[..., 0].any() and (target[..., 1:3] == 0).all()
 
 
 def test_balanced_weights_count_a_rare_class_as_much_as_a_common_one():
@@ -281,6 +293,18 @@ def test_training_refuses_what_it_cannot_learn_from(separable, tmp_path):
     with pytest.raises(ValueError, match="learning_rate"):
         train_detector(cells, images, tmp_path, learning_rate=float("nan"))
     assert not (tmp_path / "detector.json").exists()
+
+
+def test_images_without_cells_teach_the_background(separable, tmp_path):
+    # A consensus lists its empty images too (attrs["image_ids"]): they are trained on.
+    _, cells, images = separable
+    few = cells[cells["image_id"].isin(["im000", "im001", "im002"])]
+    blank = {f"blank{k}": np.full((64, 64, 1), 100, np.uint8) for k in range(4)}
+    split = {"im000": "train", "im001": "val", "im002": "test",
+             **{name: "train" for name in blank}}  # fmt: skip
+    result = train_detector(few, {**images, **blank}, tmp_path / "det", image_ids=list(split),
+                            split=split, epochs=1, **TINY)  # fmt: skip
+    assert set(blank) <= set(result.record["splits"]["train"])
 
 
 def test_a_damaged_detector_folder_names_the_file(detector, tmp_path):

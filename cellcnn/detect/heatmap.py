@@ -62,7 +62,9 @@ def render_targets(
     ((9, 9, 5), 1.0, [0.8, 0.2], 0.0)
     """
     height, width = int(shape[0]), int(shape[1])
-    proba = np.asarray(proba, dtype=np.float32).reshape(len(x), -1)
+    proba = np.asarray(proba, dtype=np.float32)
+    if proba.ndim != 2:  # one class column given flat; (0, K) for an image without cells
+        proba = proba.reshape(len(x), -1)
     k = proba.shape[1]
     weight = np.ones(len(x)) if weight is None else np.asarray(weight, dtype=float)
     class_weight = np.ones(len(x)) if class_weight is None else np.asarray(class_weight, float)
