@@ -256,6 +256,10 @@ def test_a_detector_recorded_without_padding_keeps_the_mirrored_padding(detector
                               padding=padding))
             for folder, padding in ((result.out_dir, "edge"), (old, "symmetric"))]  # fmt: skip
     assert not np.allclose(*maps)  # the setting reaches the tiles
+    record["padding"] = "zeros"  # a hand-edited record is named, not failed deep inside
+    (old / "detector.json").write_text(json.dumps(record))
+    with pytest.raises(CellConsensusInputError, match=r"detector\.json.*padding 'zeros'"):
+        detect(old, images, ["im001"])
 
 
 def test_a_classifier_labels_the_detections(detector, tiny_run):

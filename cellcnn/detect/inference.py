@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -26,7 +27,7 @@ from ..evaluate import symmetric_mean
 from ..model_files import load_model_folder
 from .network import DETECTOR_OBJECTS
 from .peaks import find_peaks
-from .tiles import PADDING, tile_grid
+from .tiles import PADDING, PADDINGS, tile_grid
 
 __all__ = ["detect", "load_detector", "predict_maps", "cells_from_maps", "DETECTOR_FILES"]
 
@@ -189,6 +190,12 @@ def detect(
     found = []
     # A detector recorded before the padding was a setting was tuned mirrored.
     padding = meta.get("padding", "symmetric")
+    if padding not in PADDINGS:
+        raise CellConsensusInputError(
+            f"padding {padding!r} is not one of {', '.join(PADDINGS)}",
+            source=str(Path(model_dir) / DETECTOR_FILES[1]),
+            field="padding",
+        )
     maps_of = predict_maps(net, pixels, margin=meta["margin"], max_tile=meta["max_tile"],
                            batch_size=batch_size, tta=tta, padding=padding)  # fmt: skip
     for image_id, maps in zip(ids, maps_of, strict=True):

@@ -15,9 +15,9 @@ edge). With the edge pixels repeated (``"edge"``, :data:`PADDING`) it stays a cu
 Measured on LDC (look-alike-free split): a detector trained and tuned mirrored, its
 tiles padded afterwards each way, detection F1 on the validation images at their best
 threshold (the test images at that threshold in brackets): mirrored 0.920 (0.920),
-edge 0.954 (0.945), the image's median grey 0.944 (0.944), zeros 0.789 (0.747). The default detector trained
-and tuned with edge padding (seed 0): validation 0.960, test 0.947 (precision 0.964,
-recall 0.931).
+edge 0.954 (0.945), the image's median grey 0.944 (0.944), zeros 0.789 (0.747).
+Trained and tuned with edge padding, the default detector's test F1 is 0.947 and
+0.946 on two seeds (``benchmarks/detection.py``; 0.924 mirrored).
 """
 
 from __future__ import annotations
