@@ -104,6 +104,11 @@ def teaching_set(name: str, truth: pd.DataFrame, n_train: int):
     return data.truth, data.images
 
 
+def images_of(truth: pd.DataFrame) -> list:
+    """Images in the loop, sorted: those without cells too (``attrs["image_ids"]``)."""
+    return sorted(truth.attrs.get("image_ids") or truth["image_id"].unique())
+
+
 def detections(name: str, truth: pd.DataFrame, work: Path, quick: bool = False) -> pd.DataFrame:
     """A detector taught by a crowd's consensus on other images, run on ``truth``'s (kept
     in ``results/`` and reused by ``--reuse-detections``)."""
@@ -115,7 +120,7 @@ def detections(name: str, truth: pd.DataFrame, work: Path, quick: bool = False) 
     model = train_detector(cells, images, work / f"detector-{name}", epochs=1 if quick else 30,
                            seed=0).out_dir  # fmt: skip
     seconds = time.perf_counter() - start
-    ids = sorted(truth.attrs.get("image_ids") or truth["image_id"].unique())
+    ids = images_of(truth)
     source = LDC if name == "ldc" else make_images(len(ids), style="brightfield", seed=0).images
     found = detect(model, source, ids)
     found.attrs["training"] = {"images": int(teach["image_id"].nunique()), "seconds": seconds,
@@ -132,13 +137,8 @@ def errors_at(curve: pd.DataFrame, clicks: float) -> float:
 WITH_DETECTOR = "ours + detector"
 
 
-def images_of(truth: pd.DataFrame) -> int:
-    """Images in the loop: those without cells too (``attrs["image_ids"]``)."""
-    return len(truth.attrs.get("image_ids") or truth["image_id"].unique())
-
-
 def run(truth: pd.DataFrame, seed: int, found: pd.DataFrame | None = None) -> dict:
-    n = images_of(truth)
+    n = len(images_of(truth))
     options = {"start": 1, "pool": POOL, "batch": max(1, n // 10), "seed": seed, "crowd": CROWD}
     curves = {policy: simulate_allocation(truth, policy, **options) for policy in POLICIES}
     if found is not None:
@@ -335,7 +335,7 @@ def main() -> None:
     start = time.perf_counter()
     rows, curves_out, retire_runs, taught = [], {}, [], {}
     for name, truth in truths(args.datasets, n_images).items():
-        n = images_of(truth)
+        n = len(images_of(truth))
         found = None
         if args.detector:
             cache = RESULTS / f"allocation-detections-{name}{'-quick' if args.quick else ''}.pkl"

@@ -31,13 +31,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from _common import SHARED_DATA, markdown_table, parser, write_result
-from PIL import Image
 
 from cellconsensus.images import ImageFolder
-from cellconsensus.synthetic import make_truth
-from cellconsensus.synthetic.render import render_images
+from cellconsensus.synthetic import write_synthetic
 
 LDC = SHARED_DATA / "ldc" / "images"
 CROP = 128
@@ -46,10 +43,10 @@ BATCH = 16
 #: One training run in a fresh process; prints its wall time and peak RSS as JSON.
 _TRAIN = """
 import json, resource, sys, time
-import pandas as pd
 from cellcnn.detect import train_detector
+from cellconsensus.io import read_truth
 folder, out, cache, epochs, split = sys.argv[1:6]
-truth = pd.read_csv(folder + "/truth.csv")
+truth = read_truth(folder + "/truth.csv")
 split = json.loads(split)
 start = time.perf_counter()
 result = train_detector(truth, folder + "/images", out, split=split, epochs=int(epochs),
@@ -60,32 +57,20 @@ print(json.dumps({"seconds": time.perf_counter() - start,
 """
 
 
-def write_folder(folder: Path, n_images: int, side: int, seed: int = 0) -> dict:
-    """``n_images`` synthetic fluorescence images of ``side`` px as PNGs, and their truth."""
-    per_image = max(3, int(12 * side * side / (524 * 391)))  # the default's density
-    truth = make_truth(n_images, canvas=(side, side), cells_per_image=(per_image, per_image),
-                       seed=seed)  # fmt: skip
-    (folder / "images").mkdir(parents=True)
-    for image_id, pixels in render_images(truth, seed=seed):
-        Image.fromarray(pixels).save(folder / "images" / f"{image_id}.png", compress_level=1)
-    truth.to_csv(folder / "truth.csv", index=False)
-    ids = sorted(truth["image_id"].unique())
-    return {"ids": ids, "cells": len(truth)}
-
-
 def crop_stream(images: dict, truth, n_crops: int) -> float:
     """Crops/s of the detector's own training stream over ``images``
     (``image_id -> array``, in memory or in the cache)."""
     # The private stream of cellcnn.detect.training is what tf.data runs: measured as is.
     from cellcnn.detect.training import _Image, _stream
 
+    xy = truth[["x", "y"]].to_numpy(float)
+    rows_of = truth.groupby(truth["image_id"].astype(str)).indices
     items = []
     for image_id, pixels in images.items():
-        rows = truth[truth["image_id"] == image_id]
+        rows = rows_of.get(image_id, np.zeros(0, np.int64))
         n = len(rows)
-        proba = np.tile([1.0, 0.0], (n, 1))
-        items.append(_Image(pixels, rows["x"].to_numpy(float), rows["y"].to_numpy(float),
-                            proba, np.ones(n), np.ones(n)))  # fmt: skip
+        items.append(_Image(pixels, xy[rows, 0], xy[rows, 1], np.tile([1.0, 0.0], (n, 1)),
+                            np.ones(n), np.ones(n)))  # fmt: skip
     stream = _stream(items, CROP, sigma=20 / 6, seed=0)
     for _ in range(20):  # warm up
         next(stream)
@@ -168,20 +153,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         folder = tmp / "synthetic"
-        made = write_folder(folder, args.images, args.side)
-        truth = pd.read_csv(folder / "truth.csv")
+        per_image = max(3, int(12 * args.side**2 / (524 * 391)))  # the default's density
+        truth = write_synthetic(folder, args.images, canvas=(args.side, args.side),
+                                cells_per_image=(per_image, per_image), n_annotators=0).truth  # fmt: skip
+        ids = sorted(truth["image_id"].unique())
         name = f"synthetic {args.side} px"
-        rows.append(stream_rows(name, ImageFolder(folder / "images"), truth, made["ids"],
-                                args.crops, tmp))  # fmt: skip
+        rows.append(stream_rows(name, ImageFolder(folder / "images"), truth, ids, args.crops,
+                                tmp))  # fmt: skip
         if LDC.is_dir() and not args.quick:
             from cellconsensus import read_voc
 
             ldc_truth = read_voc(LDC)
             source = ImageFolder(LDC)
-            ids = sorted(
+            ldc_ids = sorted(
                 map(str, ldc_truth.attrs.get("image_ids") or ldc_truth["image_id"].unique())
             )
-            rows.append(stream_rows("LDC", source, ldc_truth, ids, args.crops, tmp))
+            rows.append(stream_rows("LDC", source, ldc_truth, ldc_ids, args.crops, tmp))
         rate = model_rate(3, steps=3 if args.quick else 20)
         for row in rows:
             row["model_crops_per_s"] = rate
@@ -189,7 +176,7 @@ def main() -> None:
                   f"{row['cache_mib']:.0f} MiB built in {row['cache_build_s']:.1f} s; crops/s "
                   f"memory {row['crops_per_s_memory']:.0f}, cache {row['crops_per_s_cache']:.0f}, "
                   f"the detector consumes {rate:.0f}", flush=True)  # fmt: skip
-        runs = train_runs(folder, made["ids"], args.epochs, tmp)
+        runs = train_runs(folder, ids, args.epochs, tmp)
     table = markdown_table(rows, {
         "data": "images", "images": "n", "memory_mib:.0f": "in memory, MiB",
         "cache_mib:.0f": "cache on disk, MiB", "cache_build_s:.1f": "cache built in, s",
@@ -198,7 +185,7 @@ def main() -> None:
     training = markdown_table(runs, {"mode": f"train_detector ({args.epochs} epoch(s), "
                                      f"{args.images} images of {args.side} px)",
                                      "seconds:.0f": "wall, s", "peak_rss_mib:.0f": "peak RSS, MiB"})  # fmt: skip
-    write_result("detector_input", {"settings": vars(args), "cells": made["cells"],
+    write_result("detector_input", {"settings": vars(args), "cells": len(truth),
                                     "streams": rows, "training": runs},
                  markdown=table + "\n\n" + training)  # fmt: skip
     print(table + "\n\n" + training)

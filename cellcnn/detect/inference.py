@@ -182,12 +182,6 @@ def detect(
     threshold = float(meta["threshold"] if threshold is None else threshold)
     min_distance = float(meta["min_distance"] if min_distance is None else min_distance)
     tta = bool(meta.get("tta", False) if tta is None else tta)
-    source = as_image_source(images)
-    ids = [str(i) for i in (image_ids if image_ids is not None else source.ids())]
-    channels = meta["channels"]
-    pixels = (source.load(i, channels=channels)[0] for i in ids)
-    bar = tqdm(total=len(ids), desc="detect", unit="image", disable=not progress)
-    found = []
     # A detector recorded before the padding was a setting was tuned mirrored.
     padding = meta.get("padding", "symmetric")
     if padding not in PADDINGS:
@@ -196,6 +190,12 @@ def detect(
             source=str(Path(model_dir) / DETECTOR_FILES[1]),
             field="padding",
         )
+    source = as_image_source(images)
+    ids = [str(i) for i in (image_ids if image_ids is not None else source.ids())]
+    channels = meta["channels"]
+    pixels = (source.load(i, channels=channels)[0] for i in ids)
+    bar = tqdm(total=len(ids), desc="detect", unit="image", disable=not progress)
+    found = []
     maps_of = predict_maps(net, pixels, margin=meta["margin"], max_tile=meta["max_tile"],
                            batch_size=batch_size, tta=tta, padding=padding)  # fmt: skip
     for image_id, maps in zip(ids, maps_of, strict=True):

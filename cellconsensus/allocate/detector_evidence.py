@@ -99,6 +99,10 @@ CROWD_SHARE = 0.3
 _RATE_BOUND = 0.003
 
 
+def _bounded(rate: float) -> float:
+    return float(np.clip(rate, _RATE_BOUND, 1 - _RATE_BOUND))
+
+
 def detector_rates(detections: pd.DataFrame | Mapping) -> DetectorRates:
     """The rates recorded with a detector's cells (``attrs["detector"]``, as
     :func:`cellcnn.detect.detect` writes them: its validation figures and minimum peak
@@ -122,11 +126,10 @@ def detector_rates(detections: pd.DataFrame | Mapping) -> DetectorRates:
             "cellcnn.detect.detect writes them, or its detector.json): pass "
             "detector=DetectorRates(precision, recall, label_accuracy, match_distance)"
         )
-    bound = (_RATE_BOUND, 1 - _RATE_BOUND)
     return DetectorRates(
-        precision=float(np.clip(validation["precision"], *bound)),
-        recall=float(np.clip(validation["recall"], *bound)),
-        label_accuracy=float(np.clip(validation["label_accuracy"], *bound)),
+        precision=_bounded(validation["precision"]),
+        recall=_bounded(validation["recall"]),
+        label_accuracy=_bounded(validation["label_accuracy"]),
         match_distance=float(meta["min_distance"]),
     )
 
@@ -315,8 +318,7 @@ def measured_rates(
     agree = proba[found][np.arange(n_found), np.maximum(code, 0)] * (code >= 0)
 
     def shrunk(hits: float, n: int, prior: float) -> float:
-        value = (hits + VALIDATION_CELLS * prior) / (n + VALIDATION_CELLS)
-        return float(np.clip(value, _RATE_BOUND, 1 - _RATE_BOUND))
+        return _bounded((hits + VALIDATION_CELLS * prior) / (n + VALIDATION_CELLS))
 
     return DetectorRates(
         precision=shrunk(n_found, detected, rates.precision),

@@ -103,6 +103,7 @@ def write_synthetic(
     *,
     style: str = "fluorescence",
     cells_per_image: tuple[int, int] | None = None,
+    canvas: tuple[int, int] | None = None,
     dead_fraction: float = 0.35,
     mitotic_fraction: float = 0.0,
     cell_size: tuple[float, float] | None = None,
@@ -121,7 +122,7 @@ def write_synthetic(
     ----------
     out : path-like
         The folder to create (see the module docstring for its layout).
-    n_images, style, cells_per_image, dead_fraction, mitotic_fraction, cell_size, seed
+    n_images, style, cells_per_image, canvas, dead_fraction, mitotic_fraction, cell_size, seed
         See :func:`~cellconsensus.synthetic.make_truth`.
     noise : float, default 1.0
         See :func:`~cellconsensus.synthetic.render_image`.
@@ -167,6 +168,7 @@ def write_synthetic(
         n_images,
         style=spec,
         cells_per_image=cells_per_image,
+        canvas=canvas,
         cell_size=cell_size,
         dead_fraction=dead_fraction,
         mitotic_fraction=mitotic_fraction,
@@ -213,7 +215,7 @@ def write_synthetic(
                 "dead_fraction": dead_fraction,
                 "mitotic_fraction": mitotic_fraction,
                 "cell_size": list(cell_size or spec.cell_size),
-                "canvas": list(spec.canvas),
+                "canvas": list(canvas or spec.canvas),
                 "noise": noise,
             },
             "crowd": {"n_annotators": n_annotators, **crowd_kwargs},
