@@ -35,6 +35,7 @@ from _common import SHARED_DATA, markdown_table, parser, write_result
 
 from cellconsensus.images import ImageFolder
 from cellconsensus.synthetic import write_synthetic
+from cellconsensus.tables import image_ids_of
 
 LDC = SHARED_DATA / "ldc" / "images"
 CROP = 128
@@ -165,9 +166,7 @@ def main() -> None:
 
             ldc_truth = read_voc(LDC)
             source = ImageFolder(LDC)
-            ldc_ids = sorted(
-                map(str, ldc_truth.attrs.get("image_ids") or ldc_truth["image_id"].unique())
-            )
+            ldc_ids = sorted(map(str, image_ids_of(ldc_truth)))
             rows.append(stream_rows("LDC", source, ldc_truth, ldc_ids, args.crops, tmp))
         rate = model_rate(3, steps=3 if args.quick else 20)
         for row in rows:

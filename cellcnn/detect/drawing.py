@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from cellconsensus.io._files import atomic_write, safe_file_name
 from cellconsensus.plot import plot_image, pyplot
+from cellconsensus.tables import image_ids_of
 
 __all__ = ["draw_detections"]
 
@@ -52,7 +53,7 @@ def draw_detections(
     --------
     >>> draw_detections(detect("runs/detector", "new/"), "new/", "drawn/")  # doctest: +SKIP
     """
-    ids = list(image_ids or cells.attrs.get("image_ids") or pd.unique(cells["image_id"]))
+    ids = image_ids_of(cells, image_ids or None)
     out = Path(out_dir)
     plt = pyplot()
     written = []

@@ -35,7 +35,7 @@ from cellconsensus.errors import CellConsensusInputError
 from cellconsensus.images import as_image_source
 from cellconsensus.metrics import score
 from cellconsensus.splits import SPLITS, assign_splits, lookalike_groups
-from cellconsensus.tables import Vocabulary, cells_vocabulary, class_proba
+from cellconsensus.tables import Vocabulary, cells_vocabulary, class_proba, image_ids_of
 
 from .. import __version__
 from ..model_files import save_model_folder
@@ -315,8 +315,7 @@ def train_detector(
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
     table = cells.assign(image_id=cells["image_id"].astype(str))
     vocabulary = cells_vocabulary(cells, classes)
-    ids = [str(i) for i in (image_ids or cells.attrs.get("image_ids")
-                            or list(pd.unique(table["image_id"])))]  # fmt: skip
+    ids = [str(i) for i in image_ids_of(cells, image_ids or None)]
     source = as_image_source(images)
     if cell_size is None:
         sizes = table["size"].to_numpy(float) if "size" in table else np.zeros(0)

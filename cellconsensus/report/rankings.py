@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..disagreement import cell_doubt
 from ..metrics import score
-from ..tables import count_runs, encode_clicks
+from ..tables import count_runs, encode_clicks, image_ids_of
 
 __all__ = ["need_ranking", "errors_per_image", "choose_images"]
 
@@ -74,7 +74,7 @@ def errors_per_image(cells: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     """Per image: true cells missed, extra cells, wrong labels; most errors first."""
     s = score(cells, truth)
     matches = s.matches
-    ids = truth.attrs.get("image_ids") or sorted(set(truth["image_id"].astype(str)))
+    ids = [str(i) for i in image_ids_of(truth)]
     n_true = truth["image_id"].astype(str).value_counts().reindex(ids, fill_value=0)
     n_cells = cells["image_id"].astype(str).value_counts().reindex(ids, fill_value=0)
     tp = matches.groupby(matches["image_id"].astype(str)).size().reindex(ids, fill_value=0)

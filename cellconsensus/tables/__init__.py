@@ -25,6 +25,7 @@ image and clicked nothing still counts in the support of its cells.
 from .cells import (
     cells_vocabulary,
     class_proba,
+    image_ids_of,
     split_by_image,
     validate_cells,
     validate_truth,
@@ -63,6 +64,7 @@ __all__ = [
     "class_proba",
     "validate_truth",
     "split_by_image",
+    "image_ids_of",
     "empty_clicks",
     "count_runs",
     "label_codes",

@@ -16,6 +16,7 @@ __all__ = [
     "validate_cells",
     "validate_truth",
     "split_by_image",
+    "image_ids_of",
     "cells_vocabulary",
     "class_proba",
 ]
@@ -126,6 +127,24 @@ def validate_cells(
     return out
 
 
+def image_ids_of(table: pd.DataFrame, image_ids: Sequence | None = None) -> list:
+    """The images a table covers: ``image_ids`` when given, else ``attrs["image_ids"]``
+    (which lists images without any row too), else the ids in order of appearance.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"image_id": ["b", "a", "b"]})
+    >>> image_ids_of(t), image_ids_of(t, ["c"])
+    (['b', 'a'], ['c'])
+    >>> t.attrs["image_ids"] = ["a", "b", "empty"]
+    >>> image_ids_of(t)
+    ['a', 'b', 'empty']
+    """
+    if image_ids is not None:
+        return list(image_ids)
+    return list(table.attrs.get("image_ids") or pd.unique(table["image_id"]))
+
+
 def split_by_image(
     table: pd.DataFrame, image_ids: Sequence[str] | None = None
 ) -> list[tuple[str, pd.DataFrame]]:
@@ -146,8 +165,7 @@ def split_by_image(
     >>> [(i, len(rows)) for i, rows in split_by_image(t, ["a", "b", "c"])]
     [('a', 1), ('b', 2), ('c', 0)]
     """
-    if image_ids is None:
-        image_ids = table.attrs.get("image_ids") or list(pd.unique(table["image_id"]))
+    image_ids = image_ids_of(table, image_ids)
     plain = table.copy(deep=False)
     plain.attrs = {}  # or pandas deep-copies attrs (e.g. a long id list) into every group
     by_image = dict(tuple(plain.groupby("image_id", sort=False)))
