@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--threshold", type=float, help="lowest peak kept (default: the detector's)")
     dt.add_argument("--classifier", help="classify the cells found with this 'cellcnn train' run")
     dt.add_argument("--draw", help="folder of PNGs: every image with its detections drawn")
+    dt.add_argument("--tta", action=argparse.BooleanOptionalAction,
+                    help="average the eight symmetries of every tile (default: the detector's "
+                         "choice, made on its validation images)")  # fmt: skip
+    dt.add_argument("--batch-size", type=_positive, metavar="TILES",
+                    help="tiles per forward pass (default: 4 x 768^2 pixels' worth; fewer "
+                         "use less memory)")  # fmt: skip
     de = sub.add_parser(
         "demo", help="train on the store `cellconsensus demo` wrote and write an HTML report"
     )
@@ -244,7 +250,8 @@ def _cmd_detect(args) -> int:
     from .detect import detect, draw_detections
 
     cells = detect(args.detector, args.images, threshold=args.threshold,
-                   classifier=args.classifier, progress=True)  # fmt: skip
+                   classifier=args.classifier, tta=args.tta, batch_size=args.batch_size,
+                   progress=True)  # fmt: skip
     write_table(cells, args.out)
     counts = cells["label"].value_counts(dropna=False).to_dict()
     print(f"found {len(cells)} cells on {len(cells.attrs['image_ids'])} images: {counts} -> "
@@ -275,6 +282,17 @@ COMMANDS = {
     "detect": _cmd_detect,
     "demo": _cmd_demo,
 }
+
+
+def _positive(text: str) -> int:
+    """A whole number, 1 or more (argparse's error otherwise: exit status 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 1 or more, got {text!r}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

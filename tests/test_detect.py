@@ -238,6 +238,14 @@ def test_detect_gives_a_cells_table_for_any_image_size(detector):
     assert turned.attrs["detector"]["tta"] is not result.record["tta"] and len(turned) >= 3
     none = detect(result.out_dir, {"blank": np.full((40, 40), 100, np.uint8)}, threshold=0.99)
     assert len(none) == 0 and list(none.columns) == list(found.columns)
+    # The batching changes the memory, never the cells found.
+    small = {"a": images["im002"], "b": images["im003"], "c": images["im004"]}
+    by_pixels = detect(result.out_dir, small)
+    for batch_size in (1, 2):
+        pd.testing.assert_frame_equal(detect(result.out_dir, small, batch_size=batch_size),
+                                      by_pixels, atol=1e-5)  # fmt: skip
+    with pytest.raises(ValueError, match="batch_size"):
+        detect(result.out_dir, small, batch_size=0)
 
 
 def test_a_detector_recorded_without_padding_keeps_the_mirrored_padding(detector, tmp_path):
@@ -341,6 +349,20 @@ def test_cli_trains_detects_and_predicts_without_cells(detector, tiny_run, tmp_p
     assert set(found["image_id"]) <= {"im005", "im006"} and len(found) >= 6
     assert sorted(p.name for p in draw.iterdir()) == ["im005.png", "im006.png"]
     assert "found" in capsys.readouterr().out
+    # --tta and --batch-size reach detect: TTA as the library gives it, one tile per pass.
+    flipped = tmp_path / "flipped.csv"
+    tta = "--no-tta" if result.record["tta"] else "--tta"
+    assert cnn_main(["detect", str(result.out_dir), "--images", str(folder), "-o", str(flipped),
+                     tta, "--batch-size", "1"]) == 0  # fmt: skip
+    library = detect(result.out_dir, str(folder), tta=not result.record["tta"], batch_size=1)
+    written = pd.read_csv(flipped)
+    assert np.allclose(written[["x", "y", "score"]], library[["x", "y", "score"]], atol=1e-4)
+    assert len(found) != len(written) or not np.allclose(found["score"], written["score"])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as bad:
+        cnn_main(["detect", str(result.out_dir), "--images", str(folder), "-o", str(flipped),
+                  "--batch-size", "0"])  # fmt: skip
+    assert bad.value.code == 2 and "1 or more" in capsys.readouterr().err
     predicted = tmp_path / "predicted.csv"
     assert cnn_main(["predict", str(tiny_run), "--detector", str(result.out_dir), "--images",
                      str(folder), "-o", str(predicted)]) == 0  # fmt: skip
