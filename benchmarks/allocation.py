@@ -10,11 +10,13 @@ volunteer per image (as the real Cell Spotting export: one run on 620 of its 800
 images), then sends batches of a tenth of the images' count, chosen by each
 policy: ``uniform`` (fewest volunteers first: fixed redundancy), ``agreement``
 (the same, retiring images two or more volunteers agree on completely) and
-``ours`` (:func:`cellconsensus.allocate.next_tasks`), beside ``oracle`` (knows the
+``ours`` (:func:`cellconsensus.allocate.next_tasks`, ranking runs by the errors they
+remove per run, the default) and ``ours per click`` (per click they cost,
+``cost="clicks"``: the targets here count clicks), beside ``oracle`` (knows the
 truth: one more volunteer for each image whose consensus is wrong now; no project
 can run it, it shows how much choosing images could save at all on these crowds).
-With ``--detector`` (the default where TensorFlow is installed) also ``ours + detector``:
-our policy given the cells a point detector (:func:`cellcnn.detect.detect`) finds on
+With ``--detector`` (the default where TensorFlow is installed) also ``ours + detector``
+(and ``per click``): our policy given the cells a point detector (:func:`cellcnn.detect.detect`) finds on
 the same images, as evidence of where the crowd is wrong. The detector learns from
 the consensus of a simulated crowd of 3 volunteers on *other* images, as a project's
 earlier images would teach it: LDC images outside the allocated ones and their
@@ -27,7 +29,9 @@ Reported, medians over seeds:
 - the clicks each policy needs to reach the detection F1 and label accuracy that
   uniform redundancy reaches at 5 volunteers per image, and the saving against it;
   the same for its number of errors (missed cells, extra cells and wrong labels
-  together);
+  together), and the first target counted in volunteer runs instead of clicks;
+- each policy's errors over uniform redundancy's at the same clicks, the mean over
+  the budget curve (seed by seed far steadier than the first crossing of a target);
 - the errors (missed cells, extra cells, wrong labels) each policy leaves at a
   quarter, half and three quarters of those clicks, and how often ours is ahead
   of retirement by agreement over the whole budget curve;
@@ -67,6 +71,7 @@ from cellconsensus.allocate.simulate import POLICIES, simulate_allocation
 from cellconsensus.report.rankings import errors_per_image
 from cellconsensus.splits import lookalike_groups
 from cellconsensus.synthetic.render import make_images
+from cellconsensus.tables import image_ids_of
 
 POOL = 8
 REFERENCE = 5  # uniform redundancy the issue measures against
@@ -106,7 +111,7 @@ def teaching_set(name: str, truth: pd.DataFrame, n_train: int):
 
 def images_of(truth: pd.DataFrame) -> list:
     """Images in the loop, sorted: those without cells too (``attrs["image_ids"]``)."""
-    return sorted(truth.attrs.get("image_ids") or truth["image_id"].unique())
+    return sorted(image_ids_of(truth))
 
 
 def detections(name: str, truth: pd.DataFrame, work: Path, quick: bool = False) -> pd.DataFrame:
@@ -135,14 +140,21 @@ def errors_at(curve: pd.DataFrame, clicks: float) -> float:
 
 #: The name of our policy given a detector's cells.
 WITH_DETECTOR = "ours + detector"
+#: Our policy ranking runs per click they cost (``next_tasks(cost="clicks")``): the
+#: targets here count clicks, the library's default ranks per run.
+PER_CLICK = {"cost": "clicks"}
 
 
 def run(truth: pd.DataFrame, seed: int, found: pd.DataFrame | None = None) -> dict:
     n = len(images_of(truth))
     options = {"start": 1, "pool": POOL, "batch": max(1, n // 10), "seed": seed, "crowd": CROWD}
     curves = {policy: simulate_allocation(truth, policy, **options) for policy in POLICIES}
+    curves["ours per click"] = simulate_allocation(truth, "ours", tasks=PER_CLICK, **options)
     if found is not None:
         curves[WITH_DETECTOR] = simulate_allocation(truth, "ours", detections=found, **options)
+        curves[f"{WITH_DETECTOR} per click"] = simulate_allocation(
+            truth, "ours", detections=found, tasks=PER_CLICK, **options
+        )
     return curves
 
 
@@ -155,17 +167,21 @@ def measure(curves: dict[str, pd.DataFrame], n_images: int) -> list[dict]:
         reached = curve[(curve["f1"] >= reference["f1"])
                         & (curve["label_accuracy"] >= reference["label_accuracy"])]  # fmt: skip
         clicks = float(reached["clicks"].iloc[0]) if len(reached) else float("nan")
+        runs = float(reached["runs"].iloc[0]) if len(reached) else float("nan")
         fewer = curve[curve["errors"] <= reference["errors"]]
         to_errors = float(fewer["clicks"].iloc[0]) if len(fewer) else float("nan")
         row = {"policy": policy, "reference_clicks": float(reference["clicks"]),
                "reference_f1": float(reference["f1"]),
                "reference_label_accuracy": float(reference["label_accuracy"]),
                "clicks_to_reach": clicks, "saving": 1 - clicks / float(reference["clicks"]),
+               "runs_saving": 1 - runs / float(reference["runs"]),
+               "errors_ratio": float(np.mean([errors_at(curve, c) / errors_at(uniform, c)
+                                              for c in grid[1:]])),
                "reference_errors": float(reference["errors"]), "clicks_to_errors": to_errors,
                "errors_saving": 1 - to_errors / float(reference["clicks"]),
                **{f"errors_{q}": errors_at(curve, q / 100 * reference["clicks"])
                   for q in (25, 50, 75, 100)}}  # fmt: skip
-        if policy in ("ours", WITH_DETECTOR):
+        if policy.startswith("ours"):
             batches = curve.dropna(subset=["predicted_gain", "realised_gain"])
             row["predicted_gain"] = float(batches["predicted_gain"].sum())
             row["realised_gain"] = float(batches["realised_gain"].sum())
@@ -260,15 +276,20 @@ def markdown(
     columns = {
         "dataset": "data", "policy": "policy", "reference_clicks:.0f": "uniform-5 clicks",
         "clicks_to_reach:.0f": "clicks to reach uniform-5's F1 and label accuracy",
-        "saving:.1%": "saving", "clicks_to_errors:.0f": "clicks to as few errors",
+        "saving:.1%": "saving", "runs_saving:.1%": "saving (runs)",
+        "errors_ratio:.3f": "errors against uniform's", "clicks_to_errors:.0f": "clicks to as few errors",
         "errors_saving:.1%": "saving (errors)", "errors_25:.1f": "errors at 25 %",
         "errors_50:.1f": "errors at 50 %", "errors_75:.1f": "errors at 75 %",
         "errors_100:.1f": "errors at 100 %",
     }  # fmt: skip
     parts = ["Medians over seeds; errors (missed + extra cells + wrong labels) at a share of "
-             "the clicks uniform redundancy spends to reach 5 volunteers per image:\n\n"
+             "the clicks uniform redundancy spends to reach 5 volunteers per image; *saving "
+             "(runs)*: the same target counted in volunteer runs; *errors against uniform's*: "
+             "the policy's errors over uniform redundancy's at the same clicks, the mean over "
+             "20 budget points up to uniform-5's clicks (seed by seed far steadier than the "
+             "first crossing of a target):\n\n"
              + markdown_table(summary, columns)]  # fmt: skip
-    ours = [r for r in summary if r["policy"] in ("ours", WITH_DETECTOR)]
+    ours = [r for r in summary if r["policy"].startswith("ours")]
     if ours:
         calibration = {"dataset": "data", "policy": "policy", "predicted_gain:.1f": "predicted errors removed",
                        "realised_gain:.1f": "errors removed",

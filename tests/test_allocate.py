@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from cellconsensus import find_consensus, make_truth, simulate_crowd
 from cellconsensus.allocate import (
     NEXT_TASK_COLUMNS,
+    RUN_OVERHEAD,
     UNCERTAINTY_COLUMNS,
     allocate_budget,
     crowd_rates,
@@ -127,6 +128,39 @@ def test_a_vote_is_worth_its_expected_error_exactly(p, q):
         assert after <= before + 1e-12
     if np.isclose(q, 1 / k):  # an uninformative one leaves it
         assert after == pytest.approx(before, abs=1e-9)
+    # Two votes: every pair of answers by hand; never worse than one when informative.
+    two = _label_error_after_vote(proba, q, votes=2)[0]
+    expected = 0.0
+    for v, w in np.ndindex(k, k):
+        joint = proba[0] * likelihood[v] * likelihood[w]
+        if joint.sum() > 0:
+            expected += joint.sum() * (1 - joint.max() / joint.sum())
+    assert two == pytest.approx(expected, abs=1e-12)
+    if q >= 1 / k:
+        assert two <= after + 1e-12
+
+
+def test_a_cell_of_one_vote_is_worth_two_more_volunteers(uneven):
+    """A second vote on a cell of one vote is a tie either way: where two more volunteers
+    remove more than twice what one would, the image's label gain is half of theirs."""
+    _, part, result, _ = uneven
+    runs = part.attrs["runs"]
+    table = image_uncertainty(result, runs=runs).set_index("image_id")
+    rates = crowd_rates(result, runs)
+    d, q = rates.new_detection, rates.accuracy
+    cells = result.cells
+    proba = np.column_stack([cells["p_alive"], 1 - cells["p_alive"]])
+    error = 1 - proba.max(axis=1)
+    after_one = _label_error_after_vote(proba, q)
+    after_two = (d * d * _label_error_after_vote(proba, q, votes=2)
+                 + 2 * d * (1 - d) * after_one + (1 - d) ** 2 * error)  # fmt: skip
+    image = cells["image_id"].astype(str)
+    one = pd.Series(d * (error - after_one)).groupby(image.to_numpy()).sum()
+    two = pd.Series(error - after_two).groupby(image.to_numpy()).sum() / 2
+    label_gain = (table["gain"] - table["detection_gain"]).reindex(one.index)
+    assert np.allclose(label_gain, np.maximum(one, two), atol=1e-9)
+    alone = table.loc[one.index, "annotators"] == 1
+    assert alone.any() and (two[alone] > one[alone]).all()
 
 
 @SETTINGS
@@ -185,6 +219,21 @@ def test_next_tasks_ranks_and_retires(uneven):
         next_tasks(result, 5, max_per_image=0)
     with pytest.raises(ValueError, match="detection_weight"):
         next_tasks(result, 5, detection_weight=float("nan"))
+    with pytest.raises(ValueError, match="cost must be one of"):
+        next_tasks(result, 5, cost="minutes")
+
+
+def test_a_run_costs_the_cells_it_looks_at(uneven):
+    """One volunteer to send: per run to the largest gain, per click to the largest gain
+    per cell the run looks at (plus the overhead), a smaller image in this crowd."""
+    _, _, result, _ = uneven
+    table = image_uncertainty(result).set_index("image_id")
+    clicks = table["cells"] + table["expected_missed"] + RUN_OVERHEAD
+    best_run, best_click = table["gain"].idxmax(), (table["gain"] / clicks).idxmax()
+    assert table.loc[best_click, "cells"] < table.loc[best_run, "cells"]
+    for cost, best in (("runs", best_run), ("clicks", best_click)):
+        plan = next_tasks(result, 1, detection_weight=1.0, cost=cost)
+        assert plan.loc[plan["extra"] > 0, "image_id"].tolist() == [best]
 
 
 def test_the_detection_weight_moves_volunteers_toward_missed_cells(uneven):
@@ -196,12 +245,14 @@ def test_the_detection_weight_moves_volunteers_toward_missed_cells(uneven):
         plan = next_tasks(result, 40, detection_weight=weight).set_index("image_id")
         return float((plan["extra"] * share.reindex(plan.index).fillna(0)).sum() / 40)
 
-    # 1: errors all alike, the plain gain decides; more weight, more detection work.
-    plain = next_tasks(result, 40, detection_weight=1.0).set_index("image_id")
-    from cellconsensus.allocate import allocate_budget
-
-    expected = allocate_budget(table["gain"].to_numpy(), table["expected_errors"].to_numpy(), 40)
-    assert (plain["extra"].reindex(table.index).to_numpy() == expected).all()
+    # 1: errors all alike, the plain gain decides (per run, or per click a run costs);
+    # more weight, more detection work.
+    gain, errors = table["gain"].to_numpy(), table["expected_errors"].to_numpy()
+    clicks = table["cells"].to_numpy() + table["expected_missed"].to_numpy() + RUN_OVERHEAD
+    for cost, per in (("runs", 1.0), ("clicks", clicks)):
+        plain = next_tasks(result, 40, detection_weight=1.0, cost=cost).set_index("image_id")
+        expected = allocate_budget(gain / per, errors / per, 40)
+        assert (plain["extra"].reindex(table.index).to_numpy() == expected).all()
     assert detection_share(1.0) <= detection_share(4.0) <= detection_share(16.0)
     assert detection_share(1.0) < detection_share(16.0)
 
@@ -256,6 +307,8 @@ def test_the_loop_spends_its_batches_and_ends(policy):
         assert rounds["runs"].iloc[-1] == 3 * 12
     if policy == "ours":
         assert rounds["predicted_gain"].iloc[:-1].notna().all()
+        with pytest.raises(ValueError, match="cost"):  # tasks= reaches next_tasks
+            simulate_allocation(truth, policy, pool=3, batch=5, tasks={"cost": "minutes"})
     again = simulate_allocation(truth, policy, start=1, pool=3, batch=5, seed=0)
     pd.testing.assert_frame_equal(rounds, again)
     with pytest.raises(ValueError, match="policy"):
@@ -297,6 +350,16 @@ def test_the_command_line_writes_the_plan_and_the_updates(tmp_path, capsys):
     assert "6 runs to" in out and "expected errors" in out
     plan = pd.read_csv(tmp_path / "plan.csv")
     assert plan["extra"].sum() == 6 and (tmp_path / "u.json").exists()
+    # --cost reaches next_tasks: per click, the plan of the API's per-click ranking.
+    main(["allocate", str(runs_path), "--budget", "6", "--cost", "clicks",
+          "-o", str(tmp_path / "per_click.csv")])  # fmt: skip
+    crowd = read_pybossa(runs_path)
+    api = next_tasks(find_consensus(crowd), 6, runs=crowd.attrs["runs"], cost="clicks")
+    per_click = pd.read_csv(tmp_path / "per_click.csv", dtype={"image_id": str})
+    assert (
+        per_click.set_index("image_id")["extra"].to_dict()
+        == api.set_index("image_id")["extra"].to_dict()
+    )
     with pytest.raises(SystemExit) as bad:
         main(["allocate", str(runs_path), "--budget", "-3"])
     assert bad.value.code == 2 and "0 or more" in capsys.readouterr().err

@@ -246,14 +246,19 @@ def test_end_to_end_smoke(ldc_images, results):
 def test_allocation_smoke(results):
     out = _run("allocation.py", "--quick", "--datasets", "synthetic")
     summary = json.loads((results / "allocation.json").read_text())["summary"]
-    policies = {"uniform", "agreement", "ours", "oracle"}
+    policies = {"uniform", "agreement", "ours", "ours per click", "oracle"}
     if importlib.util.find_spec("tensorflow") is not None:  # a detector's second look too
-        policies.add("ours + detector")
+        policies |= {"ours + detector", "ours + detector per click"}
         assert "images taught on" in out
     assert {r["policy"] for r in summary} == policies
-    for policy in policies & {"ours", "ours + detector"}:
+    for policy in {p for p in policies if p.startswith("ours")}:
         ours = next(r for r in summary if r["policy"] == policy)
         assert ours["predicted_gain"] > 0 and 0 <= ours["ahead_of_agreement"] <= 1
+    for row in summary:
+        assert row["errors_ratio"] > 0 and -1 <= row["runs_saving"] <= 1
+    # Uniform against itself: the same errors, its own target reached by uniform-5 at latest.
+    uniform = next(r for r in summary if r["policy"] == "uniform")
+    assert uniform["errors_ratio"] == 1.0 and uniform["runs_saving"] >= 0
     assert "Ranking 2,000 images" in out
 
 

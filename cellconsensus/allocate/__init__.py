@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .detector_evidence import DetectorRates, detector_rates
 from .exports import write_pybossa_updates, write_zooniverse_retirement
-from .plan import NEXT_TASK_COLUMNS, RETIRE_BELOW, allocate_budget, next_tasks
+from .plan import NEXT_TASK_COLUMNS, RETIRE_BELOW, RUN_OVERHEAD, allocate_budget, next_tasks
 from .uncertainty import UNCERTAINTY_COLUMNS, CrowdRates, crowd_rates, image_uncertainty
 
 __all__ = [
@@ -30,4 +30,5 @@ __all__ = [
     "NEXT_TASK_COLUMNS",
     "UNCERTAINTY_COLUMNS",
     "RETIRE_BELOW",
+    "RUN_OVERHEAD",
 ]

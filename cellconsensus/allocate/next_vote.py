@@ -28,18 +28,32 @@ def symmetric_confusion(k: int, accuracy: float) -> np.ndarray:
 
 
 def _label_error_after_vote(
-    proba: np.ndarray, accuracy: float, belief: np.ndarray | None = None
+    proba: np.ndarray, accuracy: float, belief: np.ndarray | None = None, votes: int = 1
 ) -> np.ndarray:
-    """Expected error of the crowd's label after one more vote of the given accuracy
+    """Expected error of the crowd's label after ``votes`` more votes of the given accuracy
     (wrong answers spread over the other classes).
 
     The crowd picks the most probable class of its own posterior ``proba`` after the
-    vote; the error is counted under ``belief`` (default ``proba``: then
+    votes; the error is counted under ``belief`` (default ``proba``: then, for one vote,
     ``1 - sum_v max_c p_c L(v | c)``), which may know more (a detector's label).
+
+    Examples
+    --------
+    One vote on a cell of one vote (0.85 alive) leaves its error where it was (a
+    disagreement is a tie); two votes settle it:
+
+    >>> p = np.array([[0.85, 0.15]])
+    >>> [round(float(_label_error_after_vote(p, 0.85, votes=v)[0]), 3) for v in (1, 2)]
+    [0.15, 0.061]
     """
     belief = proba if belief is None else belief
-    likelihood = symmetric_confusion(proba.shape[1], accuracy)
-    # (cells, answer v, class c): p_c L(v | c); the crowd's choice is the max over c.
+    k = proba.shape[1]
+    one = symmetric_confusion(k, accuracy)
+    # L(answers | c) of every sequence of answers: rows (answer sequences), columns c.
+    likelihood = np.ones((1, k))
+    for _ in range(votes):
+        likelihood = (likelihood[:, None, :] * one[None, :, :]).reshape(-1, k)
+    # (cells, answers, class c): p_c L(answers | c); the crowd's choice is the max over c.
     choice = (proba[:, None, :] * likelihood[None, :, :]).argmax(axis=2)
     joint = belief[:, None, :] * likelihood[None, :, :]
     return 1.0 - np.take_along_axis(joint, choice[:, :, None], axis=2)[:, :, 0].sum(axis=1)

@@ -8,6 +8,13 @@ Detection errors (cells missed, cells in doubt) count :data:`DETECTION_WEIGHT`
 times a wrong label in this ranking (not in the gains reported): a project wants
 its cells found *and* labelled, and detection errors are the ones a few extra
 volunteers leave behind.
+The budget counts runs, and each run goes where it removes most (``cost="runs"``).
+Where a project counts its volunteers' clicks instead, ``cost="clicks"`` ranks a run by
+what it removes *per click* it costs: the next volunteer looks at the image's cells,
+found and expected missed, plus :data:`RUN_OVERHEAD` for opening it (a run on an image
+of 30 cells costs 31 clicks, one on an image of 3 costs 4, so the first gets a
+volunteer before the second only where that volunteer removes about eight times as
+much).
 The budget goes to the largest gains over all images (the greedy allocation, exact
 for such diminishing returns), found by bisecting on the smallest gain bought, so
 ranking 100,000 images takes a fraction of a second.
@@ -29,6 +36,8 @@ __all__ = [
     "NEXT_TASK_COLUMNS",
     "RETIRE_BELOW",
     "DETECTION_WEIGHT",
+    "RUN_OVERHEAD",
+    "COSTS",
 ]
 
 #: Columns of :func:`next_tasks`, in order.
@@ -43,10 +52,10 @@ NEXT_TASK_COLUMNS: tuple[str, ...] = (
 )
 #: An image whose next annotator would remove fewer expected errors than this, and gets
 #: none, is marked to retire. Measured (``benchmarks/allocation.py``, 3 volunteers per
-#: image on LDC and synthetic crowds, 8 seeds): 0.05 retires 53 % of the images, 5.7 %
-#: of them still holding an error (8.5 of 91.5 errors); 0.01 retires 50 % (3.8 %), 0.2
-#: retires 64 % (9.9 %): the threshold that keeps wrongly retired images near one in
-#: twenty.
+#: image on LDC and synthetic crowds, 8 seeds): 0.05 retires 51 % of the images, 4.0 %
+#: of them still holding an error (5.5 of 91.5 errors); 0.01 retires 38 % (1.3 %), 0.1
+#: retires 55 % (6.3 %), 0.2 retires 64 % (9.9 %): the largest threshold that keeps
+#: wrongly retired images under one in twenty.
 RETIRE_BELOW = 0.05
 #: How many wrong labels a detection error (a cell missed or in doubt) counts for when
 #: ranking images. Measured (``benchmarks/allocation.py``'s setting, 300 LDC and 300
@@ -59,8 +68,28 @@ RETIRE_BELOW = 0.05
 #: benchmark's reference counted every image and volunteers' detection rates were shrunk
 #: (``rates.PRIOR_CELLS``), same setting, LDC / synthetic, joint saving: weight 2:
 #: 14 / 12 %, 4: 23 / 14 %, 8: 21 / 14 %; with a detector's cells 29 / 13, 34 / 20, 35 /
-#: 17 %: 4 still the best on both together.
+#: 17 %: 4 still the best on both together. Measured again with runs ranked per click
+#: and a cell of one vote credited with half of two more votes (8 seeds; joint saving,
+#: median, LDC / synthetic, and errors against uniform redundancy's at the same clicks,
+#: mean over the budget): weight 2: 23 / 9 %, 0.597 / 0.708; 4: 23 / 10 %, 0.614 / 0.732;
+#: 8: 20 / 14 %, 0.662 / 0.750. Less weight leaves fewer errors, more reaches the joint
+#: target sooner on synthetic crowds: 4 kept.
 DETECTION_WEIGHT = 4.0
+#: What a run costs, in clicks, beyond the cells on its image (``cost="clicks"``): the
+#: effort of opening an image and finding nothing. Measured (``benchmarks/allocation.py``'s
+#: setting, 8 seeds, LDC / synthetic; errors against uniform redundancy's at the same
+#: clicks, mean over the budget up to uniform-5's clicks): ranking per run 0.667 / 0.770;
+#: per click with an overhead of 0.3: 0.653 / 0.740, 1: 0.641 / 0.738, 3: 0.650 / 0.737
+#: (seed by seed 1 against per run: -0.026 +- 0.005 / -0.032 +- 0.009). Again with the
+#: two-vote credit of labels (``uncertainty``): 0.3 / 1 / 3: 0.621 / 0.729, 0.614 / 0.732,
+#: 0.616 / 0.736, flat. Counted in runs instead, ranking per click does worse (errors
+#: against uniform's at the same runs 0.572 / 0.684, per run 0.543 / 0.573 before the
+#: two-vote credit): it sends volunteers to images with few cells, cheap in clicks.
+RUN_OVERHEAD = 1.0
+#: What :func:`next_tasks` ranks runs by: the errors they remove per run (``"runs"``, the
+#: default: the budget counts runs) or per click they cost (``"clicks"``: the cells a run
+#: looks at, plus :data:`RUN_OVERHEAD`).
+COSTS: tuple[str, ...] = ("runs", "clicks")
 
 
 def _counts(gain: np.ndarray, ratio: np.ndarray, cut: float, cap: np.ndarray) -> np.ndarray:
@@ -148,6 +177,7 @@ def next_tasks(
     max_per_image: int | Mapping[str, int] | None = None,
     retire_below: float = RETIRE_BELOW,
     detection_weight: float = DETECTION_WEIGHT,
+    cost: str = "runs",
     rates: CrowdRates | None = None,
     detections: pd.DataFrame | None = None,
     detector: DetectorRates | None = None,
@@ -174,6 +204,10 @@ def next_tasks(
     detection_weight : float, default :data:`DETECTION_WEIGHT`
         How many wrong labels a detection error counts for in the ranking (1: all
         errors alike).
+    cost : {"runs", "clicks"}, default "runs"
+        Rank runs by the expected errors they remove per run, or per click they cost
+        (the image's cells, found and expected missed, plus :data:`RUN_OVERHEAD`): for a
+        project that counts its volunteers' clicks rather than their runs.
 
     Returns
     -------
@@ -196,6 +230,8 @@ def next_tasks(
         raise ValueError(f"budget must be a non-negative integer, got {budget!r}")
     if not (np.isfinite(detection_weight) and detection_weight > 0):
         raise ValueError(f"detection_weight must be a positive number, got {detection_weight!r}")
+    if cost not in COSTS:
+        raise ValueError(f"cost must be one of {COSTS}, got {cost!r}")
     table = image_uncertainty(result, runs=runs, image_ids=image_ids, rates=rates,
                               detections=detections, detector=detector)  # fmt: skip
     gain, errors = table["gain"].to_numpy(), table["expected_errors"].to_numpy()
@@ -205,6 +241,9 @@ def next_tasks(
     weighted = errors + (detection_weight - 1) * (
         table["expected_missed"].to_numpy() + table["cells_in_doubt"].to_numpy()
     )
+    if cost == "clicks":  # what a run removes per click it costs; the ratio r unchanged
+        clicks = table["cells"].to_numpy() + table["expected_missed"].to_numpy() + RUN_OVERHEAD
+        priority, weighted = priority / clicks, weighted / clicks
     extra = allocate_budget(priority, weighted, int(budget),
                             _caps(max_per_image, table["image_id"]))  # fmt: skip
     ratio = np.where(weighted > 0, 1 - priority / np.where(weighted > 0, weighted, 1), 0)

@@ -118,6 +118,7 @@ def simulate_allocation(
     crowd: dict | None = None,
     consensus: dict | None = None,
     detections: pd.DataFrame | None = None,
+    tasks: dict | None = None,
 ) -> pd.DataFrame:
     """Run the allocation loop of the module's description.
 
@@ -145,6 +146,9 @@ def simulate_allocation(
     detections : DataFrame, optional
         An automatic detector's cells on these images, for ``"ours"`` (see
         :func:`~cellconsensus.allocate.next_tasks`).
+    tasks : dict, optional
+        More arguments of :func:`~cellconsensus.allocate.next_tasks` for ``"ours"``
+        (e.g. ``{"cost": "clicks"}``).
 
     Returns
     -------
@@ -195,7 +199,8 @@ def simulate_allocation(
         if policy == "ours":
             plan = next_tasks(result, step, runs=part.attrs["runs"], image_ids=list(images),
                               max_per_image=room.to_dict(),
-                              detections=detections).set_index("image_id")  # fmt: skip
+                              detections=detections,
+                              **(tasks or {})).set_index("image_id")  # fmt: skip
             extra = plan["extra"].reindex(images, fill_value=0)
             predicted = float(plan["expected_gain"].sum())
             if extra.sum() < step:  # nothing left to gain anywhere: spend the rest evenly

@@ -28,7 +28,10 @@ accuracy ``q`` (a wrong answer any other class), confirms an unconfirmed cell wi
 probability ``d`` (a cell nobody clicked needs two more: ``d^2`` over two
 volunteers, half of it counted for each); their vote on a cell they click leaves
 an expected label error of ``1 - sum_v max_c p_c L(v | c)`` (exact: the
-expectation over their possible answers of the posterior's error); their click or
+expectation over their possible answers of the posterior's error). A second vote on a
+cell of one vote is a tie whichever way it goes, and only a third settles it: where
+two more volunteers would remove more than twice what one would, the next one is
+credited with half of it (as for a cell nobody clicked, below). Their click or
 its absence leaves
 ``min(p d, (1 - p) f) + min(p (1 - d), (1 - p)(1 - f))`` of doubt about a cell
 being real, ``f`` the stray-click level of the annotator model
@@ -47,7 +50,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..tables import cells_vocabulary, class_proba
+from ..tables import cells_vocabulary, class_proba, image_ids_of
 from .detector_evidence import (
     CROWD_SHARE,
     DetectorRates,
@@ -138,7 +141,7 @@ def image_uncertainty(
     if detections is not None:
         detections = validate_detections(detections)
         detector = detector or detector_rates(detections)
-        searched = detections.attrs.get("image_ids") or detections["image_id"].unique()
+        searched = image_ids_of(detections)
         image_ids = [*(image_ids or ()), *searched]
     crowd = _crowd(result, runs, image_ids)
     rates = rates or _rates(result, crowd)
@@ -209,7 +212,11 @@ def image_uncertainty(
     p_real = np.where(np.isfinite(p_real), p_real, 1.0)
     chosen = proba.argmax(axis=1) if len(cells) else np.zeros(0, np.int64)
     error = 1.0 - np.take_along_axis(belief, chosen[:, None], axis=1)[:, 0]
-    error_after = d * _label_error_after_vote(proba, q, belief) + (1 - d) * error
+    after_one = _label_error_after_vote(proba, q, belief)
+    error_after = d * after_one + (1 - d) * error
+    # Two volunteers: both vote on the cell (d^2), one of them (2 d (1 - d)), or neither.
+    after_two = (d * d * _label_error_after_vote(proba, q, belief, votes=2)
+                 + 2 * d * (1 - d) * after_one + (1 - d) ** 2 * error)  # fmt: skip
     doubt = 1.0 - belief_real  # every cell of the table is kept
     doubt_after = _doubt_after_click(p_real, d, rates.stray, belief_real)
 
@@ -222,7 +229,12 @@ def image_uncertainty(
     # unconfirmed cell with probability d; a cell nobody clicked needs two more (d^2 over
     # two volunteers, half of it each).
     detection_gain = unconfirmed * d + unfound * d * d / 2 + (doubt_sum - per_image(doubt_after))
-    gain = np.clip(detection_gain + label_errors - per_image(error_after), 0.0, expected)
+    # A cell of one vote gains nothing from a second (a disagreement is a tie) and much
+    # from a third: the next volunteer is credited with half of what two would remove where
+    # that is more.
+    label_gain = np.maximum(label_errors - per_image(error_after),
+                            (label_errors - per_image(after_two)) / 2)  # fmt: skip
+    gain = np.clip(detection_gain + label_gain, 0.0, expected)
     table = pd.DataFrame(
         {
             "image_id": np.asarray(crowd.images, dtype=object),

@@ -16,7 +16,7 @@ from ..allocate import (
     write_zooniverse_retirement,
 )
 from ..allocate.detector_evidence import validate_detections
-from ..allocate.plan import DETECTION_WEIGHT
+from ..allocate.plan import COSTS, DETECTION_WEIGHT
 from ..errors import CellConsensusInputError
 from ..io import read_table, write_table
 from .options import add_consensus, add_input, add_strategy, read_input, run_consensus
@@ -72,6 +72,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="wrong labels a missed cell or a cell in doubt counts for when ranking images",
     )
     p.add_argument(
+        "--cost",
+        choices=COSTS,
+        default="runs",
+        help="rank runs by the errors they remove per run (default) or per click they cost "
+        "(the image's cells, plus one for opening it)",
+    )
+    p.add_argument(
         "--detections",
         metavar="CSV",
         help="an automatic detector's cells on the same images (cellcnn detect -o), as "
@@ -114,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     result = run_consensus(args, clicks)
     plan = next_tasks(result, args.budget, runs=clicks.attrs.get("runs"),
                       max_per_image=args.max_per_image,
-                      detection_weight=args.detection_weight,
+                      detection_weight=args.detection_weight, cost=args.cost,
                       detections=detections, detector=rates)  # fmt: skip
     sent = plan[plan["extra"] > 0]
     print(
