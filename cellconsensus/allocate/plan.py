@@ -72,8 +72,11 @@ RETIRE_BELOW = 0.05
 #: and a cell of one vote credited with half of two more votes (8 seeds; joint saving,
 #: median, LDC / synthetic, and errors against uniform redundancy's at the same clicks,
 #: mean over the budget): weight 2: 23 / 9 %, 0.597 / 0.708; 4: 23 / 10 %, 0.614 / 0.732;
-#: 8: 20 / 14 %, 0.662 / 0.750. Less weight leaves fewer errors, more reaches the joint
-#: target sooner on synthetic crowds: 4 kept.
+#: 8: 20 / 14 %, 0.662 / 0.750. Per run (the default): 4: 21 / 6 %, 0.642 / 0.763; 6:
+#: 19 / 12 %, 0.664 / 0.778; 8: 21 / 12 %, 0.678 / 0.787; with a detector's cells 4: 35 /
+#: 28 %, 0.420 / 0.497; 8: 34 / 28 %, 0.456 / 0.529. Less weight leaves fewer errors,
+#: more reaches the joint target sooner on synthetic crowds without a detector; with one,
+#: 4 is as good or better on everything: 4 kept.
 DETECTION_WEIGHT = 4.0
 #: What a run costs, in clicks, beyond the cells on its image (``cost="clicks"``): the
 #: effort of opening an image and finding nothing. Measured (``benchmarks/allocation.py``'s
