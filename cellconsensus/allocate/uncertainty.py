@@ -127,8 +127,9 @@ def image_uncertainty(
         ``annotators``, ``cells``, ``expected_missed``, ``expected_label_errors``,
         ``cells_in_doubt`` (the summed doubt about cells being real),
         ``expected_errors`` (their sum), ``gain`` (expected errors one more
-        annotator would remove) and ``detection_gain`` (the part of it in missed
-        cells and cells in doubt, the rest in labels).
+        annotator would remove; where what needs two more annotators weighs more, such
+        as a label of one vote, half of what two would) and ``detection_gain`` (the
+        part of it in missed cells and cells in doubt, the rest in labels).
 
     Examples
     --------
