@@ -133,9 +133,9 @@ def detections(name: str, truth: pd.DataFrame, work: Path, quick: bool = False) 
     return found
 
 
-def errors_at(curve: pd.DataFrame, clicks: float) -> float:
-    """Errors at a number of clicks, interpolated along a budget curve."""
-    return float(np.interp(clicks, curve["clicks"], curve["errors"]))
+def errors_at(curve: pd.DataFrame, clicks: np.ndarray) -> np.ndarray:
+    """Errors at numbers of clicks, interpolated along a budget curve."""
+    return np.interp(clicks, curve["clicks"], curve["errors"])
 
 
 #: The name of our policy given a detector's cells.
@@ -175,11 +175,11 @@ def measure(curves: dict[str, pd.DataFrame], n_images: int) -> list[dict]:
                "reference_label_accuracy": float(reference["label_accuracy"]),
                "clicks_to_reach": clicks, "saving": 1 - clicks / float(reference["clicks"]),
                "runs_saving": 1 - runs / float(reference["runs"]),
-               "errors_ratio": float(np.mean([errors_at(curve, c) / errors_at(uniform, c)
-                                              for c in grid[1:]])),
+               "errors_ratio": float(np.mean(errors_at(curve, grid[1:])
+                                             / errors_at(uniform, grid[1:]))),
                "reference_errors": float(reference["errors"]), "clicks_to_errors": to_errors,
                "errors_saving": 1 - to_errors / float(reference["clicks"]),
-               **{f"errors_{q}": errors_at(curve, q / 100 * reference["clicks"])
+               **{f"errors_{q}": float(errors_at(curve, q / 100 * reference["clicks"]))
                   for q in (25, 50, 75, 100)}}  # fmt: skip
         if policy.startswith("ours"):
             batches = curve.dropna(subset=["predicted_gain", "realised_gain"])
@@ -191,7 +191,7 @@ def measure(curves: dict[str, pd.DataFrame], n_images: int) -> list[dict]:
                 if len(batches) > 2 else float("nan")
             )  # fmt: skip
             agreement = curves["agreement"]
-            ahead = [errors_at(curve, c) <= errors_at(agreement, c) for c in grid]
+            ahead = errors_at(curve, grid) <= errors_at(agreement, grid)
             row["ahead_of_agreement"] = float(np.mean(ahead))
         rows.append(row)
     return rows

@@ -17,6 +17,8 @@ __all__ = ["main", "build_parser"]
 def build_parser() -> argparse.ArgumentParser:
     """The ``cellcnn`` argument parser (its ``--help`` is the CLI reference page; building
     it imports no TensorFlow)."""
+    from cellconsensus.cli.runner import whole_number
+
     parser = argparse.ArgumentParser(
         prog="cellcnn", description="Train and apply a CNN on a cellconsensus patch store."
     )
@@ -104,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("--tta", action=argparse.BooleanOptionalAction,
                     help="average the eight symmetries of every tile (default: the detector's "
                          "choice, made on its validation images)")  # fmt: skip
-    dt.add_argument("--batch-size", type=_positive, metavar="TILES",
+    dt.add_argument("--batch-size", type=whole_number(1), metavar="TILES",
                     help="tiles per forward pass (default: 4 x 768^2 pixels' worth; fewer "
                          "use less memory)")  # fmt: skip
     de = sub.add_parser(
@@ -282,17 +284,6 @@ COMMANDS = {
     "detect": _cmd_detect,
     "demo": _cmd_demo,
 }
-
-
-def _positive(text: str) -> int:
-    """A whole number, 1 or more (argparse's error otherwise: exit status 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number, 1 or more, got {text!r}")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -363,6 +363,9 @@ def test_the_command_line_writes_the_plan_and_the_updates(tmp_path, capsys):
     with pytest.raises(SystemExit) as bad:
         main(["allocate", str(runs_path), "--budget", "-3"])
     assert bad.value.code == 2 and "0 or more" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as bad:  # next_tasks needs a cap of one or more
+        main(["allocate", str(runs_path), "--budget", "3", "--max-per-image", "0"])
+    assert bad.value.code == 2 and "1 or more" in capsys.readouterr().err
 
 
 def test_a_volunteer_seen_on_few_cells_is_not_taken_at_their_word():

@@ -46,14 +46,26 @@ DETECT_PIXELS = 4 * 768 * 768
 def load_detector(model_dir: str | os.PathLike) -> tuple[keras.Model, dict]:
     """The network and the record (``detector.json``) of a detector folder.
 
+    A record written before the padding was a setting gets ``padding`` "symmetric": that
+    detector was tuned on mirrored tiles.
+
     Raises
     ------
     CellConsensusInputError
         Naming the file: a missing file (not a finished detector), a record that is not
-        JSON, a network Keras cannot load.
+        JSON, a network Keras cannot load, a padding :func:`~cellcnn.detect.tiles.tile_grid`
+        does not know.
     """
-    return load_model_folder(model_dir, *DETECTOR_FILES, kind="cellcnn detector",
-                             custom_objects=DETECTOR_OBJECTS, compile=False)  # fmt: skip
+    net, meta = load_model_folder(model_dir, *DETECTOR_FILES, kind="cellcnn detector",
+                                  custom_objects=DETECTOR_OBJECTS, compile=False)  # fmt: skip
+    meta.setdefault("padding", "symmetric")
+    if meta["padding"] not in PADDINGS:
+        raise CellConsensusInputError(
+            f"padding {meta['padding']!r} is not one of {', '.join(PADDINGS)}",
+            source=str(Path(model_dir) / DETECTOR_FILES[1]),
+            field="padding",
+        )
+    return net, meta
 
 
 def predict_maps(
@@ -90,13 +102,14 @@ def predict_maps(
             start += len(t)
         return maps
 
+    waiting = 0  # tiles in pending
     for image in images:
         grid = tile_grid(image.shape, margin=margin, max_tile=max_tile, padding=padding)
-        if pending and (pending[0][0].tile != grid.tile
-                        or sum(len(t) for _, t in pending) >= per_pass(grid.tile)):  # fmt: skip
+        if pending and (pending[0][0].tile != grid.tile or waiting >= per_pass(grid.tile)):
             yield from flush(pending)
-            pending = []
+            pending, waiting = [], 0
         pending.append((grid, grid.tiles(image)))
+        waiting += len(grid)
     if pending:
         yield from flush(pending)
 
@@ -196,14 +209,6 @@ def detect(
     threshold = float(meta["threshold"] if threshold is None else threshold)
     min_distance = float(meta["min_distance"] if min_distance is None else min_distance)
     tta = bool(meta.get("tta", False) if tta is None else tta)
-    # A detector recorded before the padding was a setting was tuned mirrored.
-    padding = meta.get("padding", "symmetric")
-    if padding not in PADDINGS:
-        raise CellConsensusInputError(
-            f"padding {padding!r} is not one of {', '.join(PADDINGS)}",
-            source=str(Path(model_dir) / DETECTOR_FILES[1]),
-            field="padding",
-        )
     source = as_image_source(images)
     ids = [str(i) for i in (image_ids if image_ids is not None else source.ids())]
     channels = meta["channels"]
@@ -211,7 +216,7 @@ def detect(
     bar = tqdm(total=len(ids), desc="detect", unit="image", disable=not progress)
     found = []
     maps_of = predict_maps(net, pixels, margin=meta["margin"], max_tile=meta["max_tile"],
-                           batch_size=batch_size, tta=tta, padding=padding)  # fmt: skip
+                           batch_size=batch_size, tta=tta, padding=meta["padding"])  # fmt: skip
     for image_id, maps in zip(ids, maps_of, strict=True):
         cells = cells_from_maps(maps, vocabulary, threshold=threshold, min_distance=min_distance)
         found.append(cells.assign(image_id=image_id, cell_id=np.arange(len(cells))))
@@ -224,7 +229,7 @@ def detect(
         _classify(table, classifier, source, vocabulary, names)
     table.attrs["image_ids"] = ids
     table.attrs["detector"] = {"model": str(model_dir), "threshold": threshold,
-                               "min_distance": min_distance, "tta": tta, "padding": padding,
+                               "min_distance": min_distance, "tta": tta, "padding": meta["padding"],
                                "classifier": None if classifier is None else str(classifier),
                                "validation": dict(meta.get("validation") or {})}  # fmt: skip
     if not vocabulary.is_alive_dead:

@@ -20,21 +20,9 @@ from ..allocate.plan import COSTS, DETECTION_WEIGHT
 from ..errors import CellConsensusInputError
 from ..io import read_table, write_table
 from .options import add_consensus, add_input, add_strategy, read_input, run_consensus
+from .runner import whole_number
 
 NAME = "allocate"
-
-
-def _count(text: str) -> int:
-    """A whole number of runs, 0 or more (argparse's error otherwise: exit status 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number of runs (0 or more), got {text!r}"
-        )
-    return value
 
 
 def _weight(text: str) -> float:
@@ -63,8 +51,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_input(p)
     add_strategy(p)
     add_consensus(p)
-    p.add_argument("--budget", type=_count, required=True, help="volunteer runs to send")
-    p.add_argument("--max-per-image", type=_count, help="at most this many extra runs per image")
+    p.add_argument("--budget", type=whole_number(0, "a whole number of runs"), required=True,
+                   help="volunteer runs to send")  # fmt: skip
+    p.add_argument("--max-per-image", type=whole_number(1, "a whole number of runs"),
+                   help="at most this many extra runs per image")  # fmt: skip
     p.add_argument(
         "--detection-weight",
         type=_weight,

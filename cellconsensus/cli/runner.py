@@ -12,7 +12,32 @@ from typing import Any
 
 from ..errors import CellConsensusInputError, InvalidParameterError
 
-__all__ = ["run_command", "parse_params", "dask_client", "show_defaults"]
+__all__ = ["run_command", "parse_params", "dask_client", "show_defaults", "whole_number"]
+
+
+def whole_number(least: int, what: str = "a whole number") -> Callable[[str], int]:
+    """An argparse ``type``: an integer of at least ``least`` (argparse's error otherwise,
+    exit status 2, never a traceback from the function it is passed to).
+
+    Examples
+    --------
+    >>> whole_number(1)("3")
+    3
+    >>> whole_number(0, "a whole number of runs")("-1")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: expected a whole number of runs (0 or more), got '-1'
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least:
+            raise argparse.ArgumentTypeError(f"expected {what} ({least} or more), got {text!r}")
+        return value
+
+    return parse
 
 
 def _with_default(action: argparse.Action) -> None:
