@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from cellconsensus import find_consensus, make_truth, simulate_crowd
-from cellconsensus.allocate import DetectorRates, detector_rates, image_uncertainty, next_tasks
+from cellconsensus.allocate import (
+    CrowdRates,
+    DetectorRates,
+    detector_rates,
+    image_uncertainty,
+    next_tasks,
+)
 from cellconsensus.allocate.detector_evidence import (
     label_update,
     match_detections,
@@ -223,3 +229,30 @@ def test_the_detector_is_measured_where_two_volunteers_looked():
     assert shared.label_accuracy == pytest.approx(
         VALIDATION_CELLS * 0.9 / (n / 2 + VALIDATION_CELLS)
     )
+
+
+def test_a_lone_volunteers_cell_the_detector_misses_is_worth_two_more_volunteers(lone):
+    """One clicker of two keeps a cell, so a second volunteer cannot drop a lone
+    volunteer's cell; two more can, and the next one is credited with half of that."""
+    truth, clicks, result = lone
+    runs = clicks.attrs["runs"]
+    image = result.cells["image_id"].value_counts().index[0]
+    cells = result.cells[result.cells["image_id"] == image]
+    seen = _detections(truth, 1.0, 0.0)
+    seen = pd.concat([seen[seen["image_id"] != image],
+                      cells[["image_id", "x", "y", "label"]]], ignore_index=True)  # fmt: skip
+    seen.attrs = _detections(truth, 1.0, 0.0).attrs
+    doubted = seen.drop(seen.index[-1])  # the detector does not see the image's last cell
+    doubted.attrs = seen.attrs
+
+    # A crowd known to find 90 % of cells (a lone crowd alone says nothing of it).
+    rates = CrowdRates(pd.Series(dtype=float), new_detection=0.9, accuracy=0.8)
+
+    def row(found):
+        table = image_uncertainty(result, runs=runs, detections=found, rates=rates)
+        return table.set_index("image_id").loc[image]
+
+    sure, unsure = row(seen), row(doubted)
+    assert unsure["annotators"] == 1
+    assert unsure["cells_in_doubt"] > sure["cells_in_doubt"] + 0.1
+    assert unsure["detection_gain"] > sure["detection_gain"] + 0.05

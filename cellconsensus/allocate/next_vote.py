@@ -8,6 +8,9 @@ the empirical-Bayes count of missed cells.
 
 from __future__ import annotations
 
+from itertools import combinations_with_replacement
+from math import comb, factorial
+
 import numpy as np
 
 __all__ = ["symmetric_confusion", "expected_missed"]
@@ -48,15 +51,42 @@ def _label_error_after_vote(
     """
     belief = proba if belief is None else belief
     k = proba.shape[1]
-    one = symmetric_confusion(k, accuracy)
-    # L(answers | c) of every sequence of answers: rows (answer sequences), columns c.
-    likelihood = np.ones((1, k))
-    for _ in range(votes):
-        likelihood = (likelihood[:, None, :] * one[None, :, :]).reshape(-1, k)
-    # (cells, answers, class c): p_c L(answers | c); the crowd's choice is the max over c.
+    # The crowd's choice depends on how many votes each class got, not on their order:
+    # every count vector, its number of orders and L(counts | c) (rows, columns c).
+    outcomes = [np.bincount(s, minlength=k) for s in combinations_with_replacement(range(k), votes)]
+    counts = np.array(outcomes, dtype=float).reshape(-1, k)
+    orders = np.array([factorial(votes) / np.prod([factorial(n) for n in row]) for row in outcomes])
+    wrong = (1 - accuracy) / max(k - 1, 1)
+    likelihood = orders[:, None] * accuracy**counts * wrong ** (votes - counts)
+    # (cells, outcomes, class c): p_c L(outcome | c); the crowd's choice is the max over c.
     choice = (proba[:, None, :] * likelihood[None, :, :]).argmax(axis=2)
     joint = belief[:, None, :] * likelihood[None, :, :]
     return 1.0 - np.take_along_axis(joint, choice[:, :, None], axis=2)[:, :, 0].sum(axis=1)
+
+
+def _label_error_after_volunteers(
+    proba: np.ndarray, accuracy: float, detection: float, volunteers: int,
+    belief: np.ndarray | None = None,
+) -> np.ndarray:  # fmt: skip
+    """Expected error of the crowd's label after ``volunteers`` more volunteers, each of
+    whom votes on the cell with probability ``detection`` (binomially many votes, each as
+    in :func:`_label_error_after_vote`).
+
+    Examples
+    --------
+    >>> p = np.array([[0.85, 0.15]])
+    >>> [round(float(_label_error_after_volunteers(p, 0.85, 1.0, h)[0]), 3) for h in (0, 2)]
+    [0.15, 0.061]
+    """
+    belief = proba if belief is None else belief
+    now = 1.0 - np.take_along_axis(belief, proba.argmax(axis=1)[:, None], axis=1)[:, 0]
+    error = (1 - detection) ** volunteers * now
+    for votes in range(1, volunteers + 1):
+        chance = (
+            comb(volunteers, votes) * detection**votes * (1 - detection) ** (volunteers - votes)
+        )
+        error = error + chance * _label_error_after_vote(proba, accuracy, belief, votes)
+    return error
 
 
 def _real_odds(clickers, annotators, detection: float, stray: float) -> np.ndarray:
@@ -87,6 +117,30 @@ def _doubt_after_click(
     for real, false in ((detection, stray), (1 - detection, 1 - stray)):
         keep = p_real * real >= (1 - p_real) * false
         error += np.where(keep, (1 - belief) * false, belief * real)
+    return error
+
+
+def _lone_doubt_after(belief: np.ndarray, detection: float, stray: float, volunteers: int = 2):
+    """Expected error of keeping or dropping a lone volunteer's cell after ``volunteers``
+    more volunteers click it or not: with ``j`` of them clicking it is kept where ``1 + j``
+    clickers of ``1 + volunteers`` have the odds of a real cell (:func:`_real_odds`); the
+    error is counted under ``belief`` (the chance that it is real).
+
+    Examples
+    --------
+    A second volunteer cannot drop it (one clicker of two keeps a cell); two more can:
+
+    >>> b = np.array([0.3])
+    >>> [round(float(_lone_doubt_after(b, 0.9, 0.02, v)[0]), 3) for v in (1, 2)]
+    [0.7, 0.031]
+    """
+    error = np.zeros(len(belief))
+    for j in range(volunteers + 1):
+        ways = comb(volunteers, j)
+        if_real = ways * detection**j * (1 - detection) ** (volunteers - j)
+        if_stray = ways * stray**j * (1 - stray) ** (volunteers - j)
+        keep = _real_odds(1 + j, 1 + volunteers, detection, stray) >= 0.5
+        error += np.where(keep, (1 - belief) * if_stray, belief * if_real)
     return error
 
 
