@@ -100,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     dt.add_argument("detector", help="a folder written by 'cellcnn train-detector'")
     dt.add_argument("--images", required=True, help="folder of the images")
     dt.add_argument("-o", "--out", required=True, help="Cells table to write (.csv or .parquet)")
-    dt.add_argument("--threshold", type=float, help="lowest peak kept (default: the detector's)")
+    dt.add_argument("--threshold", type=float,
+                    help="lowest peak kept, everywhere (default: the detector's own, "
+                         "one per side near the images' edges)")  # fmt: skip
     dt.add_argument("--classifier", help="classify the cells found with this 'cellcnn train' run")
     dt.add_argument("--draw", help="folder of PNGs: every image with its detections drawn")
     dt.add_argument("--tta", action=argparse.BooleanOptionalAction,

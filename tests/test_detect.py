@@ -14,11 +14,13 @@ from scipy import ndimage
 
 from cellcnn.cli import main as cnn_main
 from cellcnn.detect import detect, draw_detections, evaluate_detector, load_detector, train_detector
+from cellcnn.detect.edges import EDGE_BAND, SIDES, edge_kept, peak_thresholds, tune_edges
 from cellcnn.detect.heatmap import TARGET_EXTRA, render_targets
-from cellcnn.detect.inference import predict_maps
+from cellcnn.detect.inference import cells_from_maps, predict_maps
 from cellcnn.detect.peaks import find_peaks
 from cellcnn.detect.tiles import tile_grid
 from cellconsensus.errors import CellConsensusInputError
+from cellconsensus.tables import Vocabulary
 
 SETTINGS = settings(max_examples=60, deadline=None)
 TINY = {"widths": (8, 16, 32), "crop": 64, "batch_size": 8}
@@ -141,6 +143,45 @@ def test_peaks_of_a_plateau_or_noise_keep_one_within_the_distance():
 _AS_NDIMAGE = {"symmetric": "reflect", "edge": "nearest"}
 
 
+def test_each_side_keeps_peaks_by_its_own_threshold():
+    """Weak bumps near the left and the right edge: the left's low threshold keeps its
+    own, the right's high one drops its own, the one in the middle takes the overall."""
+    vocabulary = Vocabulary(("alive", "dead"))
+    heat = np.zeros((40, 60))
+    for col, height in ((2, 0.2), (30, 0.2), (57, 0.5)):
+        heat[20, col] = height
+    maps = np.concatenate([heat[..., None], np.full((40, 60, 2), 0.5)], axis=-1)
+    edges = {"left": 0.1, "top": 0.3, "right": 0.6, "bottom": 0.3}
+    found = cells_from_maps(maps, vocabulary, threshold=0.15, min_distance=3,
+                            edges=edges, edge_band=5)  # fmt: skip
+    assert sorted(np.floor(found["x"]).astype(int).tolist()) == [2, 30]
+    plain = cells_from_maps(maps, vocabulary, threshold=0.15, min_distance=3)
+    assert sorted(np.floor(plain["x"]).astype(int).tolist()) == [2, 30, 57]
+
+
+@SETTINGS
+@given(
+    st.lists(st.tuples(st.floats(0, 99), st.floats(0, 99), st.floats(0.05, 1), st.booleans()),
+             min_size=1, max_size=30),
+    st.sampled_from([0.2, 0.4, 0.6]),
+    st.floats(1, 30),
+)  # fmt: skip
+def test_thresholds_per_side_never_lose_f1_on_the_images_they_were_chosen_on(peaks, threshold,
+                                                                             band):  # fmt: skip
+    found = pd.DataFrame(peaks, columns=["x", "y", "score", "real"]).assign(image_id="a")
+    n_real = int(found["real"].sum()) + 1  # one true cell nobody found
+
+    def f1_of(kept):
+        return 2 * kept["real"].sum() / (len(kept) + n_real)
+
+    candidates = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8]
+    shapes = {"a": (100, 100)}
+    edges = tune_edges(found, shapes, threshold, band, f1_of, candidates)
+    assert set(edges) == set(SIDES) and set(edges.values()) <= {*candidates, threshold}
+    tuned = f1_of(found[edge_kept(found, shapes, threshold, edges, band)])
+    assert tuned >= f1_of(found[found["score"] >= threshold]) - 1e-12
+
+
 @SETTINGS
 @given(
     st.integers(1, 130),
@@ -215,6 +256,9 @@ def test_the_detector_learns_the_blobs_and_records_its_choices(detector):
     assert split_images == cells["image_id"].nunique()
     assert 0 < record["threshold"] < 1 and record["cell_size"] == 20.0
     assert isinstance(record["tta"], bool) and record["padding"] == "edge"
+    assert set(record["edge_thresholds"]) == set(SIDES)
+    assert all(0 < t < 1 for t in record["edge_thresholds"].values())
+    assert record["edge_band"] == pytest.approx(EDGE_BAND * record["cell_size"])
     assert result.validation["f1"] >= 0.9, result.validation
     figures, found = evaluate_detector(result.out_dir, cells, images)
     assert figures.f1 >= 0.9 and figures.localisation_error < 3.0
@@ -231,13 +275,20 @@ def test_detect_gives_a_cells_table_for_any_image_size(detector):
     on_big = found[found["image_id"] == "big"]
     assert len(on_big) >= 0.9 * 14 * 14 * 4  # the blobs of every tile copy, seams included
     assert on_big["cell_id"].tolist() == list(range(len(on_big)))
-    assert ((found["score"] >= result.record["threshold"]) & (found["score"] <= 1)).all()
+    record = result.record
+    for image_id, shape in (("big", big.shape), ("small", (20, 30))):
+        part = found[found["image_id"] == image_id]
+        required = peak_thresholds(part["x"], part["y"], shape, record["threshold"],
+                                   record["edge_thresholds"], record["edge_band"])  # fmt: skip
+        assert ((part["score"] >= required) & (part["score"] <= 1)).all()
+    assert found.attrs["detector"]["edge_thresholds"] == record["edge_thresholds"]
     assert found["label"].isin(["alive", "dead"]).all()
     assert found["p_alive"].between(0, 1).all()
     turned = detect(result.out_dir, {"small": images["im001"]}, tta=not result.record["tta"])
     assert turned.attrs["detector"]["tta"] is not result.record["tta"] and len(turned) >= 3
     none = detect(result.out_dir, {"blank": np.full((40, 40), 100, np.uint8)}, threshold=0.99)
     assert len(none) == 0 and list(none.columns) == list(found.columns)
+    assert none.attrs["detector"]["edge_thresholds"] is None  # a threshold given: everywhere
     # The batching changes the memory, never the cells found.
     small = {"a": images["im002"], "b": images["im003"], "c": images["im004"]}
     by_pixels = detect(result.out_dir, small)

@@ -10,7 +10,7 @@ found are classified by it instead.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import keras
@@ -25,6 +25,7 @@ from cellconsensus.tables import Vocabulary
 from ..classes import labels_of, probability_columns, run_vocabulary
 from ..evaluate import symmetric_mean
 from ..model_files import load_model_folder
+from .edges import peak_thresholds
 from .network import DETECTOR_OBJECTS
 from .peaks import find_peaks
 from .tiles import PADDING, PADDINGS, tile_grid
@@ -120,10 +121,17 @@ def cells_from_maps(
     *,
     threshold: float,
     min_distance: float,
+    edges: Mapping[str, float] | None = None,
+    edge_band: float = 0.0,
 ) -> pd.DataFrame:
     """Cells of one image's maps: ``x, y``, class probabilities (Cells-table columns),
-    ``label`` (the most probable class) and ``score`` (the centre map's peak)."""
-    x, y, score = find_peaks(maps[..., 0], threshold=threshold, min_distance=min_distance)
+    ``label`` (the most probable class) and ``score`` (the centre map's peak); a peak
+    within ``edge_band`` pixels of a side must reach that side's threshold in ``edges``
+    instead (:func:`~cellcnn.detect.edges.peak_thresholds`)."""
+    lowest = min([threshold, *(edges.values() if edges and edge_band > 0 else ())])
+    x, y, score = find_peaks(maps[..., 0], threshold=lowest, min_distance=min_distance)
+    keep = score >= peak_thresholds(x, y, maps.shape, threshold, edges, edge_band)
+    x, y, score = x[keep], y[keep], score[keep]
     rows = np.clip(np.floor(y).astype(int), 0, maps.shape[0] - 1)
     cols = np.clip(np.floor(x).astype(int), 0, maps.shape[1] - 1)
     proba = maps[rows, cols, 1:].astype(float).reshape(len(x), maps.shape[-1] - 1)
@@ -171,8 +179,10 @@ def detect(
     image_ids : sequence of str, optional
         Images to search (default every image of ``images``).
     threshold : float, optional
-        Lowest centre-map peak kept; default the detector's own, chosen on its
-        validation images for the best F1.
+        Lowest centre-map peak kept, everywhere; default the detector's own, chosen
+        on its validation images for the best F1, with a threshold of their own for
+        the peaks near each side of an image where the detector chose them
+        (``edge_thresholds`` in its record, :mod:`~cellcnn.detect.edges`).
     min_distance : float, optional
         Closest two cells may be, in pixels; default the detector's (half its cell size).
     classifier : path-like, optional
@@ -206,6 +216,8 @@ def detect(
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     net, meta = load_detector(model_dir)
     vocabulary = run_vocabulary(meta)
+    edges = meta.get("edge_thresholds") if threshold is None else None
+    edge_band = float(meta.get("edge_band", 0.0)) if edges else 0.0
     threshold = float(meta["threshold"] if threshold is None else threshold)
     min_distance = float(meta["min_distance"] if min_distance is None else min_distance)
     tta = bool(meta.get("tta", False) if tta is None else tta)
@@ -218,7 +230,8 @@ def detect(
     maps_of = predict_maps(net, pixels, margin=meta["margin"], max_tile=meta["max_tile"],
                            batch_size=batch_size, tta=tta, padding=meta["padding"])  # fmt: skip
     for image_id, maps in zip(ids, maps_of, strict=True):
-        cells = cells_from_maps(maps, vocabulary, threshold=threshold, min_distance=min_distance)
+        cells = cells_from_maps(maps, vocabulary, threshold=threshold, min_distance=min_distance,
+                                edges=edges, edge_band=edge_band)  # fmt: skip
         found.append(cells.assign(image_id=image_id, cell_id=np.arange(len(cells))))
         bar.update()
     bar.close()
@@ -229,6 +242,7 @@ def detect(
         _classify(table, classifier, source, vocabulary, names)
     table.attrs["image_ids"] = ids
     table.attrs["detector"] = {"model": str(model_dir), "threshold": threshold,
+                               "edge_thresholds": edges, "edge_band": edge_band,
                                "min_distance": min_distance, "tta": tta, "padding": meta["padding"],
                                "classifier": None if classifier is None else str(classifier),
                                "validation": dict(meta.get("validation") or {})}  # fmt: skip

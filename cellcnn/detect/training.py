@@ -39,6 +39,7 @@ from cellconsensus.tables import Vocabulary, cells_vocabulary, class_proba, imag
 
 from .. import __version__
 from ..model_files import save_model_folder
+from .edges import EDGE_BAND, edge_kept, tune_edges
 from .heatmap import TARGET_EXTRA, render_targets
 from .image_cache import cache_images
 from .inference import DETECTOR_FILES, cells_from_maps, predict_maps
@@ -192,7 +193,12 @@ class _KeepBest(keras.callbacks.Callback):
 def _tune(net, images, truth, ids, vocabulary, record) -> dict:
     """The peak threshold (and whether to average the eight symmetries) with the best F1
     on the validation images (the middle threshold of a tie; TTA only where strictly
-    better), and its figures."""
+    better), then a threshold per side of the images for the peaks near it
+    (:func:`~cellcnn.detect.edges.tune_edges`), and the figures of that setting."""
+
+    def figures(kept: pd.DataFrame) -> dict:
+        return score(kept, truth, image_ids=ids, default_size=record["cell_size"]).to_dict()
+
     best: dict = {}
     for tta in (False, True):
         # Peaks at the lowest threshold, once: those of a higher one are the ones scoring
@@ -203,15 +209,21 @@ def _tune(net, images, truth, ids, vocabulary, record) -> dict:
         found = pd.concat([cells_from_maps(m, vocabulary, threshold=THRESHOLDS[0],
                                            min_distance=record["min_distance"]).assign(image_id=i)
                            for i, m in zip(ids, maps, strict=True)], ignore_index=True)  # fmt: skip
-        tried = [score(found[found["score"] >= threshold], truth, image_ids=ids,
-                       default_size=record["cell_size"]).to_dict()
-                 for threshold in THRESHOLDS]  # fmt: skip
+        tried = [figures(found[found["score"] >= threshold]) for threshold in THRESHOLDS]
         f1 = np.nan_to_num([t["f1"] for t in tried], nan=-1.0)
         ties = np.flatnonzero(f1 >= f1.max() - 1e-12)
         chosen = int(ties[len(ties) // 2])
         if not best or f1[chosen] > np.nan_to_num(best["validation"]["f1"], nan=-1.0) + 1e-12:
             best = {"threshold": float(THRESHOLDS[chosen]), "tta": tta,
-                    "validation": tried[chosen]}  # fmt: skip
+                    "validation": tried[chosen], "found": found}  # fmt: skip
+    found = best.pop("found")
+    band = EDGE_BAND * record["cell_size"]
+    shapes = {str(i): im.pixels.shape for i, im in zip(ids, images, strict=True)}
+    edges = tune_edges(found, shapes, best["threshold"], band,
+                       lambda kept: np.nan_to_num(figures(kept)["f1"], nan=-1.0),
+                       THRESHOLDS)  # fmt: skip
+    kept = edge_kept(found, shapes, best["threshold"], edges, band)
+    best.update(edge_thresholds=edges, edge_band=band, validation=figures(found[kept]))
     return best
 
 
