@@ -319,6 +319,16 @@ def test_a_detector_recorded_without_padding_keeps_the_mirrored_padding(detector
     (old / "detector.json").write_text(json.dumps(record))
     with pytest.raises(CellConsensusInputError, match=r"detector\.json.*padding 'zeros'"):
         detect(old, images, ["im001"])
+    # Detectors recorded before the thresholds per side keep one threshold everywhere.
+    record["padding"] = "edge"
+    del record["edge_thresholds"]
+    (old / "detector.json").write_text(json.dumps(record))
+    assert detect(old, images, ["im001"]).attrs["detector"]["edge_thresholds"] is None
+    for bad in ({"left": 0.2}, {side: 2.0 for side in SIDES}, [0.1, 0.2, 0.3, 0.4]):
+        record["edge_thresholds"] = bad
+        (old / "detector.json").write_text(json.dumps(record))
+        with pytest.raises(CellConsensusInputError, match=r"detector\.json.*edge_thresholds"):
+            detect(old, images, ["im001"])
 
 
 def test_a_classifier_labels_the_detections(detector, tiny_run):

@@ -25,7 +25,7 @@ from cellconsensus.tables import Vocabulary
 from ..classes import labels_of, probability_columns, run_vocabulary
 from ..evaluate import symmetric_mean
 from ..model_files import load_model_folder
-from .edges import peak_thresholds
+from .edges import SIDES, peak_thresholds
 from .network import DETECTOR_OBJECTS
 from .peaks import find_peaks
 from .tiles import PADDING, PADDINGS, tile_grid
@@ -48,23 +48,37 @@ def load_detector(model_dir: str | os.PathLike) -> tuple[keras.Model, dict]:
     """The network and the record (``detector.json``) of a detector folder.
 
     A record written before the padding was a setting gets ``padding`` "symmetric": that
-    detector was tuned on mirrored tiles.
+    detector was tuned on mirrored tiles; one written before the thresholds per side has
+    none (one threshold everywhere).
 
     Raises
     ------
     CellConsensusInputError
         Naming the file: a missing file (not a finished detector), a record that is not
         JSON, a network Keras cannot load, a padding :func:`~cellcnn.detect.tiles.tile_grid`
-        does not know.
+        does not know, edge thresholds that are not one from 0 to 1 per side.
     """
     net, meta = load_model_folder(model_dir, *DETECTOR_FILES, kind="cellcnn detector",
                                   custom_objects=DETECTOR_OBJECTS, compile=False)  # fmt: skip
+    record = str(Path(model_dir) / DETECTOR_FILES[1])
     meta.setdefault("padding", "symmetric")
     if meta["padding"] not in PADDINGS:
         raise CellConsensusInputError(
             f"padding {meta['padding']!r} is not one of {', '.join(PADDINGS)}",
-            source=str(Path(model_dir) / DETECTOR_FILES[1]),
+            source=record,
             field="padding",
+        )
+    edges = meta.get("edge_thresholds")
+    if edges is not None and not (
+        isinstance(edges, dict)
+        and set(edges) == set(SIDES)
+        and all(isinstance(v, int | float) and 0 <= v <= 1 for v in edges.values())
+    ):
+        raise CellConsensusInputError(
+            f"edge_thresholds {edges!r} is not a threshold from 0 to 1 for each of "
+            f"{', '.join(SIDES)}",
+            source=record,
+            field="edge_thresholds",
         )
     return net, meta
 

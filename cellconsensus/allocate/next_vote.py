@@ -96,7 +96,7 @@ def _real_odds(clickers, annotators, detection: float, stray: float) -> np.ndarr
     Examples
     --------
     >>> _real_odds(np.array([1, 1, 2]), np.array([1, 3, 3]), 0.9, 0.02).round(3).tolist()
-    [0.978, 0.32, 0.995]
+    [0.978, 0.319, 0.995]
     """
     j = np.asarray(clickers, dtype=float)
     detection, stray = np.clip([detection, stray], 1e-9, 1 - 1e-9)
