@@ -25,8 +25,8 @@ from cellconsensus.allocate import (
 )
 from cellconsensus.allocate.next_vote import (
     _doubt_after_click,
-    _label_error_after_volunteers,
     _label_error_after_vote,
+    _label_errors_after_volunteers,
     _lone_doubt_after,
     _real_odds,
     expected_missed,
@@ -167,7 +167,7 @@ def test_volunteers_vote_binomially_many_times(p, belief, q, d, h):
     error counted under the belief: every sequence of answers and abstentions by hand."""
     proba = np.array([[p, 1 - p]])
     told = np.array([[belief, 1 - belief]])
-    got = _label_error_after_volunteers(proba, q, d, h, told)[0]
+    got = _label_errors_after_volunteers(proba, q, d, h, told)[h][0]
     likelihood = np.array([[q, 1 - q], [1 - q, q]])
     expected = 0.0
     for answers in itertools.product((None, 0, 1), repeat=h):  # None: no vote
@@ -212,7 +212,8 @@ def test_the_next_volunteer_gets_the_best_rate_of_the_next_few(uneven):
     proba = np.column_stack([cells["p_alive"], 1 - cells["p_alive"]])
     error = 1 - proba.max(axis=1)
     image = cells["image_id"].astype(str).to_numpy()
-    rate = {h: pd.Series(error - _label_error_after_volunteers(proba, q, d, h)).groupby(image).sum() / h
+    after = _label_errors_after_volunteers(proba, q, d, HORIZON)
+    rate = {h: pd.Series(error - after[h]).groupby(image).sum() / h
             for h in range(1, HORIZON + 1)}  # fmt: skip
     best = pd.concat(rate, axis=1).max(axis=1)
     label_gain = (table["gain"] - table["detection_gain"]).reindex(best.index)

@@ -329,6 +329,11 @@ def test_a_detector_recorded_without_padding_keeps_the_mirrored_padding(detector
         (old / "detector.json").write_text(json.dumps(record))
         with pytest.raises(CellConsensusInputError, match=r"detector\.json.*edge_thresholds"):
             detect(old, images, ["im001"])
+    record["edge_thresholds"] = result.record["edge_thresholds"]
+    record["edge_band"] = "wide"
+    (old / "detector.json").write_text(json.dumps(record))
+    with pytest.raises(CellConsensusInputError, match=r"detector\.json.*edge_band"):
+        detect(old, images, ["im001"])
 
 
 def test_a_classifier_labels_the_detections(detector, tiny_run):

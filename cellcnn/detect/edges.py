@@ -20,7 +20,7 @@ __all__ = [
     "EDGE_BAND",
     "side_distances",
     "peak_thresholds",
-    "nearest_sides",
+    "found_distances",
     "edge_kept",
     "tune_edges",
 ]
@@ -35,8 +35,9 @@ SIDES: tuple[str, ...] = ("left", "top", "right", "bottom")
 EDGE_BAND = 0.4
 
 
-def side_distances(x: np.ndarray, y: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """``(n, 4)`` distances in pixels of points to the left, top, right and bottom edges.
+def side_distances(x: np.ndarray, y: np.ndarray, shape: tuple) -> np.ndarray:
+    """``(n, 4)`` distances in pixels of points to the left, top, right and bottom edges
+    (``shape``: height and width, numbers or one of each per point).
 
     Examples
     --------
@@ -49,19 +50,14 @@ def side_distances(x: np.ndarray, y: np.ndarray, shape: tuple[int, ...]) -> np.n
 
 
 def _required(
-    nearest: np.ndarray,
-    distance: np.ndarray,
-    threshold: float,
-    edges: Mapping[str, float] | None,
-    band: float,
+    distance: np.ndarray, threshold: float, edges: Mapping[str, float] | None, band: float
 ) -> np.ndarray:
-    """Each peak's threshold from its nearest side and the distance to it."""
-    required = np.full(len(nearest), float(threshold))
+    """Each peak's threshold from its distances to the four sides (:func:`side_distances`)."""
     if not edges or not band > 0:
-        return required
-    for k, side in enumerate(SIDES):
-        required = np.where((distance < band) & (nearest == k), float(edges[side]), required)
-    return required
+        return np.full(len(distance), float(threshold))
+    per_side = np.array([float(edges[side]) for side in SIDES])
+    near = distance.min(axis=1) < band
+    return np.where(near, per_side[distance.argmin(axis=1)], float(threshold))
 
 
 def peak_thresholds(
@@ -83,23 +79,15 @@ def peak_thresholds(
     ...                 edges, band=4).tolist()
     [0.1, 0.3, 0.6]
     """
-    distance = side_distances(x, y, shape)
-    return _required(distance.argmin(axis=1), distance.min(axis=1), threshold, edges, band)
+    return _required(side_distances(x, y, shape), threshold, edges, band)
 
 
-def nearest_sides(
-    found: pd.DataFrame, shapes: Mapping[str, tuple[int, ...]]
-) -> tuple[np.ndarray, np.ndarray]:
-    """The nearest side (an index into :data:`SIDES`) of every peak of a table of many
-    images (``image_id, x, y``; ``shapes``: ``image_id -> (height, width)``) and its
-    distance."""
-    distance = np.zeros((len(found), len(SIDES)))
-    image = found["image_id"].astype(str).to_numpy()
-    x, y = found["x"].to_numpy(float), found["y"].to_numpy(float)
-    for image_id in np.unique(image):
-        rows = image == image_id
-        distance[rows] = side_distances(x[rows], y[rows], shapes[image_id])
-    return distance.argmin(axis=1), distance.min(axis=1)
+def found_distances(found: pd.DataFrame, shapes: Mapping[str, tuple[int, ...]]) -> np.ndarray:
+    """:func:`side_distances` of every peak of a table of many images (``image_id, x, y``;
+    ``shapes``: ``image_id -> (height, width)``)."""
+    size = np.array([shapes[i][:2] for i in found["image_id"].astype(str)], dtype=float)
+    size = size.reshape(-1, 2)
+    return side_distances(found["x"], found["y"], (size[:, 0], size[:, 1]))
 
 
 def edge_kept(
@@ -111,8 +99,7 @@ def edge_kept(
 ) -> np.ndarray:
     """Which peaks of a table of many images (``image_id, x, y, score``) reach their
     threshold (:func:`peak_thresholds`)."""
-    nearest, distance = nearest_sides(found, shapes)
-    required = _required(nearest, distance, threshold, edges, band)
+    required = _required(found_distances(found, shapes), threshold, edges, band)
     return found["score"].to_numpy(float) >= required
 
 
@@ -162,17 +149,17 @@ def tune_edges(
     >>> tune_edges(found, {"a": (100, 100)}, 0.5, 8, f1_of, [0.1, 0.3, 0.5, 0.7])
     {'left': 0.1, 'top': 0.5, 'right': 0.5, 'bottom': 0.5}
     """
-    nearest, distance = nearest_sides(found, shapes)
+    distance = found_distances(found, shapes)
+    near = distance.min(axis=1) < band
+    sides_near = set(distance.argmin(axis=1)[near].tolist())
     score = found["score"].to_numpy(float)
     edges = {side: float(threshold) for side in SIDES}
     for _ in range(rounds):
-        for k, side in enumerate(SIDES):
-            if not ((distance < band) & (nearest == k)).any():
-                continue
+        for k in sorted(sides_near):
             tried = []
             for t in candidates:
-                trial = {**edges, side: float(t)}
-                kept = found[score >= _required(nearest, distance, threshold, trial, band)]
+                trial = {**edges, SIDES[k]: float(t)}
+                kept = found[score >= _required(distance, threshold, trial, band)]
                 tried.append((f1_of(kept), -abs(float(t) - threshold), float(t)))
-            edges[side] = max(tried)[2]
+            edges[SIDES[k]] = max(tried)[2]
     return edges

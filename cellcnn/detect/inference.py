@@ -56,7 +56,8 @@ def load_detector(model_dir: str | os.PathLike) -> tuple[keras.Model, dict]:
     CellConsensusInputError
         Naming the file: a missing file (not a finished detector), a record that is not
         JSON, a network Keras cannot load, a padding :func:`~cellcnn.detect.tiles.tile_grid`
-        does not know, edge thresholds that are not one from 0 to 1 per side.
+        does not know, edge thresholds that are not one from 0 to 1 per side or an
+        edge band that is not a distance.
     """
     net, meta = load_model_folder(model_dir, *DETECTOR_FILES, kind="cellcnn detector",
                                   custom_objects=DETECTOR_OBJECTS, compile=False)  # fmt: skip
@@ -68,7 +69,7 @@ def load_detector(model_dir: str | os.PathLike) -> tuple[keras.Model, dict]:
             source=record,
             field="padding",
         )
-    edges = meta.get("edge_thresholds")
+    edges, band = meta.get("edge_thresholds"), meta.get("edge_band", 0.0)
     if edges is not None and not (
         isinstance(edges, dict)
         and set(edges) == set(SIDES)
@@ -79,6 +80,10 @@ def load_detector(model_dir: str | os.PathLike) -> tuple[keras.Model, dict]:
             f"{', '.join(SIDES)}",
             source=record,
             field="edge_thresholds",
+        )
+    if not (isinstance(band, int | float) and band >= 0):
+        raise CellConsensusInputError(
+            f"edge_band {band!r} is not a distance in pixels", source=record, field="edge_band"
         )
     return net, meta
 

@@ -200,6 +200,7 @@ def _tune(net, images, truth, ids, vocabulary, record) -> dict:
         return score(kept, truth, image_ids=ids, default_size=record["cell_size"]).to_dict()
 
     best: dict = {}
+    best_found = None  # the chosen setting's peaks at the lowest threshold
     for tta in (False, True):
         # Peaks at the lowest threshold, once: those of a higher one are the ones scoring
         # at least that high (a peak is only ever suppressed by a higher one).
@@ -215,15 +216,15 @@ def _tune(net, images, truth, ids, vocabulary, record) -> dict:
         chosen = int(ties[len(ties) // 2])
         if not best or f1[chosen] > np.nan_to_num(best["validation"]["f1"], nan=-1.0) + 1e-12:
             best = {"threshold": float(THRESHOLDS[chosen]), "tta": tta,
-                    "validation": tried[chosen], "found": found}  # fmt: skip
-    found = best.pop("found")
+                    "validation": tried[chosen]}  # fmt: skip
+            best_found = found
     band = EDGE_BAND * record["cell_size"]
     shapes = {str(i): im.pixels.shape for i, im in zip(ids, images, strict=True)}
-    edges = tune_edges(found, shapes, best["threshold"], band,
+    edges = tune_edges(best_found, shapes, best["threshold"], band,
                        lambda kept: np.nan_to_num(figures(kept)["f1"], nan=-1.0),
                        THRESHOLDS)  # fmt: skip
-    kept = edge_kept(found, shapes, best["threshold"], edges, band)
-    best.update(edge_thresholds=edges, edge_band=band, validation=figures(found[kept]))
+    kept = edge_kept(best_found, shapes, best["threshold"], edges, band)
+    best.update(edge_thresholds=edges, edge_band=band, validation=figures(best_found[kept]))
     return best
 
 

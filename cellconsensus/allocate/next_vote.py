@@ -9,9 +9,10 @@ the empirical-Bayes count of missed cells.
 from __future__ import annotations
 
 from itertools import combinations_with_replacement
-from math import comb, factorial
+from math import factorial
 
 import numpy as np
+from scipy.stats import binom
 
 __all__ = ["symmetric_confusion", "expected_missed"]
 
@@ -64,29 +65,26 @@ def _label_error_after_vote(
     return 1.0 - np.take_along_axis(joint, choice[:, :, None], axis=2)[:, :, 0].sum(axis=1)
 
 
-def _label_error_after_volunteers(
-    proba: np.ndarray, accuracy: float, detection: float, volunteers: int,
+def _label_errors_after_volunteers(
+    proba: np.ndarray, accuracy: float, detection: float, most: int,
     belief: np.ndarray | None = None,
-) -> np.ndarray:  # fmt: skip
-    """Expected error of the crowd's label after ``volunteers`` more volunteers, each of
-    whom votes on the cell with probability ``detection`` (binomially many votes, each as
-    in :func:`_label_error_after_vote`).
+) -> list[np.ndarray]:  # fmt: skip
+    """Expected error of the crowd's label after ``h`` more volunteers, for ``h`` from 0 to
+    ``most``: each votes on the cell with probability ``detection`` (binomially many
+    votes, each as in :func:`_label_error_after_vote`, computed once per number of votes).
 
     Examples
     --------
     >>> p = np.array([[0.85, 0.15]])
-    >>> [round(float(_label_error_after_volunteers(p, 0.85, 1.0, h)[0]), 3) for h in (0, 2)]
-    [0.15, 0.061]
+    >>> [round(float(e[0]), 3) for e in _label_errors_after_volunteers(p, 0.85, 1.0, 2)]
+    [0.15, 0.15, 0.061]
     """
     belief = proba if belief is None else belief
     now = 1.0 - np.take_along_axis(belief, proba.argmax(axis=1)[:, None], axis=1)[:, 0]
-    error = (1 - detection) ** volunteers * now
-    for votes in range(1, volunteers + 1):
-        chance = (
-            comb(volunteers, votes) * detection**votes * (1 - detection) ** (volunteers - votes)
-        )
-        error = error + chance * _label_error_after_vote(proba, accuracy, belief, votes)
-    return error
+    after_votes = [now] + [_label_error_after_vote(proba, accuracy, belief, v)
+                           for v in range(1, most + 1)]  # fmt: skip
+    return [sum(binom.pmf(v, h, detection) * after_votes[v] for v in range(h + 1))
+            for h in range(most + 1)]  # fmt: skip
 
 
 def _real_odds(clickers, annotators, detection: float, stray: float) -> np.ndarray:
@@ -136,9 +134,7 @@ def _lone_doubt_after(belief: np.ndarray, detection: float, stray: float, volunt
     """
     error = np.zeros(len(belief))
     for j in range(volunteers + 1):
-        ways = comb(volunteers, j)
-        if_real = ways * detection**j * (1 - detection) ** (volunteers - j)
-        if_stray = ways * stray**j * (1 - stray) ** (volunteers - j)
+        if_real, if_stray = binom.pmf(j, volunteers, [detection, stray])
         keep = _real_odds(1 + j, 1 + volunteers, detection, stray) >= 0.5
         error += np.where(keep, (1 - belief) * if_stray, belief * if_real)
     return error

@@ -67,7 +67,7 @@ from .detector_evidence import (
 )
 from .next_vote import (
     _doubt_after_click,
-    _label_error_after_volunteers,
+    _label_errors_after_volunteers,
     _lone_doubt_after,
     _real_odds,
     expected_missed,
@@ -228,11 +228,9 @@ def image_uncertainty(
     # A lone volunteer's cell without a posterior is kept whatever the next click says.
     lone = ~np.isfinite(p_real) & (annotators[crowd.cell_image] == 1)
     p_real = np.where(np.isfinite(p_real), p_real, 1.0)
-    chosen = proba.argmax(axis=1) if len(cells) else np.zeros(0, np.int64)
-    error = 1.0 - np.take_along_axis(belief, chosen[:, None], axis=1)[:, 0]
-    after = {
-        h: _label_error_after_volunteers(proba, q, d, h, belief) for h in range(1, HORIZON + 1)
-    }
+    # after[h]: each cell's expected label error after h more volunteers (after[0]: now).
+    after = _label_errors_after_volunteers(proba, q, d, HORIZON, belief)
+    error = after[0]
     doubt = 1.0 - belief_real  # every cell of the table is kept
     doubt_after = _doubt_after_click(p_real, d, rates.stray, belief_real)
     # One clicker of two keeps a cell: a second volunteer cannot drop a lone volunteer's
