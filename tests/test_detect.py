@@ -57,33 +57,76 @@ def test_unlabelled_cells_teach_only_the_centre_and_far_cells_reach_in():
     assert t[..., 0].max() == 1.0 and (t[..., 0] == 1.0).sum() == 1
 
 
+def _symmetries(a: np.ndarray):
+    """The eight symmetries of the square of ``a`` (its first two axes)."""
+    for turns in range(4):
+        turned = np.rot90(a, turns)
+        yield turned
+        yield turned[:, ::-1]
+
+
 @SETTINGS
 @given(
     st.integers(1, 90),
     st.integers(1, 90),
     st.sampled_from([16, 32, 48]),
     st.integers(0, 1),
+    st.sampled_from([0, 5, 32]),
     st.integers(0, 999),
 )
-def test_training_crops_of_any_image_are_whole_and_padded_from_its_edges(
-    height, width, side, n_cells, seed
+def test_training_crops_are_windows_of_the_padded_image_and_their_targets_follow(
+    height, width, side, n_cells, reach, seed
 ):
+    from cellcnn.detect.heatmap import render_targets
+    from cellcnn.detect.training import _crop, _Image, _offsets
+
+    # Each pixel holds its row and column: a crop tells where it was taken.
+    rows, cols = np.indices((height, width))
+    image = np.stack([rows, cols, np.zeros_like(rows)], axis=-1).astype(np.uint8)
+    # An image with one cell in its middle, or without any (a consensus lists those too).
+    x, y = np.full(n_cells, width / 2), np.full(n_cells, height / 2)
+    proba = np.tile([1.0, 0.0], (n_cells, 1))
+    cells = _Image(image, x, y, proba, np.ones(n_cells), np.ones(n_cells))
+    rng = np.random.default_rng(seed)
+    for _ in range(3):
+        patch, target = _crop(cells, side, rng, 2.0, reach)
+        assert patch.shape == (side, side, 3) and target.shape == (side, side, 2 + TARGET_EXTRA)
+        # Undone by one of the square's symmetries, the crop is the window at (top, left)
+        # of the image with its edge pixels repeated, within ``reach`` of the image and
+        # never wholly beyond it.
+        found = []
+        for back, back_target in zip(_symmetries(patch), _symmetries(target), strict=True):
+            along = np.arange(side)
+            for top in range(*_offsets(height, side, reach)):
+                if not (back[..., 0] == np.clip(top + along, 0, height - 1)[:, None]).all():
+                    continue
+                for left in range(*_offsets(width, side, reach)):
+                    if (back[..., 1] == np.clip(left + along, 0, width - 1)[None, :]).all():
+                        found.append((top, left, back_target))
+        assert found, "the crop is no window of the padded image"
+        assert all(-reach <= tp < height and -reach <= lf < width for tp, lf, _ in found)
+        assert all(tp + side > 0 and lf + side > 0 for tp, lf, _ in found)
+        # (A window of constant rows or columns matches several symmetries: one of them
+        # carries the target.)
+        assert any(np.allclose(t, render_targets((side, side), x - lf, y - tp, proba, sigma=2.0,
+                                                   weight=np.ones(n_cells),
+                                                   class_weight=np.ones(n_cells)))
+                   for tp, lf, t in found), "the target does not follow the crop"  # fmt: skip
+
+
+def test_training_crops_reach_beyond_the_image_as_inference_tiles_do():
     from cellcnn.detect.training import _crop, _Image
 
-    image = (np.arange(height * width).reshape(height, width, 1) % 251).astype(np.uint8)
-    # An image with one cell in its middle, or without any (a consensus lists those too).
-    centre = np.full(n_cells, width / 2), np.full(n_cells, height / 2)
-    cells = _Image(image, *centre, np.tile([1.0, 0.0], (n_cells, 1)), np.ones(n_cells),
-                   np.ones(n_cells))  # fmt: skip
-    rng = np.random.default_rng(seed)
-    for _ in range(5):
-        patch, target = _crop(cells, side, rng, sigma=2.0)
-        assert patch.shape == (side, side, 1) and target.shape == (side, side, 2 + TARGET_EXTRA)
-        # Inside or beyond the edges, every pixel is one of the image's (its edges repeated).
-        assert np.isin(patch, image).all()
-        assert 0 <= target[..., 0].max() <= 1.0
-        if not n_cells:  # nothing but background
-            assert not target[..., 0].any() and (target[..., 1:3] == 0).all()
+    image = np.full((40, 40, 1), 7, np.uint8)
+    image[0], image[-1], image[:, 0], image[:, -1] = 1, 2, 3, 4  # the edges
+    cells = _Image(image, np.zeros(0), np.zeros(0), np.zeros((0, 2)), np.zeros(0), np.zeros(0))
+    rng = np.random.default_rng(0)
+    crops = [_crop(cells, 16, rng, 2.0, 32)[0] for _ in range(50)]
+    # Inside, a crop shows at most one row and one column of edge pixels (31); beyond an
+    # edge its pixels repeat.
+    assert any(np.isin(c, [1, 2, 3, 4]).sum() > 31 for c in crops)
+    inside = [_crop(cells, 16, rng, 2.0, 0)[0] for _ in range(50)]
+    assert all(np.isin(c, [1, 2, 3, 4]).sum() <= 31 for c in inside)
 
 
 def test_balanced_weights_count_a_rare_class_as_much_as_a_common_one():
