@@ -62,7 +62,7 @@ def crop_stream(images: dict, truth, n_crops: int) -> float:
     """Crops/s of the detector's own training stream over ``images``
     (``image_id -> array``, in memory or in the cache)."""
     # The private stream of cellcnn.detect.training is what tf.data runs: measured as is.
-    from cellcnn.detect.training import _Image, _stream
+    from cellcnn.detect.training import MARGIN, _Image, _stream
 
     xy = truth[["x", "y"]].to_numpy(float)
     rows_of = truth.groupby(truth["image_id"].astype(str)).indices
@@ -72,7 +72,7 @@ def crop_stream(images: dict, truth, n_crops: int) -> float:
         n = len(rows)
         items.append(_Image(pixels, xy[rows, 0], xy[rows, 1], np.tile([1.0, 0.0], (n, 1)),
                             np.ones(n), np.ones(n)))  # fmt: skip
-    stream = _stream(items, CROP, sigma=20 / 6, seed=0)
+    stream = _stream(items, CROP, sigma=20 / 6, reach=MARGIN, seed=0)
     for _ in range(20):  # warm up
         next(stream)
     start = time.perf_counter()

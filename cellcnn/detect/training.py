@@ -50,7 +50,7 @@ from .inference import DETECTOR_FILES, cells_from_maps, predict_maps
 from .network import build_detector, detector_loss
 from .tiles import PADDING
 
-__all__ = ["train_detector", "DetectorResult", "CELL_SIZE", "MIN_DISTANCE", "THRESHOLDS"]
+__all__ = ["train_detector", "DetectorResult", "CELL_SIZE", "MARGIN", "MIN_DISTANCE", "THRESHOLDS"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,9 @@ CELL_SIZE = 20.0
 #: 0.969 / 0.969 at 0.6 / 0.5 / 0.4 / 0.3 cell sizes (mean of the two); of the two best,
 #: the one that keeps neighbouring peaks of one cell further apart.
 MIN_DISTANCE = 0.4
+#: Pixels of context the inference tiles keep around their central part (padded beyond
+#: the image's edges), and how far a training crop may reach beyond them.
+MARGIN = 32
 #: Steps of an epoch at least (an epoch is otherwise one crop per training image).
 MIN_STEPS = 32
 #: Peak thresholds tried on the validation images.
@@ -381,7 +384,7 @@ def train_detector(
     record = {"format": "cellcnn-detector/1", "version": __version__,
               "classes": list(vocabulary.classes), "unsure": vocabulary.unsure,
               "channels": int(channels), "cell_size": cell_size, "sigma": sigma,
-              "min_distance": MIN_DISTANCE * cell_size, "margin": 32, "max_tile": 768, "padding": PADDING,
+              "min_distance": MIN_DISTANCE * cell_size, "margin": MARGIN, "max_tile": 768, "padding": PADDING,
               "crop": crop, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
               "widths": list(widths), "balance_classes": balance_classes, "seed": seed,
               "splits": {s: part[s] for s in SPLITS}}  # fmt: skip
