@@ -58,11 +58,12 @@ print(json.dumps({"seconds": time.perf_counter() - start,
 """
 
 
-def crop_stream(images: dict, truth, n_crops: int) -> float:
+def crops_per_second(images: dict, truth, n_crops: int) -> float:
     """Crops/s of the detector's own training stream over ``images``
     (``image_id -> array``, in memory or in the cache)."""
     # The private stream of cellcnn.detect.training is what tf.data runs: measured as is.
-    from cellcnn.detect.training import MARGIN, _Image, _stream
+    from cellcnn.detect.crops import TrainingImage, crop_stream
+    from cellcnn.detect.tiles import MARGIN
 
     xy = truth[["x", "y"]].to_numpy(float)
     rows_of = truth.groupby(truth["image_id"].astype(str)).indices
@@ -70,9 +71,9 @@ def crop_stream(images: dict, truth, n_crops: int) -> float:
     for image_id, pixels in images.items():
         rows = rows_of.get(image_id, np.zeros(0, np.int64))
         n = len(rows)
-        items.append(_Image(pixels, xy[rows, 0], xy[rows, 1], np.tile([1.0, 0.0], (n, 1)),
+        items.append(TrainingImage(pixels, xy[rows, 0], xy[rows, 1], np.tile([1.0, 0.0], (n, 1)),
                             np.ones(n), np.ones(n)))  # fmt: skip
-    stream = _stream(items, CROP, sigma=20 / 6, reach=MARGIN, seed=0)
+    stream = crop_stream(items, CROP, sigma=20 / 6, reach=MARGIN, seed=0)
     for _ in range(20):  # warm up
         next(stream)
     start = time.perf_counter()
@@ -118,8 +119,8 @@ def stream_rows(name: str, source, truth, ids: list[str], n_crops: int, tmp: Pat
         "load_s": load_s,
         "cache_mib": disk / 2**20,
         "cache_build_s": build_s,
-        "crops_per_s_memory": crop_stream(held, truth, n_crops),
-        "crops_per_s_cache": crop_stream(cached, truth, n_crops),
+        "crops_per_s_memory": crops_per_second(held, truth, n_crops),
+        "crops_per_s_cache": crops_per_second(cached, truth, n_crops),
     }
 
 

@@ -77,8 +77,8 @@ def _symmetries(a: np.ndarray):
 def test_training_crops_are_windows_of_the_padded_image_and_their_targets_follow(
     height, width, side, n_cells, reach, seed
 ):
+    from cellcnn.detect.crops import TrainingImage, crop_range, random_crop
     from cellcnn.detect.heatmap import render_targets
-    from cellcnn.detect.training import _crop, _Image, _offsets
 
     # Each pixel holds its row and column: a crop tells where it was taken.
     rows, cols = np.indices((height, width))
@@ -86,10 +86,10 @@ def test_training_crops_are_windows_of_the_padded_image_and_their_targets_follow
     # An image with one cell in its middle, or without any (a consensus lists those too).
     x, y = np.full(n_cells, width / 2), np.full(n_cells, height / 2)
     proba = np.tile([1.0, 0.0], (n_cells, 1))
-    cells = _Image(image, x, y, proba, np.ones(n_cells), np.ones(n_cells))
+    cells = TrainingImage(image, x, y, proba, np.ones(n_cells), np.ones(n_cells))
     rng = np.random.default_rng(seed)
     for _ in range(3):
-        patch, target = _crop(cells, side, rng, 2.0, reach)
+        patch, target = random_crop(cells, side, rng, 2.0, reach)
         assert patch.shape == (side, side, 3) and target.shape == (side, side, 2 + TARGET_EXTRA)
         # Undone by one of the square's symmetries, the crop is the window at (top, left)
         # of the image with its edge pixels repeated, within ``reach`` of the image and
@@ -97,10 +97,10 @@ def test_training_crops_are_windows_of_the_padded_image_and_their_targets_follow
         found = []
         for back, back_target in zip(_symmetries(patch), _symmetries(target), strict=True):
             along = np.arange(side)
-            for top in range(*_offsets(height, side, reach)):
+            for top in range(*crop_range(height, side, reach)):
                 if not (back[..., 0] == np.clip(top + along, 0, height - 1)[:, None]).all():
                     continue
-                for left in range(*_offsets(width, side, reach)):
+                for left in range(*crop_range(width, side, reach)):
                     if (back[..., 1] == np.clip(left + along, 0, width - 1)[None, :]).all():
                         found.append((top, left, back_target))
         assert found, "the crop is no window of the padded image"
@@ -115,17 +115,19 @@ def test_training_crops_are_windows_of_the_padded_image_and_their_targets_follow
 
 
 def test_training_crops_reach_beyond_the_image_as_inference_tiles_do():
-    from cellcnn.detect.training import _crop, _Image
+    from cellcnn.detect.crops import TrainingImage, random_crop
 
     image = np.full((40, 40, 1), 7, np.uint8)
     image[0], image[-1], image[:, 0], image[:, -1] = 1, 2, 3, 4  # the edges
-    cells = _Image(image, np.zeros(0), np.zeros(0), np.zeros((0, 2)), np.zeros(0), np.zeros(0))
+    cells = TrainingImage(
+        image, np.zeros(0), np.zeros(0), np.zeros((0, 2)), np.zeros(0), np.zeros(0)
+    )
     rng = np.random.default_rng(0)
-    crops = [_crop(cells, 16, rng, 2.0, 32)[0] for _ in range(50)]
+    crops = [random_crop(cells, 16, rng, 2.0, 32)[0] for _ in range(50)]
     # Inside, a crop shows at most one row and one column of edge pixels (31); beyond an
     # edge its pixels repeat.
     assert any(np.isin(c, [1, 2, 3, 4]).sum() > 31 for c in crops)
-    inside = [_crop(cells, 16, rng, 2.0, 0)[0] for _ in range(50)]
+    inside = [random_crop(cells, 16, rng, 2.0, 0)[0] for _ in range(50)]
     assert all(np.isin(c, [1, 2, 3, 4]).sum() <= 31 for c in inside)
 
 

@@ -7,8 +7,9 @@
 - :func:`draw_detections` -- every image with the cells found, as PNG files.
 
 See :mod:`cellcnn.detect.network` for the model and its loss,
-:mod:`cellcnn.detect.tiles` for images of any size, :mod:`cellcnn.detect.edges` for the
-thresholds of the peaks near each side of an image.
+:mod:`cellcnn.detect.crops` for its training crops, :mod:`cellcnn.detect.tiles` for
+images of any size, :mod:`cellcnn.detect.edges` for the thresholds of the peaks near
+each side of an image.
 """
 
 from .drawing import draw_detections

@@ -28,7 +28,7 @@ from ..model_files import load_model_folder
 from .edges import SIDES, peak_thresholds
 from .network import DETECTOR_OBJECTS
 from .peaks import find_peaks
-from .tiles import PADDING, PADDINGS, tile_grid
+from .tiles import MARGIN, PADDING, PADDINGS, tile_grid
 
 __all__ = ["detect", "load_detector", "predict_maps", "cells_from_maps", "DETECTOR_FILES"]
 
@@ -92,7 +92,7 @@ def predict_maps(
     net: keras.Model,
     images: Iterable[np.ndarray],
     *,
-    margin: int = 32,
+    margin: int = MARGIN,
     max_tile: int = 768,
     batch_size: int | None = None,
     tta: bool = False,

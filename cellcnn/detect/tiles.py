@@ -27,10 +27,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TileGrid", "tile_grid", "MULTIPLE", "PADDING", "PADDINGS"]
+__all__ = ["TileGrid", "tile_grid", "MARGIN", "MULTIPLE", "PADDING", "PADDINGS"]
 
 #: Tile sides are multiples of this (the detector downsamples three times).
 MULTIPLE = 8
+#: Pixels of context every tile keeps around its central part (padded beyond the image's
+#: edges); the detector's training crops reach as far beyond them.
+MARGIN = 32
 #: How images are padded beyond their edges (``numpy.pad`` modes), and the default.
 PADDINGS = ("edge", "symmetric")
 PADDING = "edge"
@@ -94,7 +97,7 @@ class TileGrid:
 
 
 def tile_grid(
-    shape: tuple[int, ...], *, margin: int = 32, max_tile: int = 768, padding: str = PADDING
+    shape: tuple[int, ...], *, margin: int = MARGIN, max_tile: int = 768, padding: str = PADDING
 ) -> TileGrid:
     """The tiling of an image of ``shape`` (``(H, W)`` or ``(H, W, C)``): one tile when
     the image and its margins fit in ``max_tile``, else tiles of ``max_tile``.

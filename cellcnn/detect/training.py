@@ -4,12 +4,8 @@ Images are split train / validation / test *by image* (whole look-alike groups w
 ``groups="lookalike"``), as the patch store splits them. Every step of an epoch
 takes a random square crop of a training image, one of the eight symmetries of the
 square, and the matching targets
-(:func:`~cellcnn.detect.heatmap.render_targets`), streamed through ``tf.data``. A
-crop may reach the tiles' margin (32 px) beyond the image's edges, padded as the tiles
-are at inference (:data:`~cellcnn.detect.tiles.PADDING`), so that the network learns
-the edges as it will see them: on LDC this lifted the test F1 of two detectors from
-0.958 / 0.956 to 0.961 / 0.961 (crops inside the image, padded only where it is
-smaller than a crop, before). The
+(:mod:`~cellcnn.detect.crops`: reaching beyond the image's edges as the tiles do at
+inference), streamed through ``tf.data``. The
 weights with the lowest validation loss (fixed crops of the validation images) are
 kept; the peak threshold is then chosen on the whole validation images for the best
 detection F1 (:func:`cellconsensus.metrics.score`).
@@ -26,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,14 +39,15 @@ from cellconsensus.tables import Vocabulary, cells_vocabulary, class_proba, imag
 
 from .. import __version__
 from ..model_files import save_model_folder
+from .crops import TrainingImage, crop_stream, random_crop
 from .edges import EDGE_BAND, edge_kept, tune_edges
-from .heatmap import TARGET_EXTRA, render_targets
+from .heatmap import TARGET_EXTRA
 from .image_cache import cache_images
 from .inference import DETECTOR_FILES, cells_from_maps, predict_maps
 from .network import build_detector, detector_loss
-from .tiles import PADDING
+from .tiles import MARGIN, PADDING
 
-__all__ = ["train_detector", "DetectorResult", "CELL_SIZE", "MARGIN", "MIN_DISTANCE", "THRESHOLDS"]
+__all__ = ["train_detector", "DetectorResult", "CELL_SIZE", "MIN_DISTANCE", "THRESHOLDS"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +59,6 @@ CELL_SIZE = 20.0
 #: 0.969 / 0.969 at 0.6 / 0.5 / 0.4 / 0.3 cell sizes (mean of the two); of the two best,
 #: the one that keeps neighbouring peaks of one cell further apart.
 MIN_DISTANCE = 0.4
-#: Pixels of context the inference tiles keep around their central part (padded beyond
-#: the image's edges), and how far a training crop may reach beyond them.
-MARGIN = 32
 #: Steps of an epoch at least (an epoch is otherwise one crop per training image).
 MIN_STEPS = 32
 #: Peak thresholds tried on the validation images.
@@ -90,16 +84,6 @@ class DetectorResult:
     def validation(self) -> dict:
         """Detection and label figures on the validation images at the chosen threshold."""
         return self.record["validation"]
-
-
-@dataclass(frozen=True)
-class _Image:
-    pixels: np.ndarray  # or a zarr array of an image cache: read a crop at a time
-    x: np.ndarray
-    y: np.ndarray
-    proba: np.ndarray
-    weight: np.ndarray
-    class_weight: np.ndarray
 
 
 def _image_splits(table, ids, split, groups, fractions, seed, source) -> pd.Series:
@@ -157,47 +141,6 @@ def _targets_of(
         factor = np.where(labelled, per_class[top], 1.0)
         factor /= factor.mean()
     return proba, weight * factor, labelled * factor
-
-
-def _offsets(n: int, side: int, reach: int) -> tuple[int, int]:
-    """The range (``low``, ``high`` exclusive) of a crop's first row (or column) on an
-    image of ``n`` rows: at most ``reach`` beyond either edge, never wholly beyond it."""
-    low = max(-reach, 1 - side)
-    return low, max(min(n + reach - side, n - 1), low) + 1
-
-
-def _crop(image: _Image, side: int, rng: np.random.Generator, sigma: float, reach: int):
-    """A random ``side`` crop of an image, one of the square's symmetries, and its target.
-
-    The crop may reach up to ``reach`` pixels beyond the image's edges, padded as the
-    tiles are at inference (:data:`~cellcnn.detect.tiles.PADDING`): the network learns
-    the edges as it will see them; a crop always shows some of the image. Only the
-    pixels inside the image are read (a crop of a zarr image reads the chunks it
-    touches)."""
-    pixels, x, y = image.pixels, image.x, image.y
-    height, width = pixels.shape[:2]
-    top, left = (int(rng.integers(*_offsets(n, side, reach))) for n in (height, width))
-    y0, y1 = max(top, 0), min(top + side, height)
-    x0, x1 = max(left, 0), min(left + side, width)
-    patch = np.pad(np.asarray(pixels[y0:y1, x0:x1]),
-                   ((y0 - top, top + side - y1), (x0 - left, left + side - x1), (0, 0)),
-                   mode=PADDING)  # fmt: skip
-    target = render_targets((side, side), x - left, y - top, image.proba, sigma=sigma,
-                            weight=image.weight, class_weight=image.class_weight)  # fmt: skip
-    turns, flip = int(rng.integers(4)), bool(rng.integers(2))
-    patch, target = np.rot90(patch, turns), np.rot90(target, turns)
-    if flip:
-        patch, target = patch[:, ::-1], target[:, ::-1]
-    return np.ascontiguousarray(patch), np.ascontiguousarray(target)
-
-
-def _stream(
-    images: list[_Image], side: int, sigma: float, reach: int, seed: int
-) -> Iterator[tuple]:
-    rng = np.random.default_rng(seed)
-    while True:
-        for i in rng.permutation(len(images)):
-            yield _crop(images[i], side, rng, sigma, reach)
 
 
 class _KeepBest(keras.callbacks.Callback):
@@ -372,7 +315,7 @@ def train_detector(
         rows = by_image.get(image_id, np.zeros(0, np.int64))
         pixels = (cached[image_id] if cached is not None
                   else source.load(image_id, channels=channels)[0])  # fmt: skip
-        loaded[image_id] = _Image(pixels, xy[rows, 0],
+        loaded[image_id] = TrainingImage(pixels, xy[rows, 0],
                                   xy[rows, 1], proba[rows], weight[rows], class_weight[rows])  # fmt: skip
     part = {s: [i for i in ids if splits[i] == s] for s in SPLITS}
     n_train_cells = sum(len(loaded[i].x) for i in part["train"])
@@ -393,12 +336,12 @@ def train_detector(
     spec = (tf.TensorSpec((crop, crop, channels), tf.uint8),
             tf.TensorSpec((crop, crop, k + TARGET_EXTRA), tf.float32))  # fmt: skip
     train_images = [loaded[i] for i in part["train"]]
-    stream = tf.data.Dataset.from_generator(lambda: _stream(train_images, crop, sigma, record["margin"], seed),
+    stream = tf.data.Dataset.from_generator(lambda: crop_stream(train_images, crop, sigma, record["margin"], seed),
                                             output_signature=spec)  # fmt: skip
     stream = stream.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     val_rng = np.random.default_rng(seed + 1)
     val_x, val_y = zip(
-        *(_crop(loaded[i], crop, val_rng, sigma, record["margin"]) for i in part["val"]),
+        *(random_crop(loaded[i], crop, val_rng, sigma, record["margin"]) for i in part["val"]),
         strict=True,
     )
     steps = max(MIN_STEPS, -(-len(train_images) // batch_size))
