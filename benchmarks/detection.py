@@ -10,7 +10,9 @@ training images (its defaults; the peak threshold chosen on the validation
 images) and :func:`cellcnn.detect.detect` finds the cells of the test images,
 scored by Hungarian matching within half a cell
 (:func:`cellconsensus.metrics.score`): precision, recall, F1, localisation
-error, label accuracy (the detector's class maps; balanced over the classes).
+error, label accuracy (the detector's class maps; balanced over the classes), and a
+95 % interval of the F1 (bootstrap over the test images, look-alike groups drawn
+together: :func:`cellconsensus.metrics.detection_intervals`).
 The same cells labelled instead by a patch classifier trained on the same training
 and validation cells (``compact`` at 48 px, :data:`CLASSIFIER_EPOCHS` epochs with
 early stopping, at its validation-chosen setting; ``detect(classifier=)``, which
@@ -47,7 +49,8 @@ from cellcnn.detect import detect, evaluate_detector, train_detector
 from cellcnn.train import train
 from cellconsensus import find_consensus, read_voc, simulate_crowd
 from cellconsensus.images import as_image_source
-from cellconsensus.metrics import score
+from cellconsensus.metrics import detection_intervals, score
+from cellconsensus.splits import lookalike_groups
 from cellconsensus.store import write_patches
 from cellconsensus.synthetic.render import make_images
 
@@ -172,7 +175,9 @@ def run(name, truth, images, split, seed, epochs, work: Path, quick: bool = Fals
                             epochs=epochs, seed=seed)  # fmt: skip
     seconds = time.perf_counter() - start
     figures, _ = evaluate_detector(result.out_dir, truth, source)
-    row = {"data": name, "seed": seed, "train_seconds": seconds,
+    groups = lookalike_groups(source, list(figures.per_image.index))
+    interval = detection_intervals(figures, groups=groups, seed=seed)["f1"]
+    row = {"data": name, "seed": seed, "train_seconds": seconds, "f1_interval": list(interval),
            "threshold": result.record["threshold"], "best_epoch": result.record["best_epoch"],
            **figures.to_dict(), "crowds": crowds(truth, split, seed)}  # fmt: skip
     row["worth_f1"] = worth(row["f1"], row["crowds"], "f1")
@@ -195,7 +200,9 @@ def summarise(rows: list[dict]) -> list[dict]:
         first = mine[0]
         keys = ("precision", "recall", "f1", "localisation_error", "label_accuracy",
                 "balanced_label_accuracy", "train_seconds")  # fmt: skip
+        intervals = np.array([r.get("f1_interval", (np.nan, np.nan)) for r in mine], float)
         row = {"data": name, **{k: spread([r[k] for r in mine])["median"] for k in keys},
+               "f1_low": float(intervals[:, 0].mean()), "f1_high": float(intervals[:, 1].mean()),
                "log_f1": first["log"]["f1"], "log_precision": first["log"]["precision"],
                "log_recall": first["log"]["recall"], "log_params": first["log"]["params"],
                **first["speed"]}  # fmt: skip
@@ -226,9 +233,12 @@ def summarise(rows: list[dict]) -> list[dict]:
 def markdown(summary: list[dict], seeds: int, epochs: int) -> str:
     sizes = ("worth_f1", "worth_labels", "worth_classifier_labels")
     summary = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
-               | {k: _crowd_size(r[k]) for k in sizes if k in r} for r in summary]  # fmt: skip
+               | {k: _crowd_size(r[k]) for k in sizes if k in r}
+               | {"f1_interval": _interval(r.get("f1_low"), r.get("f1_high"))}
+               for r in summary]  # fmt: skip
     detector = markdown_table(summary, {
         "data": "data", "precision": "precision", "recall": "recall", "f1": "F1",
+        "f1_interval": "F1 95 % interval",
         "localisation_error": "localisation error (px)", "label_accuracy": "label accuracy",
         "balanced_label_accuracy": "balanced label accuracy", "log_f1": "LoG F1 (tuned)",
         "worth_f1": "crowd size of equal F1",
@@ -246,7 +256,9 @@ def markdown(summary: list[dict], seeds: int, epochs: int) -> str:
     cost = markdown_table(summary, {
         "data": "data", "train_seconds": "training (s, 2 cores)",
         "images_per_s": "images/s (data size)", "images_per_s_1024": "images/s (1024 x 1024)"})  # fmt: skip
-    lines = [f"Test images, medians over {seeds} seed(s), {epochs} epochs:", "", detector, "",
+    lines = [f"Test images, medians over {seeds} seed(s), {epochs} epochs (F1 interval: "
+             "bootstrap over the test images, look-alike groups drawn together; the mean of "
+             "the seeds' bounds):", "", detector, "",
              *(["The same detections labelled by the patch classifier (`detect(classifier=)`, "
                 "as `cellcnn predict RUN --detector DET` does):", "", classifier, ""]
                if labelled else []),
@@ -258,6 +270,13 @@ def markdown(summary: list[dict], seeds: int, epochs: int) -> str:
                                                       for k, v in r["log_params"].items())
                          for r in summary)]  # fmt: skip
     return "\n".join(lines)
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    """``"0.951 - 0.972"``, or ``"-"`` for a run that measured none."""
+    if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
+        return "-"
+    return f"{low:.3f} - {high:.3f}"
 
 
 def resummarise(redo_log: bool = False, names: list[str] | None = None) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["score", "Score"]
+__all__ = ["score", "Score", "detection_intervals"]
 
 
 @dataclass
@@ -34,6 +34,9 @@ class Score:
     matches : DataFrame
         One row per match: ``image_id``, ``cell`` and ``truth`` (row positions
         in the inputs), ``distance``.
+    per_image : DataFrame
+        ``tp, fp, fn`` of every scored image (index ``image_id``), for
+        :func:`detection_intervals`.
     """
 
     tp: int
@@ -47,11 +50,13 @@ class Score:
     localisation_error: float
     relative_localisation_error: float
     matches: pd.DataFrame = field(repr=False)
+    per_image: pd.DataFrame = field(repr=False)
 
     def to_dict(self) -> dict:
         """The scalar figures as a dictionary."""
         out = asdict(self)
         out.pop("matches")
+        out.pop("per_image")
         return out
 
 
@@ -148,6 +153,11 @@ def score(
     tp = len(mc)
     fp = len(c_rows) - tp
     fn = len(t_rows) - tp
+    tp_image = np.bincount(t_img[mt], minlength=n_img)
+    per_image = pd.DataFrame(
+        {"tp": tp_image, "fp": np.diff(c_bounds) - tp_image, "fn": np.diff(t_bounds) - tp_image},
+        index=pd.Index(np.asarray(index, dtype=object), name="image_id"),
+    )
     precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
     f1 = _ratio(2 * tp, 2 * tp + fp + fn)
     pred = cells["label"].astype(object).to_numpy()[mc]
@@ -178,4 +188,82 @@ def score(
         localisation_error=float(dist.mean()) if tp else float("nan"),
         relative_localisation_error=float((dist / t_size[mt]).mean()) if tp else float("nan"),
         matches=matches,
+        per_image=per_image,
     )
+
+
+def detection_intervals(
+    result: Score,
+    *,
+    level: float = 0.95,
+    n_resamples: int = 2000,
+    groups: pd.Series | dict | None = None,
+    seed: int = 0,
+) -> dict[str, tuple[float, float]]:
+    """Bootstrap confidence intervals of precision, recall and F1.
+
+    The scored images are drawn again with replacement (whole groups of them with
+    ``groups``: cells of one image, or of look-alike images, are not independent),
+    ``n_resamples`` times, and the figures recomputed from the drawn images' counts;
+    the interval is the central ``level`` of them (percentile bootstrap). It says how
+    far a figure measured on these few images may lie from the same detector's figure
+    on many more images like them.
+
+    Parameters
+    ----------
+    result : Score
+        What :func:`score` returned.
+    level : float, default 0.95
+        Coverage of the intervals, in (0, 1).
+    n_resamples : int, default 2000
+        Bootstrap draws.
+    groups : Series or mapping, optional
+        ``image_id -> group``: images drawn together (default each image alone);
+        every scored image needs one.
+    seed : int, default 0
+        Seeds the draws.
+
+    Returns
+    -------
+    dict
+        ``{"precision": (low, high), "recall": (low, high), "f1": (low, high)}``
+        (``nan`` where a figure is undefined in some draw's images).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> truth = pd.DataFrame({"image_id": list("aabbcc"), "x": [10.0, 50] * 3,
+    ...                       "y": [10.0, 50] * 3, "size": 20.0, "label": "alive"})
+    >>> cells = truth.iloc[[0, 1, 2, 4]].assign(x=[11.0, 50, 10, 10])
+    >>> s = score(cells, truth)
+    >>> round(s.f1, 3), [round(v, 3) for v in detection_intervals(s)["f1"]]
+    (0.8, [0.667, 1.0])
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    if not (isinstance(n_resamples, int | np.integer) and n_resamples >= 1):
+        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
+    counts = result.per_image[["tp", "fp", "fn"]]
+    if groups is not None:
+        mapping = pd.Series(groups, dtype=object)
+        unit = counts.index.map(lambda i: mapping.get(i))
+        if unit.isna().any():
+            missing = counts.index[unit.isna()][0]
+            raise ValueError(f"groups has no group for image {missing!r}")
+        counts = counts.groupby(np.asarray(unit, dtype=str)).sum()
+    units = counts.to_numpy(float)
+    if not len(units):
+        return {k: (float("nan"), float("nan")) for k in ("precision", "recall", "f1")}
+    rng = np.random.default_rng(seed)
+    drawn = rng.multinomial(len(units), np.full(len(units), 1 / len(units)), size=n_resamples)
+    tp, fp, fn = (drawn @ units).T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        figures = {"precision": tp / (tp + fp), "recall": tp / (tp + fn),
+                   "f1": 2 * tp / (2 * tp + fp + fn)}  # fmt: skip
+    tail = 100 * (1 - level) / 2
+    out = {}
+    for name, values in figures.items():
+        low, high = (np.percentile(values, [tail, 100 - tail]) if np.isfinite(values).all()
+                     else (np.nan, np.nan))  # fmt: skip
+        out[name] = (float(low), float(high))
+    return out

@@ -283,6 +283,11 @@ def test_detection_smoke(results):
     assert all(0 <= row[f"crowd{n}_f1"] <= 1 for n in (1, 2, 3, 5, 10))
     assert row["images_per_s"] > 0 and row["images_per_s_1024"] > 0
     assert "crowd size of equal F1" in out and "LoG F1" in out
+    # The F1's bootstrap interval, per run and in the summary.
+    (run,) = result["runs"]
+    low, high = run["f1_interval"]
+    assert 0 <= low <= high <= 1 and (row["f1_low"], row["f1_high"]) == (low, high)
+    assert "F1 95 % interval" in out and f"{low:.3f} - {high:.3f}" in out
     # The same detections labelled by the patch classifier.
     assert 0 <= row["classifier_balanced_label_accuracy"] <= 1
     assert "balanced (patch classifier)" in out

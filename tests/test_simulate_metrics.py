@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cellconsensus import find_consensus, make_truth, read_voc, score, simulate_crowd
+from cellconsensus.metrics import detection_intervals
 from cellconsensus.strategies import estimate_scale
 
 
@@ -117,3 +120,87 @@ def test_every_strategy_on_ldc_simulated(ldc_images):
         s = score(find_consensus(clicks, name, params=params).cells, subset)
         floor = 0.0 if name == "radius-thesis" else 0.75
         assert s.f1 >= floor and (np.isnan(s.label_accuracy) or s.label_accuracy > 0.8), (name, s)
+
+
+# --- Per-image counts and bootstrap intervals of the detection figures -----------------
+
+per_image_counts = st.lists(
+    st.tuples(st.integers(0, 6), st.integers(0, 4), st.integers(0, 4)), min_size=1, max_size=8
+)
+
+
+def _scored(counts: list[tuple[int, int, int]]):
+    """A Score with the given (tp, fp, fn) per image: matched cells on the true ones,
+    extra cells far away, missed true cells without a cell."""
+    truth, cells = [], []
+    for k, (tp, fp, fn) in enumerate(counts):
+        image = f"im{k}"
+        for i in range(tp + fn):
+            truth.append((image, 30.0 * i + 10, 10.0))
+        for i in range(tp):
+            cells.append((image, 30.0 * i + 11, 10.0))
+        for i in range(fp):
+            cells.append((image, 30.0 * i + 10, 500.0))
+    columns = ["image_id", "x", "y"]
+    truth = pd.DataFrame(truth, columns=columns).assign(size=20.0, label="alive")
+    cells = pd.DataFrame(cells, columns=columns).assign(label="alive")
+    ids = [f"im{k}" for k in range(len(counts))]
+    return score(cells, truth, image_ids=ids)
+
+
+@given(per_image_counts)
+@settings(max_examples=40, deadline=None)
+def test_per_image_counts_add_up_to_the_totals(counts):
+    s = _scored(counts)
+    assert s.per_image[["tp", "fp", "fn"]].to_numpy().tolist() == [list(c) for c in counts]
+    assert s.per_image.sum().to_dict() == {"tp": s.tp, "fp": s.fp, "fn": s.fn}
+
+
+@given(per_image_counts, st.integers(0, 2**16))
+@settings(max_examples=40, deadline=None)
+def test_intervals_are_ordered_bounded_and_reproducible(counts, seed):
+    s = _scored(counts)
+    a = detection_intervals(s, n_resamples=200, seed=seed)
+    assert a == detection_intervals(s, n_resamples=200, seed=seed)
+    for name, (low, high) in a.items():
+        if np.isnan(low):
+            continue
+        assert 0.0 <= low <= high <= 1.0
+        values = 2 * np.array([c[0] for c in counts]) if name == "f1" else None
+        if values is not None and not values.any():
+            assert high == 0.0  # no match on any image: F1 0 in every draw
+
+
+@given(st.tuples(st.integers(1, 6), st.integers(0, 4), st.integers(0, 4)), st.integers(1, 6))
+@settings(max_examples=30, deadline=None)
+def test_identical_images_give_a_point_interval(counts, n):
+    s = _scored([counts] * n)
+    for name, (low, high) in detection_intervals(s, n_resamples=100).items():
+        assert low == pytest.approx(high) == pytest.approx(getattr(s, name))
+
+
+def test_intervals_narrow_with_more_images_and_widen_with_groups():
+    rng = np.random.default_rng(0)
+    counts = [(int(rng.integers(1, 6)), int(rng.integers(0, 3)), int(rng.integers(0, 3)))
+              for _ in range(10)]  # fmt: skip
+    few, many = _scored(counts), _scored(counts * 10)
+    width = {k: v[1] - v[0] for k, v in detection_intervals(few).items()}
+    narrower = {k: v[1] - v[0] for k, v in detection_intervals(many).items()}
+    assert all(narrower[k] < width[k] / 2 for k in width)
+    # The ten copies of each image drawn together: as wide as the ten images alone.
+    groups = {f"im{k}": f"g{k % 10}" for k in range(100)}
+    grouped = {k: v[1] - v[0] for k, v in detection_intervals(many, groups=groups).items()}
+    assert all(grouped[k] == pytest.approx(width[k], abs=0.03) for k in width)
+    # One group: every draw is the whole set.
+    one = detection_intervals(many, groups={f"im{k}": "all" for k in range(100)})
+    assert one["f1"] == pytest.approx((many.f1, many.f1))
+
+
+def test_interval_arguments_are_checked():
+    s = _scored([(2, 1, 0), (1, 0, 1)])
+    with pytest.raises(ValueError, match="level"):
+        detection_intervals(s, level=1.5)
+    with pytest.raises(ValueError, match="n_resamples"):
+        detection_intervals(s, n_resamples=0)
+    with pytest.raises(ValueError, match="no group for image 'im1'"):
+        detection_intervals(s, groups={"im0": "a"})
