@@ -30,8 +30,13 @@ KEYS = ("balanced_accuracy", "roc_auc", "ece", "ece_uncalibrated", "temperature"
 
 
 def figures(run_dir: Path, name: str, extra: dict | None = None) -> dict:
+    """The run's test figures, with the bootstrap intervals of its balanced accuracy and
+    ROC AUC (look-alike groups drawn together) as ``"low - high"``."""
     result = evaluate(run_dir, split="test")
-    return {"model": name, **{k: result.get(k, np.nan) for k in KEYS}, **(extra or {})}
+    intervals = {f"{k}_interval": " - ".join(f"{v:.4f}" for v in result[f"{k}_interval"])
+                 for k in ("balanced_accuracy", "roc_auc") if f"{k}_interval" in result}  # fmt: skip
+    return {"model": name, **{k: result.get(k, np.nan) for k in KEYS}, **intervals,
+            **(extra or {})}  # fmt: skip
 
 
 def main() -> None:
@@ -73,7 +78,9 @@ def main() -> None:
                 **{k: float(np.median([r[k] for r in singles])) for k in KEYS if k != "tta"}},
                *[r for r in rows if r["model"].startswith("ensemble")]]  # fmt: skip
     columns = {"model": "model", "balanced_accuracy:.4f": "balanced accuracy",
-               "roc_auc:.4f": "ROC AUC", "ece_uncalibrated:.4f": "ECE before",
+               "balanced_accuracy_interval": "its 95 % interval",
+               "roc_auc:.4f": "ROC AUC", "roc_auc_interval": "its 95 % interval",
+               "ece_uncalibrated:.4f": "ECE before",
                "ece:.4f": "ECE after temperature", "temperature:.2f": "temperature"}  # fmt: skip
     text = (f"LDC test split (look-alike groups kept together), compact at {args.size} px, "
             f"{epochs} epochs at most; every model at its own setting chosen on the validation "

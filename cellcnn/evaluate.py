@@ -12,6 +12,8 @@ import numpy as np
 from sklearn import metrics
 from tqdm.auto import tqdm
 
+from cellconsensus.metrics import classification_intervals
+
 from .calibration import calibrate, expected_calibration_error, fit_temperature
 from .classes import class_proba, run_vocabulary
 from .data import make_dataset
@@ -295,7 +297,11 @@ def evaluate(
         macro mean of one-vs-rest figures, with ``roc_auc_<class>`` per class,
         and ``ece`` of the top class's probability), and the paths of the ROC
         and reliability plots (where the split holds both outcomes), of the drawn
-        confusion matrix and of the worst-error sheet.
+        confusion matrix and of the worst-error sheet. ``balanced_accuracy_interval``
+        and ``roc_auc_interval``: their 95 % bootstrap intervals, the cells drawn again
+        by the store's ``group`` (look-alike groups of images, or each image alone;
+        :func:`cellconsensus.metrics.classification_intervals`): how far the figures
+        may lie from the model's on many more cells like these.
 
     Examples
     --------
@@ -372,6 +378,11 @@ def evaluate(
             reliability = _reliability_curves(correct, confidence, raw_top, temperature)
             figures |= roc_reliability_plots(curves, reliability,
                               ("positive", "P(top class)"), out, prefix)  # fmt: skip
+    units = source.coords.get("group", source.coords.get("image_id"))
+    intervals = classification_intervals(truth, predicted, proba if "roc_auc" in result else None,
+                                         groups=None if units is None else units[rows])  # fmt: skip
+    for name, bounds in intervals.items():
+        result[f"{name}_interval"] = list(bounds)
     result["plots"] = figures
     result["worst_errors"] = worst_errors_sheet(
         source, rows, truth, predicted, proba, classes, out, prefix

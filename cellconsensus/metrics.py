@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["score", "Score", "detection_intervals"]
+__all__ = ["score", "Score", "detection_intervals", "classification_intervals"]
 
 
 @dataclass
@@ -192,6 +193,42 @@ def score(
     )
 
 
+def _check_bootstrap(level: float, n_resamples: int) -> None:
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    if not (isinstance(n_resamples, int | np.integer) and n_resamples >= 1):
+        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
+
+
+#: Bootstrap weights held at once (draws x cells), bounding the memory of the intervals.
+_DRAW_BLOCK = 2**21
+
+
+def _draws(units: np.ndarray, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """Blocks of ``(draws, n_rows)`` weights, ``n_resamples`` draws in all: how often each
+    row's unit is drawn in each bootstrap draw (the units drawn with replacement, as
+    many as there are)."""
+    codes = pd.factorize(pd.Series(units, dtype=object))[0]
+    n = int(codes.max()) + 1
+    rng = np.random.default_rng(seed)
+    block = max(1, _DRAW_BLOCK // max(len(codes), n))
+    for start in range(0, n_resamples, block):
+        drawn = rng.multinomial(n, np.full(n, 1 / n), size=min(block, n_resamples - start))
+        yield drawn[:, codes].astype(float)
+
+
+def _percentiles(figures: dict[str, np.ndarray], level: float) -> dict[str, tuple[float, float]]:
+    """The central ``level`` of every figure's draws, those where it is defined (``nan``
+    where it is in none)."""
+    tail = 100 * (1 - level) / 2
+    out = {}
+    for name, values in figures.items():
+        values = values[np.isfinite(values)]
+        low, high = np.percentile(values, [tail, 100 - tail]) if len(values) else (np.nan, np.nan)
+        out[name] = (float(low), float(high))
+    return out
+
+
 def detection_intervals(
     result: Score,
     *,
@@ -226,8 +263,8 @@ def detection_intervals(
     Returns
     -------
     dict
-        ``{"precision": (low, high), "recall": (low, high), "f1": (low, high)}``
-        (``nan`` where a figure is undefined in some draw's images).
+        ``{"precision": (low, high), "recall": (low, high), "f1": (low, high)}``, each
+        from the draws where it is defined (``nan`` if none).
 
     Examples
     --------
@@ -239,31 +276,115 @@ def detection_intervals(
     >>> round(s.f1, 3), [round(v, 3) for v in detection_intervals(s)["f1"]]
     (0.8, [0.667, 1.0])
     """
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level!r}")
-    if not (isinstance(n_resamples, int | np.integer) and n_resamples >= 1):
-        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
+    _check_bootstrap(level, n_resamples)
     counts = result.per_image[["tp", "fp", "fn"]]
+    units = counts.index.to_numpy(object)
     if groups is not None:
         mapping = pd.Series(groups, dtype=object)
-        unit = counts.index.map(lambda i: mapping.get(i))
-        if unit.isna().any():
-            missing = counts.index[unit.isna()][0]
-            raise ValueError(f"groups has no group for image {missing!r}")
-        counts = counts.groupby(np.asarray(unit, dtype=str)).sum()
-    units = counts.to_numpy(float)
+        units = np.array([mapping.get(i) for i in units], dtype=object)
+        missing = [i for i, g in zip(counts.index, units, strict=True) if g is None]
+        if missing:
+            raise ValueError(f"groups has no group for image {missing[0]!r}")
     if not len(units):
         return {k: (float("nan"), float("nan")) for k in ("precision", "recall", "f1")}
-    rng = np.random.default_rng(seed)
-    drawn = rng.multinomial(len(units), np.full(len(units), 1 / len(units)), size=n_resamples)
-    tp, fp, fn = (drawn @ units).T
+    tp, fp, fn = np.concatenate(
+        [w @ counts.to_numpy(float) for w in _draws(units, n_resamples, seed)]
+    ).T
     with np.errstate(divide="ignore", invalid="ignore"):
         figures = {"precision": tp / (tp + fp), "recall": tp / (tp + fn),
                    "f1": 2 * tp / (2 * tp + fp + fn)}  # fmt: skip
-    tail = 100 * (1 - level) / 2
-    out = {}
-    for name, values in figures.items():
-        low, high = (np.percentile(values, [tail, 100 - tail]) if np.isfinite(values).all()
-                     else (np.nan, np.nan))  # fmt: skip
-        out[name] = (float(low), float(high))
-    return out
+    return _percentiles(figures, level)
+
+
+def _weighted_auc(weights: np.ndarray, positive: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """ROC AUC of ``scores`` for ``positive`` rows under each row of ``weights`` (ties
+    count half): the weighted share of (positive, negative) pairs ranked right."""
+    order = np.argsort(scores, kind="stable")
+    ranked = scores[order]
+    first = np.searchsorted(ranked, ranked, side="left")  # each row's level: its first and
+    last = np.searchsorted(ranked, ranked, side="right")  # one past its last position
+    w = weights[:, order]
+    pos = positive[order]
+    negatives = np.concatenate([np.zeros((len(w), 1)), np.cumsum(w * ~pos, axis=1)], axis=1)
+    below = negatives[:, first[pos]]
+    tied = negatives[:, last[pos]] - below
+    wins = (w[:, pos] * (below + 0.5 * tied)).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return wins / (w[:, pos].sum(axis=1) * negatives[:, -1])
+
+
+def classification_intervals(
+    truth: np.ndarray,
+    predicted: np.ndarray,
+    proba: np.ndarray | None = None,
+    *,
+    groups: np.ndarray | None = None,
+    level: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> dict[str, tuple[float, float]]:
+    """Bootstrap confidence intervals of balanced accuracy and ROC AUC.
+
+    The cells (whole groups of them with ``groups``, e.g. their images) are drawn again
+    with replacement ``n_resamples`` times and the figures recomputed; the interval is
+    the central ``level`` of them (percentile bootstrap).
+
+    Parameters
+    ----------
+    truth, predicted : arrays of int, (n,)
+        True and predicted class indices (0 .. K-1).
+    proba : array, (n, K), optional
+        Class probabilities: adds the ROC AUC (the macro mean of one-vs-rest AUCs over
+        the true classes; with two classes, the AUC of either).
+    groups : array, (n,), optional
+        The unit each cell is drawn with (default each cell alone).
+    level : float, default 0.95
+        Coverage, in (0, 1).
+    n_resamples : int, default 2000
+        Bootstrap draws.
+    seed : int, default 0
+        Seeds the draws.
+
+    Returns
+    -------
+    dict
+        ``{"balanced_accuracy": (low, high)}`` and ``"roc_auc"`` with ``proba``, each
+        from the draws where it is defined (those holding every true class; ``nan`` if
+        none).
+
+    Examples
+    --------
+    >>> truth = np.array([0, 1, 0, 1, 0, 1]); predicted = np.array([0, 1, 1, 1, 0, 1])
+    >>> p_first = np.array([0.9, 0.1, 0.4, 0.3, 0.8, 0.45])
+    >>> proba = np.column_stack([p_first, 1 - p_first])
+    >>> out = classification_intervals(truth, predicted, proba, groups=list("aabbcc"))
+    >>> [round(v, 3) for v in out["balanced_accuracy"]], [round(v, 3) for v in out["roc_auc"]]
+    ([0.5, 1.0], [0.778, 1.0])
+    """
+    _check_bootstrap(level, n_resamples)
+    truth, predicted = np.asarray(truth, dtype=int), np.asarray(predicted, dtype=int)
+    if truth.shape != predicted.shape or truth.ndim != 1:
+        raise ValueError(f"truth and predicted must be 1-D of one length, got {truth.shape} "
+                         f"and {predicted.shape}")  # fmt: skip
+    units = np.arange(len(truth)) if groups is None else np.asarray(groups, dtype=object)
+    if len(units) != len(truth):
+        raise ValueError(f"groups has {len(units)} entries for {len(truth)} cells")
+    if not len(truth):
+        names = ("balanced_accuracy",) + (("roc_auc",) if proba is not None else ())
+        return {k: (float("nan"), float("nan")) for k in names}
+    classes = np.unique(truth)
+    correct = (truth == predicted).astype(float)
+    proba = None if proba is None else np.asarray(proba, dtype=float)
+    blocks: dict[str, list[np.ndarray]] = {"balanced_accuracy": []}
+    for weights in _draws(units, n_resamples, seed):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            recalls = [(weights[:, truth == c] @ correct[truth == c])
+                       / weights[:, truth == c].sum(axis=1) for c in classes]  # fmt: skip
+        blocks["balanced_accuracy"].append(np.mean(recalls, axis=0))
+        if proba is not None:
+            aucs = [_weighted_auc(weights, truth == c, proba[:, c]) for c in classes]
+            if len(classes) < 2:  # no draw holds two classes
+                aucs = [np.full(len(weights), np.nan)]
+            auc = aucs[0] if proba.shape[1] == 2 else np.mean(aucs, axis=0)
+            blocks.setdefault("roc_auc", []).append(auc)
+    return _percentiles({k: np.concatenate(v) for k, v in blocks.items()}, level)

@@ -117,6 +117,12 @@ def test_tiny_model_learns_saves_loads_and_evaluates(separable, tmp_path):
     metrics = evaluate(out, split="test")
     assert metrics["balanced_accuracy"] > 0.95 and metrics["roc_auc"] > 0.97
     assert np.array(metrics["confusion"]).sum() == metrics["n"]
+    # Bootstrap intervals (over the store's groups) around the figures.
+    for name in ("balanced_accuracy", "roc_auc"):
+        low, high = metrics[f"{name}_interval"]
+        assert 0 <= low <= metrics[name] <= high <= 1
+    (saved,) = (json.loads(p.read_text()) for p in out.glob("test_*evaluation.json"))
+    assert saved["roc_auc_interval"] == metrics["roc_auc_interval"]
     tuned = evaluate(out, split="test", tta=True, threshold="val")
     assert 0 < tuned["threshold"] < 1 and tuned["tta"] and tuned["roc_auc"] > 0.97
     # Save/load round trip: identical predictions.

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cellconsensus import find_consensus, make_truth, read_voc, score, simulate_crowd
-from cellconsensus.metrics import detection_intervals
+from cellconsensus.metrics import classification_intervals, detection_intervals
 from cellconsensus.strategies import estimate_scale
 
 
@@ -204,3 +204,75 @@ def test_interval_arguments_are_checked():
         detection_intervals(s, n_resamples=0)
     with pytest.raises(ValueError, match="no group for image 'im1'"):
         detection_intervals(s, groups={"im0": "a"})
+
+
+@given(st.data())
+@settings(max_examples=60, deadline=None)
+def test_weighted_auc_equals_sklearns(data):
+    from sklearn.metrics import roc_auc_score
+
+    from cellconsensus.metrics import _weighted_auc
+
+    n = data.draw(st.integers(2, 30))
+    positive = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    scores = np.array(data.draw(st.lists(st.sampled_from([0.1, 0.3, 0.5, 0.7, 0.9]),
+                                         min_size=n, max_size=n)))  # fmt: skip
+    weights = np.array(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)), float)
+    defined = (weights[positive].sum() > 0) and (weights[~positive].sum() > 0)
+    got = _weighted_auc(weights[None], positive, scores)[0]
+    if defined:
+        assert got == pytest.approx(roc_auc_score(positive, scores, sample_weight=weights))
+    else:
+        assert np.isnan(got)
+
+
+@given(st.integers(2, 4), st.integers(0, 2**16))
+@settings(max_examples=30, deadline=None)
+def test_classification_intervals_hold_the_figures_of_one_group(k, seed):
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
+    rng = np.random.default_rng(seed)
+    truth = np.concatenate([np.arange(k), rng.integers(0, k, 30)])
+    proba = rng.dirichlet(np.ones(k), len(truth))
+    predicted = np.where(rng.random(len(truth)) < 0.7, truth, proba.argmax(axis=1))
+    one = classification_intervals(truth, predicted, proba, groups=["all"] * len(truth),
+                                   n_resamples=50)  # fmt: skip
+    expected = balanced_accuracy_score(truth, predicted)
+    assert one["balanced_accuracy"] == pytest.approx((expected, expected))
+    auc = (roc_auc_score(truth == 0, proba[:, 0]) if k == 2
+           else roc_auc_score(truth, proba, multi_class="ovr", average="macro"))  # fmt: skip
+    assert one["roc_auc"] == pytest.approx((auc, auc))
+    drawn = classification_intervals(truth, predicted, proba, n_resamples=300, seed=seed)
+    assert drawn == classification_intervals(truth, predicted, proba, n_resamples=300, seed=seed)
+    for low, high in drawn.values():
+        assert 0 <= low <= high <= 1
+    assert drawn["balanced_accuracy"][0] <= expected <= drawn["balanced_accuracy"][1]
+
+
+def test_classification_interval_arguments_are_checked():
+    with pytest.raises(ValueError, match="1-D of one length"):
+        classification_intervals(np.zeros(3), np.zeros(4))
+    with pytest.raises(ValueError, match="2 entries for 3 cells"):
+        classification_intervals(np.zeros(3), np.zeros(3), groups=["a", "b"])
+    with pytest.raises(ValueError, match="level"):
+        classification_intervals(np.zeros(3), np.zeros(3), level=0)
+    # One true class: no AUC in any draw.
+    out = classification_intervals(np.zeros(3), np.zeros(3), np.full((3, 2), 0.5))
+    assert out["balanced_accuracy"] == (1.0, 1.0) and np.isnan(out["roc_auc"]).all()
+
+
+def test_intervals_are_the_same_drawn_in_small_blocks(monkeypatch):
+    """Memory is bounded by drawing in blocks; the draws do not depend on the blocks."""
+    import cellconsensus.metrics as m
+
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 2, 200)
+    proba = rng.dirichlet(np.ones(2), 200)
+    predicted = proba.argmax(axis=1)
+    groups = rng.integers(0, 40, 200)
+    scored = _scored([(3, 1, 1), (2, 0, 2), (4, 2, 0), (1, 1, 1)])
+    whole = (classification_intervals(truth, predicted, proba, groups=groups),
+             detection_intervals(scored))  # fmt: skip
+    monkeypatch.setattr(m, "_DRAW_BLOCK", 1000)  # 5 draws of 200 cells at a time
+    assert (classification_intervals(truth, predicted, proba, groups=groups),
+            detection_intervals(scored)) == whole  # fmt: skip
