@@ -104,9 +104,10 @@ SECTIONS = [
         "synthetic fluorescence: by image) by Hungarian matching within half a cell, from "
         "pixels only; beside it scikit-image's Laplacian-of-Gaussian blob detector tuned on "
         "the validation images, and simulated crowds of 1 to 10 volunteers (default "
-        "consensus) on the same test images: the crowd size the detector equals. The same "
-        "detections are also labelled by a patch classifier (`compact`, 48 px) trained on the "
-        "same training cells.",
+        "consensus) on the same test images: the crowd size the detector equals. The F1 "
+        "comes with a 95 % bootstrap interval (test images drawn again by look-alike group). "
+        "The same detections are also labelled by a patch classifier (`compact`, 48 px) "
+        "trained on the same training cells.",
     ),
     (
         "detector_input",
@@ -127,8 +128,10 @@ SECTIONS = [
         "`compact` trained five times on the LDC patch store (look-alike groups kept in one "
         "split), each run and the ensembles of three and five (`cellcnn.ensemble`) at their "
         "own prediction setting chosen on the validation split (TTA, temperature, "
-        "threshold): the classification of given cells with the defaults, and the "
-        "calibration error before and after temperature scaling.",
+        "threshold): the classification of given cells with the defaults, with 95 % "
+        "bootstrap intervals (test cells drawn again by look-alike group: how far the "
+        "figures of this one test split may lie from the models' on many more cells), and "
+        "the calibration error before and after temperature scaling.",
     ),
     (
         "allocation",
