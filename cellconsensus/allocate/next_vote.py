@@ -12,7 +12,7 @@ from itertools import combinations_with_replacement
 from math import factorial
 
 import numpy as np
-from scipy.stats import binom
+from scipy.special import gammaln, xlog1py, xlogy
 
 __all__ = ["symmetric_confusion", "expected_missed"]
 
@@ -29,6 +29,20 @@ def symmetric_confusion(k: int, accuracy: float) -> np.ndarray:
     likelihood = np.full((k, k), (1 - accuracy) / max(k - 1, 1))
     np.fill_diagonal(likelihood, accuracy)
     return likelihood
+
+
+def _binomial_pmf(k: int, n: int, p):
+    """The binomial probability of ``k`` successes in ``n`` trials of chance ``p``, in logs
+    (scipy's ``binom.pmf`` overflows for a subnormal ``p``; ``0 ** 0`` is 1).
+
+    Examples
+    --------
+    >>> float(_binomial_pmf(1, 2, 0.5)), float(_binomial_pmf(0, 3, 0.0)), float(_binomial_pmf(1, 2, 1e-308))
+    (0.5, 1.0, 2e-308)
+    """
+    p = np.asarray(p, dtype=float)
+    log = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1) + xlogy(k, p) + xlog1py(n - k, -p)
+    return np.exp(log)
 
 
 def _label_error_after_vote(
@@ -83,7 +97,7 @@ def _label_errors_after_volunteers(
     now = 1.0 - np.take_along_axis(belief, proba.argmax(axis=1)[:, None], axis=1)[:, 0]
     after_votes = [now] + [_label_error_after_vote(proba, accuracy, belief, v)
                            for v in range(1, most + 1)]  # fmt: skip
-    return [sum(binom.pmf(v, h, detection) * after_votes[v] for v in range(h + 1))
+    return [sum(_binomial_pmf(v, h, detection) * after_votes[v] for v in range(h + 1))
             for h in range(most + 1)]  # fmt: skip
 
 
@@ -134,7 +148,7 @@ def _lone_doubt_after(belief: np.ndarray, detection: float, stray: float, volunt
     """
     error = np.zeros(len(belief))
     for j in range(volunteers + 1):
-        if_real, if_stray = binom.pmf(j, volunteers, [detection, stray])
+        if_real, if_stray = _binomial_pmf(j, volunteers, np.array([detection, stray]))
         keep = _real_odds(1 + j, 1 + volunteers, detection, stray) >= 0.5
         error += np.where(keep, (1 - belief) * if_stray, belief * if_real)
     return error
