@@ -53,6 +53,16 @@ def _strategy_figure(table: pd.DataFrame):
     return fig
 
 
+def _with_interval(metrics: dict, name: str) -> str:
+    """``"0.952 (95 % interval 0.930-0.971)"``: a figure of :func:`~cellcnn.evaluate.evaluate`
+    with its bootstrap interval where it has one (``"nan"`` where it has no figure)."""
+    value = metrics.get(name, float("nan"))
+    low, high = metrics.get(f"{name}_interval", (float("nan"),) * 2)
+    if low == low and high == high:
+        return f"{value:.3f} (95 % interval {low:.3f}-{high:.3f})"
+    return f"{value:.3f}"
+
+
 def crowd_disagreements(scored: pd.DataFrame, n: int | None = 20) -> pd.DataFrame:
     """The cells where the CNN and the crowd's consensus disagree, the widest gaps first.
 
@@ -230,8 +240,8 @@ def demo_report(
         **demo.summary,
         "CNN": f"compact, {size} px, {result.run['epochs_run']} epochs",
         "test cells": metrics["n"],
-        "test balanced accuracy": f"{metrics['balanced_accuracy']:.3f}",
-        "test ROC AUC": f"{metrics.get('roc_auc', float('nan')):.3f}",
+        "test balanced accuracy": _with_interval(metrics, "balanced_accuracy"),
+        "test ROC AUC": _with_interval(metrics, "roc_auc"),
         "test expected calibration error": f"{metrics['ece']:.3f}",
         "test cells where the CNN and the crowd disagree": f"{n_disagree} of {len(test_cells)}",
     }

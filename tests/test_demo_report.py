@@ -60,6 +60,9 @@ def test_report_has_every_part(report):
         "detection F1",
     ):
         assert number in page  # fmt: skip
+    # The CNN's test figures with their bootstrap intervals.
+    assert re.search(r"test balanced accuracy.{0,80}?\d\.\d{3} \(95 % interval \d\.\d{3}-\d\.\d{3}\)",
+                     page, re.S)  # fmt: skip
     # The images drawn a page each, linked from the gallery, their overlay on the page.
     gallery = (report.parent / "gallery-1.html").read_text()
     first = re.search(r'<a href="(images/\d+\.html)">', gallery).group(1)
