@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -71,6 +72,20 @@ def peak_memory_mib(fn: Callable[[], Any]) -> float:
         return tracemalloc.get_traced_memory()[1] / 2**20
     finally:
         tracemalloc.stop()
+
+
+def interval_text(bounds, digits: int = 3) -> str:
+    """``"0.951 - 0.972"`` for an interval's ``(low, high)``, ``"-"`` where it has none.
+
+    Examples
+    --------
+    >>> interval_text((0.95138, 0.97309)), interval_text((None, None)), interval_text([0.5, 1], 4)
+    ('0.951 - 0.973', '-', '0.5000 - 1.0000')
+    """
+    values = [float(v) for v in bounds if v is not None and math.isfinite(v)]
+    if len(values) != 2:
+        return "-"
+    return " - ".join(f"{v:.{digits}f}" for v in values)
 
 
 def spread(values: Iterable[float]) -> dict[str, float]:

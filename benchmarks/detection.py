@@ -41,7 +41,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _common import RESULTS, SHARED_DATA, markdown_table, parser, spread, write_result
+from _common import (
+    RESULTS,
+    SHARED_DATA,
+    interval_text,
+    markdown_table,
+    parser,
+    spread,
+    write_result,
+)
 from end_to_end import expert_cells, image_splits
 from skimage.feature import blob_log
 
@@ -234,7 +242,7 @@ def markdown(summary: list[dict], seeds: int, epochs: int) -> str:
     sizes = ("worth_f1", "worth_labels", "worth_classifier_labels")
     summary = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
                | {k: _crowd_size(r[k]) for k in sizes if k in r}
-               | {"f1_interval": _interval(r.get("f1_low"), r.get("f1_high"))}
+               | {"f1_interval": interval_text((r.get("f1_low"), r.get("f1_high")))}
                for r in summary]  # fmt: skip
     detector = markdown_table(summary, {
         "data": "data", "precision": "precision", "recall": "recall", "f1": "F1",
@@ -270,13 +278,6 @@ def markdown(summary: list[dict], seeds: int, epochs: int) -> str:
                                                       for k, v in r["log_params"].items())
                          for r in summary)]  # fmt: skip
     return "\n".join(lines)
-
-
-def _interval(low: float | None, high: float | None) -> str:
-    """``"0.951 - 0.972"``, or ``"-"`` for a run that measured none."""
-    if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
-        return "-"
-    return f"{low:.3f} - {high:.3f}"
 
 
 def resummarise(redo_log: bool = False, names: list[str] | None = None) -> None:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import SHARED_DATA, markdown_table, parser, write_result
+from _common import SHARED_DATA, interval_text, markdown_table, parser, write_result
 
 from cellcnn.ensemble import make_ensemble
 from cellcnn.evaluate import evaluate
@@ -33,7 +33,7 @@ def figures(run_dir: Path, name: str, extra: dict | None = None) -> dict:
     """The run's test figures, with the bootstrap intervals of its balanced accuracy and
     ROC AUC (look-alike groups drawn together) as ``"low - high"``."""
     result = evaluate(run_dir, split="test")
-    intervals = {f"{k}_interval": " - ".join(f"{v:.4f}" for v in result[f"{k}_interval"])
+    intervals = {f"{k}_interval": interval_text(result[f"{k}_interval"], 4)
                  for k in ("balanced_accuracy", "roc_auc") if f"{k}_interval" in result}  # fmt: skip
     return {"model": name, **{k: result.get(k, np.nan) for k in KEYS}, **intervals,
             **(extra or {})}  # fmt: skip

@@ -69,8 +69,8 @@ def classifier(data: dict, seeds: int, epochs: int, work: Path) -> list[dict]:
             row = {"classes": k, "seed": seed, "target": target, "n_test": m["n"],
                    "n_train": result.run["n_train"], "balanced_accuracy": m["balanced_accuracy"],
                    "accuracy": m["accuracy"], "roc_auc": m.get("roc_auc"),
-                   **{key: v for key, v in m.items()
-                      if key.startswith(("recall_", "roc_auc_")) and key != "roc_auc_interval"},
+                   **{key: m[key] for key in (f"{figure}_{c}" for figure in ("recall", "roc_auc")
+                                              for c in m["classes"]) if key in m},
                    "confusion": m["confusion"], "epochs_run": result.run["epochs_run"],
                    "train_seconds": seconds}  # fmt: skip
             rows.append(row)

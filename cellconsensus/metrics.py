@@ -280,11 +280,10 @@ def detection_intervals(
     counts = result.per_image[["tp", "fp", "fn"]]
     units = counts.index.to_numpy(object)
     if groups is not None:
-        mapping = pd.Series(groups, dtype=object)
-        units = np.array([mapping.get(i) for i in units], dtype=object)
-        missing = [i for i, g in zip(counts.index, units, strict=True) if g is None]
-        if missing:
-            raise ValueError(f"groups has no group for image {missing[0]!r}")
+        mapped = pd.Series(groups, dtype=object).reindex(counts.index)
+        if mapped.isna().any():
+            raise ValueError(f"groups has no group for image {mapped.index[mapped.isna()][0]!r}")
+        units = mapped.to_numpy(object)
     if not len(units):
         return {k: (float("nan"), float("nan")) for k in ("precision", "recall", "f1")}
     tp, fp, fn = np.concatenate(
